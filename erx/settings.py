@@ -1,0 +1,103 @@
+"""One settings class for the API, the worker, the sandbox launcher and the tools.
+
+Every value can be set from the environment with the ``ERX_`` prefix, e.g.
+``ERX_DOSESPOT_BASE_URL=https://my.staging.dosespot.com/webapi/v2/``. Pointing the
+DoseSpot base URL, SSO URL and credentials at DoseSpot staging is all it takes to
+leave the sandbox.
+"""
+
+from __future__ import annotations
+
+import base64
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development-only secrets. Outside development the settings refuse to load with them.
+DEV_CODEC_KEY = base64.b64encode(b"erx-development-codec-key-32byte").decode()
+DEV_CLINIC_KEY = "SandboxClinicKey0123456789abcdef"
+DEV_SUBSCRIPTION_KEY = "sandbox-subscription-key"
+DEV_WEBHOOK_SECRET = "SandboxWebhookSecret0123456789ab"
+DEV_CODEC_TOKEN = "dev-codec-token"
+_PLACEHOLDERS = {DEV_CODEC_KEY, DEV_CLINIC_KEY, DEV_SUBSCRIPTION_KEY, DEV_WEBHOOK_SECRET, DEV_CODEC_TOKEN}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ERX_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+
+    # Temporal
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "erx"
+
+    # Read model
+    database_url: str = "sqlite+aiosqlite:///.data/erx.db"
+
+    # DoseSpot: the partner's admin clinic and user that create clinics and clinicians.
+    dosespot_base_url: str = "http://127.0.0.1:8090/webapi/v2/"
+    dosespot_sso_url: str = "http://127.0.0.1:8090/LoginSingleSignOn.aspx"
+    dosespot_clinic_id: int = 1000
+    dosespot_clinic_key: str = DEV_CLINIC_KEY
+    dosespot_user_id: int = 2000
+    dosespot_subscription_key: str = DEV_SUBSCRIPTION_KEY
+    dosespot_timeout_seconds: float = 20.0
+    # Shared secret DoseSpot sends as ``Authorization: Secret <secret>`` on push notifications.
+    dosespot_webhook_secret: str = DEV_WEBHOOK_SECRET
+
+    # Pricing: integer cents per verified clinician per month.
+    price_per_clinician_cents: int = 3900
+    currency: str = "USD"
+
+    # Patients at or under this age need height and weight in DoseSpot.
+    pediatric_vitals_max_age: int = 18
+
+    # Identity verification
+    idme_window_hours: int = 24
+    enrollment_wait_seconds: float = 60.0
+
+    # Payload encryption (AES-256-GCM): key id -> base64 key. New payloads use the active key.
+    codec_keys: dict[str, str] = Field(default_factory=lambda: {"dev-1": DEV_CODEC_KEY})
+    codec_active_key_id: str = "dev-1"
+    # Bearer token the Temporal UI sends to the codec endpoint.
+    codec_token: str = DEV_CODEC_TOKEN
+    codec_cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:8233"])
+
+    # Email
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    mail_from: str = "eRx <erx-noreply@example.com>"
+
+    # API
+    api_public_url: str = "http://localhost:8000"
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets_in_production(self) -> Settings:
+        if self.environment == "production":
+            used = {
+                name
+                for name in (
+                    "dosespot_clinic_key",
+                    "dosespot_subscription_key",
+                    "dosespot_webhook_secret",
+                    "codec_token",
+                )
+                if getattr(self, name) in _PLACEHOLDERS
+            }
+            if any(v in _PLACEHOLDERS for v in self.codec_keys.values()):
+                used.add("codec_keys")
+            if used:
+                raise ValueError(
+                    f"placeholder development secrets are not allowed in production: {sorted(used)}"
+                )
+        if self.codec_active_key_id not in self.codec_keys:
+            raise ValueError("codec_active_key_id must name one of codec_keys")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

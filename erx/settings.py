@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     # Identity verification
     idme_window_hours: int = 24
     enrollment_wait_seconds: float = 60.0
+    # How long POST /erx/setup waits for DoseSpot before answering 202 "registering".
+    setup_wait_seconds: float = 30.0
 
     # Payload encryption (AES-256-GCM): key id -> base64 key. New payloads use the active key.
     codec_keys: dict[str, str] = Field(default_factory=lambda: {"dev-1": DEV_CODEC_KEY})

@@ -1,0 +1,164 @@
+"""Clinic registration in DoseSpot, recorded in the read model."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.errors import dosespot_errors_as_application_errors
+from db.models import ClinicRegistration, Location
+from dosespot import ClinicCreate, DoseSpotClient, PhoneType
+from erx.codec import SecretBox
+from erx.us import dosespot_phone
+from workflows.models import Address, ClinicRecord, ClinicStatus, EnsureClinicInput
+
+# Set before the DoseSpot create call: finding it on entry means an earlier attempt's
+# outcome is unknown (timeout, crash), so we look in DoseSpot before creating again.
+CREATING = "creating"
+KEY_MISSING = "clinic_key_missing"
+
+
+class ClinicActivities:
+    def __init__(
+        self,
+        dosespot: DoseSpotClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        secrets: SecretBox,
+        admin_user_id: int,
+    ) -> None:
+        self._dosespot = dosespot
+        self._sessionmaker = sessionmaker
+        self._secrets = secrets
+        self._admin_user_id = admin_user_id
+
+    @activity.defn(name="ensure_clinic")
+    async def ensure_clinic(self, input: EnsureClinicInput) -> ClinicRecord:
+        """Make sure the location has exactly one DoseSpot clinic; create it if it has none."""
+        async with self._sessionmaker() as session:
+            location = await session.get(Location, (input.workspace_id, input.location_id))
+            if location is None:
+                raise ApplicationError(
+                    "the practice location does not exist", type="LocationNotFound",
+                    non_retryable=True,
+                )
+            registration = await session.get(
+                ClinicRegistration, (input.workspace_id, input.location_id)
+            )
+            if registration is not None and registration.dosespot_clinic_id is not None:
+                return _record(registration)
+            uncertain = registration is not None and registration.status == CREATING
+            registration = await self._mark_creating(session, location, registration)
+
+        candidate = _clinic_create(location)
+        with dosespot_errors_as_application_errors():
+            found = None
+            if uncertain:
+                found = await self._find_existing(candidate, input.workspace_id)
+            if found is not None:
+                activity.logger.info("found the clinic an earlier attempt created")
+                return await self._save(input, found, clinic_key=None)
+            credentials = await self._dosespot.create_clinic(candidate)
+        return await self._save(input, credentials.clinic_id, clinic_key=credentials.clinic_key)
+
+    async def _mark_creating(
+        self,
+        session: AsyncSession,
+        location: Location,
+        registration: ClinicRegistration | None,
+    ) -> ClinicRegistration:
+        if registration is None:
+            registration = ClinicRegistration(
+                workspace_id=location.workspace_id, location_id=location.id
+            )
+            session.add(registration)
+        registration.status = CREATING
+        registration.clinic_name = location.name
+        registration.address_json = _address(location).model_dump_json()
+        registration.blocked_reason = None
+        await session.commit()
+        return registration
+
+    async def _find_existing(self, candidate: ClinicCreate, workspace_id: str) -> int | None:
+        ids = await self._dosespot.clinician_clinic_ids(self._admin_user_id)
+        async with self._sessionmaker() as session:
+            claimed = set(
+                (
+                    await session.scalars(
+                        select(ClinicRegistration.dosespot_clinic_id).where(
+                            ClinicRegistration.dosespot_clinic_id.in_(ids),
+                            ClinicRegistration.workspace_id != workspace_id,
+                        )
+                    )
+                ).all()
+            )
+        clinic = await self._dosespot.find_clinic(candidate, [i for i in ids if i not in claimed])
+        return clinic.clinic_id if clinic is not None else None
+
+    async def _save(
+        self, input: EnsureClinicInput, clinic_id: int, clinic_key: str | None
+    ) -> ClinicRecord:
+        async with self._sessionmaker() as session:
+            registration = await session.get(
+                ClinicRegistration, (input.workspace_id, input.location_id)
+            )
+            assert registration is not None
+            registration.dosespot_clinic_id = clinic_id
+            if clinic_key is not None:
+                key_id, blob = self._secrets.seal(clinic_key.encode())
+                registration.clinic_key_key_id = key_id
+                registration.clinic_key_ciphertext = blob
+                registration.status = ClinicStatus.registered.value
+                registration.blocked_reason = None
+            else:
+                registration.status = ClinicStatus.blocked.value
+                registration.blocked_reason = KEY_MISSING
+            await session.commit()
+            return _record(registration)
+
+
+def _address(location: Location) -> Address:
+    return Address(
+        street_address=location.address1,
+        suburb=location.address2,
+        city=location.city,
+        state=location.state,
+        zip_code=location.zip_code,
+        country=location.country,
+    )
+
+
+def _clinic_create(location: Location) -> ClinicCreate:
+    return ClinicCreate(
+        clinic_name=location.name,
+        address1=location.address1,
+        address2=location.address2,
+        city=location.city,
+        state=location.state,
+        zip_code=location.zip_code,
+        primary_phone=dosespot_phone(location.phone),
+        primary_phone_type=PhoneType.Work,
+        primary_fax=dosespot_phone(location.fax) if location.fax else None,
+    )
+
+
+def _record(registration: ClinicRegistration) -> ClinicRecord:
+    has_key = registration.clinic_key_ciphertext is not None
+    blocked = registration.dosespot_clinic_id is not None and not has_key
+    return ClinicRecord(
+        location_id=registration.location_id,
+        status=ClinicStatus.blocked if blocked else ClinicStatus(registration.status),
+        clinic_name=registration.clinic_name,
+        address=Address.model_validate(json.loads(registration.address_json)),
+        dosespot_clinic_id=registration.dosespot_clinic_id,
+        blocked_reason=KEY_MISSING if blocked else registration.blocked_reason,
+        message=(
+            "DoseSpot created the clinic but its ClinicKey never reached us; "
+            "enter the key DoseSpot support provides to finish registration"
+        )
+        if blocked
+        else None,
+    )

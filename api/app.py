@@ -1,0 +1,51 @@
+"""FastAPI application factory: ``uvicorn api.app:create_app --factory``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from temporalio.client import Client
+
+from api.errors import install_error_handlers
+from api.routes import codec, directory, erx, health
+from db.session import create_engine, create_sessionmaker
+from erx.codec import EncryptionCodec
+from erx.settings import Settings, get_settings
+from erx.temporal import connect
+
+
+def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        app.state.settings = settings
+        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.temporal = temporal or await connect(settings)
+        app.state.codec = EncryptionCodec(settings.codec_keys, settings.codec_active_key_id)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="eRx orchestration API",
+        version="1",
+        description="Turns on electronic prescribing through DoseSpot for an EHR's workspaces.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.codec_cors_origins,
+        allow_methods=["POST"],
+        allow_headers=["Authorization", "Content-Type", "X-Namespace"],
+        allow_credentials=True,
+    )
+    install_error_handlers(app)
+    for router in (health.router, directory.router, erx.router, codec.router):
+        app.include_router(router)
+    return app

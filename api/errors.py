@@ -1,0 +1,78 @@
+"""Domain errors carry their HTTP status; one handler renders them, one renders bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+
+class DomainError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    status_code = 404
+    code = "not_found"
+
+
+class Forbidden(DomainError):
+    status_code = 403
+    code = "forbidden"
+
+
+class Conflict(DomainError):
+    status_code = 409
+    code = "conflict"
+
+
+class Unprocessable(DomainError):
+    """Input that parses but cannot be accepted; names the field and the reason."""
+
+    status_code = 422
+    code = "invalid_input"
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}", errors=[{"field": field, "reason": reason}])
+
+
+class Unavailable(DomainError):
+    status_code = 503
+    code = "unavailable"
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or str(loc[-1] if loc else "body")
+
+
+def _reason(error: dict[str, Any]) -> str:
+    if error.get("type") == "extra_forbidden":
+        return "unknown field"
+    if error.get("type") == "missing":
+        return "field required"
+    message = str(error.get("msg", "invalid"))
+    return message.removeprefix("Value error, ")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        body: dict[str, Any] = {"error": exc.code, "detail": exc.message, **exc.extra}
+        return JSONResponse(body, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _field(tuple(e["loc"])), "reason": _reason(e)} for e in exc.errors()]
+        detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+        return JSONResponse(
+            {"error": "invalid_input", "detail": detail, "errors": errors}, status_code=422
+        )

@@ -1,0 +1,131 @@
+"""Request and response models of the public API, named by role (XUpsert, XPublic, ...)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+
+from erx.us import UsPhone, UsState, ZipCode
+from workflows.models import Address, ClinicRecord, SetupStep
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=35)]
+Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# DoseSpot's address lines hold at most 35 characters.
+AddressLine = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=35)]
+City = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=35)]
+ResourceId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+]
+
+
+class RequestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LocationUpsert(RequestModel):
+    """A practice location: where the clinic is, how pharmacies reach it."""
+
+    name: Text200
+    street_address: AddressLine
+    suburb: AddressLine | None = Field(
+        default=None, description="Suburb, province or second address line"
+    )
+    city: City
+    state: UsState = Field(description="US state, DC or territory code, e.g. NY, DC, PR")
+    zip_code: ZipCode
+    country: Literal["US"] = "US"
+    phone: UsPhone = Field(description="+1 and a valid US number, e.g. +1 212 736 5000")
+    fax: UsPhone | None = None
+
+
+class LocationPublic(BaseModel):
+    id: str
+    name: str
+    street_address: str
+    suburb: str | None
+    city: str
+    state: str
+    zip_code: str
+    country: str
+    phone: str
+    fax: str | None
+
+
+class LocationCreate(LocationUpsert):
+    """A new location given inline at setup; the EHR names it with its own id."""
+
+    id: ResourceId
+
+
+class MemberUpsert(RequestModel):
+    first_name: Name
+    last_name: Name
+    email: EmailStr
+    job_title: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    is_admin: bool = False
+
+
+class MemberPublic(BaseModel):
+    id: str
+    first_name: str
+    last_name: str
+    email: str
+    job_title: str | None
+    is_admin: bool
+
+
+class MemberList(BaseModel):
+    items: list[MemberPublic]
+    count: int
+
+
+class ErxSetupRequest(RequestModel):
+    """Register a practice location with DoseSpot: an existing one by id, or a new one."""
+
+    location_id: ResourceId | None = None
+    location: LocationCreate | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ErxSetupRequest:
+        if (self.location_id is None) == (self.location is None):
+            raise ValueError("give either location_id (an existing location) or location (a new one)")
+        return self
+
+
+class ClinicPublic(BaseModel):
+    location_id: str
+    status: str
+    name: str
+    address: Address | None
+    blocked_reason: str | None = None
+    message: str | None = None
+
+    @classmethod
+    def from_record(cls, record: ClinicRecord) -> ClinicPublic:
+        return cls(
+            location_id=record.location_id,
+            status=record.status.value,
+            name=record.clinic_name,
+            address=record.address,
+            blocked_reason=record.blocked_reason,
+            message=record.message,
+        )
+
+
+class ErxProgressPublic(BaseModel):
+    workspace_id: str
+    stage: str
+    active_step: int
+    steps: list[SetupStep]
+    clinic: ClinicPublic | None = Field(description="The first registered clinic, if any")
+    clinics: list[ClinicPublic]
+    blocked_reason: str | None = None
+    summary: str
+
+
+class ErxSetupPublic(BaseModel):
+    workflow_id: str
+    status: Literal["registered", "registering", "blocked"]
+    clinic: ClinicPublic | None
+    progress: ErxProgressPublic | None = None

@@ -1,0 +1,107 @@
+"""The SQL read model: what the EHR and dashboards read, kept current by activities."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Workspace(Base):
+    __tablename__ = "workspaces"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ApiKey(Base):
+    """A bearer key: one workspace, one role, and for admin/member keys the person."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    member_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Location(Base):
+    __tablename__ = "locations"
+
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address1: Mapped[str] = mapped_column(String(35))
+    address2: Mapped[str | None] = mapped_column(String(35), nullable=True)
+    city: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(2))
+    zip_code: Mapped[str] = mapped_column(String(10))
+    country: Mapped[str] = mapped_column(String(2), default="US")
+    phone: Mapped[str] = mapped_column(String(16))
+    fax: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class Member(Base):
+    __tablename__ = "members"
+
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_name: Mapped[str] = mapped_column(String(35))
+    last_name: Mapped[str] = mapped_column(String(35))
+    email: Mapped[str] = mapped_column(String(254))
+    job_title: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class ClinicRegistration(Base):
+    """One DoseSpot clinic per practice location, as DoseSpot models practices."""
+
+    __tablename__ = "clinic_registrations"
+    __table_args__ = (UniqueConstraint("dosespot_clinic_id", name="uq_clinic_dosespot_id"),)
+
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    location_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(32))
+    dosespot_clinic_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The ClinicKey is a DoseSpot credential: stored only encrypted (AES-GCM, key id beside it).
+    clinic_key_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    clinic_key_key_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    clinic_name: Mapped[str] = mapped_column(String(200))
+    address_json: Mapped[str] = mapped_column(Text)
+    blocked_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+Index("ix_members_workspace_last_name", Member.workspace_id, Member.last_name)

@@ -1,0 +1,325 @@
+"""The I/O shell of the DoseSpot client: tokens, retries on 401 and 429, and httpx.
+
+Every rule about what DoseSpot sends back lives in :mod:`dosespot.protocol`; this module
+only moves bytes, caches tokens and paces calls. Logs name the method, the path template
+and the status, never a body or query string (both carry personal data).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+import httpx
+
+from dosespot.enums import RegistrationStatus
+from dosespot.errors import (
+    DEFAULT_RATE_LIMIT_BACKOFF,
+    DoseSpotAuthError,
+    DoseSpotNotFound,
+    DoseSpotRateLimited,
+    DoseSpotUnavailable,
+)
+from dosespot.models import Clinic, ClinicCreate, ClinicCredentials, Clinician, ClinicianCreate
+from dosespot.protocol import (
+    DoseSpotCredentials,
+    Reply,
+    Request,
+    add_clinician_to_clinics_request,
+    check_request,
+    clinic_matches,
+    clinician_clinic_ids_request,
+    create_clinic_request,
+    create_clinician_request,
+    find_clinician_by_npi_request,
+    get_clinic_request,
+    get_clinician_request,
+    parse_clinic_detail,
+    parse_clinic_ids,
+    parse_clinic_key,
+    parse_clinician,
+    parse_clinician_lookup,
+    parse_identifier,
+    parse_registration_status,
+    parse_response,
+    parse_response_list,
+    parse_token,
+    registration_status_request,
+    retry_after_seconds,
+    token_request,
+)
+
+logger = logging.getLogger(__name__)
+
+TOKEN_EXPIRY_MARGIN = 30.0
+"""Seconds before ``expires_in`` at which a cached token is replaced."""
+
+MAX_INLINE_BACKOFF = 60.0
+"""A 429 asking for a longer wait is raised at once, for the caller's retry policy to pace."""
+
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
+
+
+@dataclass(slots=True)
+class _CachedToken:
+    access_token: str
+    expires_at: float
+
+
+class TokenCache:
+    """Bearer tokens per (clinic, user), shared by every client acting for that pair."""
+
+    def __init__(self, clock: Clock = time.monotonic) -> None:
+        self._clock = clock
+        self._tokens: dict[tuple[int, int], _CachedToken] = {}
+        self._locks: dict[tuple[int, int], asyncio.Lock] = {}
+
+    def get(self, key: tuple[int, int]) -> str | None:
+        cached = self._tokens.get(key)
+        if cached is None or cached.expires_at <= self._clock():
+            return None
+        return cached.access_token
+
+    def put(self, key: tuple[int, int], access_token: str, expires_in: float) -> None:
+        lifetime = expires_in - TOKEN_EXPIRY_MARGIN
+        if lifetime > 0:
+            self._tokens[key] = _CachedToken(access_token, self._clock() + lifetime)
+
+    def discard(self, key: tuple[int, int], access_token: str) -> None:
+        """Forget ``access_token`` unless a concurrent call already replaced it."""
+        cached = self._tokens.get(key)
+        if cached is not None and cached.access_token == access_token:
+            del self._tokens[key]
+
+    def lock(self, key: tuple[int, int]) -> asyncio.Lock:
+        return self._locks.setdefault(key, asyncio.Lock())
+
+
+class DoseSpotClient:
+    """DoseSpot API v2, acting as one (clinic, user).
+
+    Errors are the typed ones of :mod:`dosespot.errors`. Creates are not idempotent on
+    DoseSpot's side: look first (:meth:`find_clinician_by_npi`, :meth:`find_clinic`).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        subscription_key: str,
+        credentials: DoseSpotCredentials,
+        *,
+        timeout: float = 20.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        rate_limit_backoff: float = DEFAULT_RATE_LIMIT_BACKOFF,
+        rate_limit_retries: int = 1,
+        sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        if not base_url.endswith("/"):
+            base_url += "/"
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=timeout,
+            transport=transport,
+            headers={"Subscription-Key": subscription_key, "Accept": "application/json"},
+            follow_redirects=False,
+        )
+        self._owns_http = True
+        self._credentials = credentials
+        self._tokens = TokenCache(clock)
+        self._rate_limit_backoff = rate_limit_backoff
+        self._rate_limit_retries = max(0, rate_limit_retries)
+        self._sleep = sleep
+        self._clock = clock
+
+    @property
+    def credentials(self) -> DoseSpotCredentials:
+        return self._credentials
+
+    def as_user(self, credentials: DoseSpotCredentials) -> DoseSpotClient:
+        """A client acting as another (clinic, user), sharing connections and tokens."""
+        other = copy.copy(self)
+        other._credentials = credentials
+        other._owns_http = False
+        return other
+
+    async def aclose(self) -> None:
+        """Close the connection pool; clients made by :meth:`as_user` leave it open."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # Operations
+
+    async def check(self) -> None:
+        """``GET api/general/check``: DoseSpot is up and our credentials work."""
+        request = check_request()
+        parse_response(await self._call(request), operation=_operation(request))
+
+    async def create_clinic(self, clinic: ClinicCreate) -> ClinicCredentials:
+        """``POST api/clinics``. Not idempotent: call :meth:`find_clinic` first."""
+        request = create_clinic_request(clinic)
+        return parse_clinic_key(await self._call(request), operation=_operation(request))
+
+    async def get_clinic(self, clinic_id: int) -> Clinic:
+        request = get_clinic_request(clinic_id)
+        return parse_clinic_detail(
+            await self._call(request), clinic_id, operation=_operation(request)
+        )
+
+    async def clinician_clinic_ids(self, clinician_id: int) -> list[int]:
+        request = clinician_clinic_ids_request(clinician_id)
+        return parse_clinic_ids(await self._call(request), operation=_operation(request))
+
+    async def create_clinician(self, clinician: ClinicianCreate) -> int:
+        """``POST api/clinicians``. Not idempotent: call :meth:`find_clinician_by_npi` first."""
+        request = create_clinician_request(clinician)
+        return parse_identifier(await self._call(request), operation=_operation(request))
+
+    async def get_clinician(self, clinician_id: int) -> Clinician:
+        request = get_clinician_request(clinician_id)
+        return parse_clinician(await self._call(request), operation=_operation(request))
+
+    async def find_clinician_by_npi(self, npi: str) -> int | None:
+        """The id of the clinician DoseSpot holds under ``npi``, or None."""
+        if not npi.strip():
+            raise ValueError("npi must not be empty")
+        request = find_clinician_by_npi_request(npi)
+        return parse_clinician_lookup(await self._call(request), operation=_operation(request))
+
+    async def registration_status(self, clinician_id: int) -> RegistrationStatus:
+        """Status at the clinic of this client's credentials; unknown values raise."""
+        request = registration_status_request(clinician_id)
+        return parse_registration_status(await self._call(request), operation=_operation(request))
+
+    async def add_clinician_to_clinics(self, clinician_id: int, clinic_ids: Iterable[int]) -> None:
+        """Link a clinician to clinics; any clinic DoseSpot refuses raises DoseSpotRefused."""
+        ids = list(dict.fromkeys(int(clinic_id) for clinic_id in clinic_ids))
+        if not ids:
+            return
+        request = add_clinician_to_clinics_request(clinician_id, ids)
+        parse_response_list(await self._call(request), operation=_operation(request))
+
+    async def find_clinic(
+        self, candidate: ClinicCreate, clinic_ids: Iterable[int]
+    ) -> Clinic | None:
+        """The first of ``clinic_ids`` describing the same location as ``candidate``.
+
+        A clinic that no longer exists is skipped; any other failure propagates, since
+        guessing "absent" would create a duplicate clinic.
+        """
+        for clinic_id in dict.fromkeys(clinic_ids):
+            try:
+                clinic = await self.get_clinic(clinic_id)
+            except DoseSpotNotFound:
+                continue
+            if clinic_matches(candidate, clinic):
+                return clinic
+        return None
+
+    # Transport
+
+    async def _call(self, request: Request) -> Reply:
+        """Send an API request with a bearer token, refreshing it once on 401."""
+        key = self._credentials.token_key
+        bearer = await self._bearer()
+        reply = await self._send_paced(request, bearer)
+        if reply.status == 401:
+            self._tokens.discard(key, bearer)
+            bearer = await self._bearer()
+            reply = await self._send_paced(request, bearer)
+            if reply.status == 401:
+                raise DoseSpotAuthError(
+                    f"{_operation(request)}: unauthorised with a fresh token",
+                    http_status=401,
+                    request_id=reply.request_id,
+                )
+        return reply
+
+    async def _bearer(self) -> str:
+        key = self._credentials.token_key
+        token = self._tokens.get(key)
+        if token is not None:
+            return token
+        async with self._tokens.lock(key):
+            token = self._tokens.get(key)
+            if token is not None:
+                return token
+            issued = parse_token(await self._send_paced(token_request(self._credentials), None))
+            self._tokens.put(key, issued.access_token, issued.expires_in)
+            return issued.access_token
+
+    async def _send_paced(self, request: Request, bearer: str | None) -> Reply:
+        """Send, waiting out a 429 up to ``rate_limit_retries`` times."""
+        retries = 0
+        while True:
+            reply = await self._send(request, bearer)
+            if reply.status != 429:
+                return reply
+            delay = retry_after_seconds(reply)
+            if delay is None:
+                delay = self._rate_limit_backoff
+            if retries >= self._rate_limit_retries or delay > MAX_INLINE_BACKOFF:
+                raise DoseSpotRateLimited(
+                    f"{_operation(request)}: rate limited",
+                    http_status=429,
+                    request_id=reply.request_id,
+                    retry_after=delay,
+                )
+            retries += 1
+            logger.warning(
+                "DoseSpot %s rate limited; retrying in %.1f s", _operation(request), delay
+            )
+            await self._sleep(delay)
+
+    async def _send(self, request: Request, bearer: str | None) -> Reply:
+        headers = {"Authorization": f"Bearer {bearer}"} if bearer else None
+        started = self._clock()
+        try:
+            response = await self._http.request(
+                request.method,
+                request.path,
+                params=request.params,
+                json=request.json,
+                data=request.form,
+                headers=headers,
+            )
+        except httpx.RequestError as exc:
+            logger.warning("DoseSpot %s failed: %s", _operation(request), type(exc).__name__)
+            raise DoseSpotUnavailable(
+                f"{_operation(request)}: {type(exc).__name__}", retryable=True
+            ) from exc
+        reply = Reply(response.status_code, response.headers, response.content)
+        logger.log(
+            logging.INFO if reply.status < 400 else logging.WARNING,
+            "DoseSpot %s -> %d in %.0f ms (request id %s)",
+            _operation(request),
+            reply.status,
+            (self._clock() - started) * 1000,
+            reply.request_id or "-",
+        )
+        return reply
+
+
+def _operation(request: Request) -> str:
+    return f"{request.method} {request.template}"
+
+
+__all__ = ["DoseSpotClient", "DoseSpotCredentials", "TokenCache"]

@@ -1,0 +1,636 @@
+"""Sans-I/O core of the DoseSpot client: builds requests, reads replies, maps failures.
+
+Nothing here touches the network or the clock, so every rule about DoseSpot's envelope,
+``Result`` codes and error bodies is tested with recorded samples. The only I/O lives in
+:mod:`dosespot.client`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from dosespot.enums import RegistrationStatus
+from dosespot.errors import (
+    DEFAULT_RATE_LIMIT_BACKOFF,
+    DoseSpotAuthError,
+    DoseSpotError,
+    DoseSpotNotFound,
+    DoseSpotRateLimited,
+    DoseSpotRefused,
+    DoseSpotUnavailable,
+    DoseSpotUnexpectedResponse,
+    DoseSpotValidationError,
+    UnknownRegistrationStatus,
+)
+from dosespot.models import (
+    Clinic,
+    ClinicCreate,
+    ClinicCredentials,
+    Clinician,
+    ClinicianCreate,
+    PageResult,
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+REQUEST_ID_HEADERS = ("request-id", "x-request-id", "x-correlation-id", "x-ms-request-id")
+CONNECT_PATH = "connect/token"
+RESULT_OK = "OK"
+
+# DoseSpot words "no such clinician" in several ways when a lookup finds nothing.
+_NOT_FOUND_WORDING = re.compile(
+    r"not\s+found|no\s+clinician|does\s+not\s+exist|not\s+exist|could\s+not\s+find"
+    r"|unable\s+to\s+find|no\s+match",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DoseSpotCredentials:
+    """Who a call acts as: a user (clinician or clinic admin) in a clinic."""
+
+    clinic_id: int
+    clinic_key: str = field(repr=False)
+    user_id: int
+
+    @property
+    def token_key(self) -> tuple[int, int]:
+        return (self.clinic_id, self.user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """An HTTP request relative to the API base URL.
+
+    ``template`` is the path with placeholders: the only form of the path that is logged.
+    """
+
+    method: str
+    path: str
+    template: str
+    params: Mapping[str, str] | None = None
+    json: Any = None
+    form: Mapping[str, str] | None = field(default=None, repr=False)
+    authenticated: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """An HTTP response as the parsers need it."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == wanted:
+                return value
+        return None
+
+    @property
+    def request_id(self) -> str | None:
+        for name in REQUEST_ID_HEADERS:
+            value = self.header(name)
+            if value:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    access_token: str = field(repr=False)
+    expires_in: float
+    token_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[M]):
+    items: list[M]
+    page: PageResult
+
+
+# Requests
+
+
+def token_request(credentials: DoseSpotCredentials) -> Request:
+    return Request(
+        method="POST",
+        path=CONNECT_PATH,
+        template=CONNECT_PATH,
+        form={
+            "grant_type": "password",
+            "client_id": str(credentials.clinic_id),
+            "client_secret": credentials.clinic_key,
+            "username": str(credentials.user_id),
+            "password": credentials.clinic_key,
+            "scope": "api",
+        },
+        authenticated=False,
+    )
+
+
+def check_request() -> Request:
+    return Request("GET", "api/general/check", "api/general/check")
+
+
+def create_clinic_request(clinic: ClinicCreate) -> Request:
+    return Request("POST", "api/clinics", "api/clinics", json=clinic.to_body())
+
+
+def get_clinic_request(clinic_id: int) -> Request:
+    return Request("GET", f"api/clinics/{int(clinic_id)}", "api/clinics/{clinicId}")
+
+
+def clinician_clinic_ids_request(clinician_id: int) -> Request:
+    return Request(
+        "GET",
+        f"api/clinicians/{int(clinician_id)}/clinicIds",
+        "api/clinicians/{clinicianId}/clinicIds",
+    )
+
+
+def create_clinician_request(clinician: ClinicianCreate) -> Request:
+    return Request("POST", "api/clinicians", "api/clinicians", json=clinician.to_body())
+
+
+def get_clinician_request(clinician_id: int) -> Request:
+    return Request("GET", f"api/clinicians/{int(clinician_id)}", "api/clinicians/{clinicianId}")
+
+
+def find_clinician_by_npi_request(npi: str) -> Request:
+    return Request("GET", "api/clinician", "api/clinician", params={"npi": npi.strip()})
+
+
+def registration_status_request(clinician_id: int) -> Request:
+    return Request(
+        "GET",
+        f"api/clinicians/{int(clinician_id)}/registrationStatus",
+        "api/clinicians/{clinicianId}/registrationStatus",
+    )
+
+
+def add_clinician_to_clinics_request(clinician_id: int, clinic_ids: Iterable[int]) -> Request:
+    return Request(
+        "POST",
+        f"api/clinicians/{int(clinician_id)}/clinics",
+        "api/clinicians/{clinicianId}/clinics",
+        json={"ClinicIds": [int(clinic_id) for clinic_id in clinic_ids]},
+    )
+
+
+# Replies
+
+
+def retry_after_seconds(reply: Reply, *, now: datetime | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta or HTTP date), if it has one."""
+    value = reply.header("retry-after")
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _json(reply: Reply) -> Any:
+    if not reply.body:
+        return None
+    try:
+        return json.loads(reply.body)
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def _result(body: Any) -> tuple[str | None, str | None]:
+    if not isinstance(body, Mapping):
+        return None, None
+    result = body.get("Result")
+    if not isinstance(result, Mapping):
+        return None, None
+    code = result.get("ResultCode")
+    description = result.get("ResultDescription")
+    return (
+        str(code) if code is not None else None,
+        str(description) if description else None,
+    )
+
+
+def _describe(body: Any) -> str | None:
+    """DoseSpot's own explanation of a failure, from whichever error shape it used."""
+    if not isinstance(body, Mapping):
+        return None
+    _, description = _result(body)
+    if description:
+        return description
+    for key in ("error_description", "Message", "message", "error", "title"):
+        value = body.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _field_errors(body: Any) -> dict[str, list[str]]:
+    if not isinstance(body, Mapping):
+        return {}
+    state = body.get("ModelState")
+    if state is None:
+        state = body.get("errors")
+    if not isinstance(state, Mapping):
+        return {}
+    errors: dict[str, list[str]] = {}
+    for name, messages in state.items():
+        if isinstance(messages, str):
+            errors[str(name)] = [messages]
+        elif isinstance(messages, list):
+            errors[str(name)] = [str(m) for m in messages]
+    return errors
+
+
+def _field_label(name: str) -> str:
+    # ASP.NET prefixes the action argument ("request.FirstName"); the field is the point.
+    return name.split(".", 1)[1] if name.lower().startswith("request.") else name
+
+
+def raise_for_status(reply: Reply, *, operation: str) -> None:
+    """Raise the typed error for a non-2xx reply."""
+    status = reply.status
+    if 200 <= status < 300:
+        return
+    body = _json(reply)
+    description = _describe(body)
+    request_id = reply.request_id
+    detail = f"{operation}: {description}" if description else operation
+
+    if status == 429:
+        retry_after = retry_after_seconds(reply)
+        raise DoseSpotRateLimited(
+            f"{operation}: rate limited",
+            http_status=status,
+            request_id=request_id,
+            retry_after=DEFAULT_RATE_LIMIT_BACKOFF if retry_after is None else retry_after,
+        )
+    if status >= 500 or status == 408:
+        raise DoseSpotUnavailable(
+            f"{operation}: DoseSpot unavailable", http_status=status, request_id=request_id
+        )
+    if status in (401, 403):
+        raise DoseSpotAuthError(
+            f"{detail} (not authorised)", http_status=status, request_id=request_id
+        )
+    if status == 404:
+        raise DoseSpotNotFound(f"{operation}: not found", http_status=status, request_id=request_id)
+    if status in (400, 422):
+        field_errors = _field_errors(body)
+        message = detail
+        if field_errors:
+            # Only field names: ASP.NET messages can echo the submitted values.
+            fields = ", ".join(sorted(_field_label(name) or "(body)" for name in field_errors))
+            message = f"{detail}; invalid fields: {fields}"
+        raise DoseSpotValidationError(
+            message, field_errors=field_errors, http_status=status, request_id=request_id
+        )
+    raise DoseSpotError(f"{detail} (unexpected status)", http_status=status, request_id=request_id)
+
+
+def check_result(body: Any, reply: Reply, *, operation: str) -> None:
+    """Raise DoseSpotRefused unless ``Result.ResultCode`` is OK (or absent)."""
+    code, description = _result(body)
+    if code is None or code.strip().upper() == RESULT_OK:
+        return
+    raise DoseSpotRefused(
+        f"{operation}: {description or f'ResultCode {code}'}",
+        description=description,
+        http_status=reply.status,
+        request_id=reply.request_id,
+    )
+
+
+def read_body(reply: Reply, *, operation: str) -> dict[str, Any]:
+    """Status check, JSON object, Result check: the common path of every API reply."""
+    raise_for_status(reply, operation=operation)
+    body = _json(reply)
+    if not isinstance(body, dict):
+        raise DoseSpotUnexpectedResponse(
+            f"{operation}: response is not a JSON object",
+            http_status=reply.status,
+            request_id=reply.request_id,
+        )
+    check_result(body, reply, operation=operation)
+    return body
+
+
+def _validate(model: type[M], data: Any, reply: Reply, *, operation: str, where: str) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        # Locations only: pydantic's message would quote the (personal) values.
+        fields = sorted({".".join(str(p) for p in err["loc"]) or "(root)" for err in exc.errors()})
+        raise DoseSpotUnexpectedResponse(
+            f"{operation}: {where} is not a valid {model.__name__} ({', '.join(fields)})",
+            http_status=reply.status,
+            request_id=reply.request_id,
+        ) from None
+
+
+def _require(body: Mapping[str, Any], key: str, reply: Reply, *, operation: str) -> Any:
+    if body.get(key) is None:
+        raise DoseSpotUnexpectedResponse(
+            f"{operation}: response has no {key}",
+            http_status=reply.status,
+            request_id=reply.request_id,
+        )
+    return body[key]
+
+
+def parse_token(reply: Reply) -> Token:
+    """Read ``connect/token``; OAuth error bodies become DoseSpotAuthError."""
+    operation = f"POST {CONNECT_PATH}"
+    body = _json(reply)
+    if reply.status in (400, 401, 403) or (
+        isinstance(body, Mapping) and body.get("error") and not body.get("access_token")
+    ):
+        description = _describe(body) or "token refused"
+        error = body.get("error") if isinstance(body, Mapping) else None
+        code = f" [{error}]" if error and error != description else ""
+        raise DoseSpotAuthError(
+            f"{operation}: {description}{code}",
+            http_status=reply.status,
+            request_id=reply.request_id,
+        )
+    raise_for_status(reply, operation=operation)
+    if not isinstance(body, Mapping) or not isinstance(body.get("access_token"), str):
+        raise DoseSpotUnexpectedResponse(
+            f"{operation}: response has no access_token",
+            http_status=reply.status,
+            request_id=reply.request_id,
+        )
+    try:
+        expires_in = float(body.get("expires_in") or 0)
+    except (TypeError, ValueError):
+        expires_in = 0.0
+    return Token(
+        access_token=body["access_token"],
+        expires_in=expires_in,
+        token_type=str(body.get("token_type") or "Bearer"),
+    )
+
+
+def parse_response(reply: Reply, *, operation: str) -> None:
+    """A bare ``Response`` (``{Result}``)."""
+    read_body(reply, operation=operation)
+
+
+def parse_item(reply: Reply, model: type[M], *, operation: str, key: str = "Item") -> M:
+    """``{Item, Result}`` (or another single-object key such as ClinicDetailResponse's Clinic)."""
+    body = read_body(reply, operation=operation)
+    return _validate(
+        model,
+        _require(body, key, reply, operation=operation),
+        reply,
+        operation=operation,
+        where=key,
+    )
+
+
+def parse_items(reply: Reply, model: type[M], *, operation: str) -> list[M]:
+    """``{Items, Result}``; a missing or null Items is an empty list."""
+    body = read_body(reply, operation=operation)
+    items = body.get("Items") or []
+    if not isinstance(items, list):
+        raise DoseSpotUnexpectedResponse(
+            f"{operation}: Items is not a list",
+            http_status=reply.status,
+            request_id=reply.request_id,
+        )
+    return [
+        _validate(model, item, reply, operation=operation, where=f"Items[{index}]")
+        for index, item in enumerate(items)
+    ]
+
+
+def parse_page(reply: Reply, model: type[M], *, operation: str) -> Page[M]:
+    """``{Items, PageResult, Result}``."""
+    items = parse_items(reply, model, operation=operation)
+    body = _json(reply)
+    page = _validate(
+        PageResult, body.get("PageResult") or {}, reply, operation=operation, where="PageResult"
+    )
+    return Page(items=items, page=page)
+
+
+def parse_identifier(reply: Reply, *, operation: str) -> int:
+    """``{Id, Result}`` from a create: a missing or zero Id is a broken reply."""
+    body = read_body(reply, operation=operation)
+    identifier = _as_int(body.get("Id"))
+    if not identifier:
+        raise DoseSpotUnexpectedResponse(
+            f"{operation}: response has no Id",
+            http_status=reply.status,
+            request_id=reply.request_id,
+        )
+    return identifier
+
+
+def parse_clinic_key(reply: Reply, *, operation: str = "POST api/clinics") -> ClinicCredentials:
+    """ClinicKeyResponse ``{ClinicId, ClinicKey, Result}``."""
+    body = read_body(reply, operation=operation)
+    credentials = _validate(ClinicCredentials, body, reply, operation=operation, where="body")
+    if credentials.clinic_id <= 0 or not credentials.clinic_key:
+        raise DoseSpotUnexpectedResponse(
+            f"{operation}: response has no ClinicId or ClinicKey",
+            http_status=reply.status,
+            request_id=reply.request_id,
+        )
+    return credentials
+
+
+def parse_clinic_detail(
+    reply: Reply, clinic_id: int, *, operation: str = "GET api/clinics/{clinicId}"
+) -> Clinic:
+    """ClinicDetailResponse ``{Clinic, Result}``; the id asked for fills a missing ClinicId."""
+    body = read_body(reply, operation=operation)
+    data = _require(body, "Clinic", reply, operation=operation)
+    if isinstance(data, Mapping) and not data.get("ClinicId"):
+        data = {**data, "ClinicId": clinic_id}
+    return _validate(Clinic, data, reply, operation=operation, where="Clinic")
+
+
+def parse_clinician(
+    reply: Reply, *, operation: str = "GET api/clinicians/{clinicianId}"
+) -> Clinician:
+    return parse_item(reply, Clinician, operation=operation)
+
+
+def parse_clinic_ids(
+    reply: Reply, *, operation: str = "GET api/clinicians/{clinicianId}/clinicIds"
+) -> list[int]:
+    """ListResponse[ClinicIdentifier] as plain ids, in DoseSpot's order, without repeats."""
+    body = read_body(reply, operation=operation)
+    ids: list[int] = []
+    for item in body.get("Items") or []:
+        identifier = _as_int(item.get("ClinicId")) if isinstance(item, Mapping) else None
+        if identifier is None:
+            raise DoseSpotUnexpectedResponse(
+                f"{operation}: an item has no ClinicId",
+                http_status=reply.status,
+                request_id=reply.request_id,
+            )
+        if identifier not in ids:
+            ids.append(identifier)
+    return ids
+
+
+def parse_registration_status(
+    reply: Reply, *, operation: str = "GET api/clinicians/{clinicianId}/registrationStatus"
+) -> RegistrationStatus:
+    """ItemResponse[eRxRegistrationStatusType]; an unknown status raises, never guesses."""
+    body = read_body(reply, operation=operation)
+    try:
+        return RegistrationStatus.parse(body.get("Item"))
+    except UnknownRegistrationStatus as exc:
+        exc.http_status = reply.status
+        exc.request_id = reply.request_id
+        raise
+
+
+def parse_clinician_lookup(reply: Reply, *, operation: str = "GET api/clinician") -> int | None:
+    """``GET api/clinician?npi=``: the clinician id, or None when DoseSpot has no match."""
+    if reply.status == 404:
+        return None
+    try:
+        body = read_body(reply, operation=operation)
+    except DoseSpotRefused as exc:
+        if exc.description and _NOT_FOUND_WORDING.search(exc.description):
+            return None
+        raise
+    identifier = _as_int(body.get("Id"))
+    return identifier or None
+
+
+def parse_response_list(
+    reply: Reply, *, operation: str = "POST api/clinicians/{clinicianId}/clinics"
+) -> None:
+    """A JSON list of ``Response``: any item not OK refuses the whole call."""
+    raise_for_status(reply, operation=operation)
+    body = _json(reply)
+    if isinstance(body, Mapping):
+        # Some gateways answer a list operation with a single envelope.
+        check_result(body, reply, operation=operation)
+        return
+    if not isinstance(body, list):
+        raise DoseSpotUnexpectedResponse(
+            f"{operation}: response is not a JSON list",
+            http_status=reply.status,
+            request_id=reply.request_id,
+        )
+    failures = []
+    for index, item in enumerate(body):
+        code, description = _result(item)
+        if code is not None and code.strip().upper() != RESULT_OK:
+            failures.append(f"[{index}] {description or code}")
+    if failures:
+        raise DoseSpotRefused(
+            f"{operation}: {'; '.join(failures)}",
+            description="; ".join(failures),
+            http_status=reply.status,
+            request_id=reply.request_id,
+        )
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+# Look before write
+
+
+def _text_key(value: str | None) -> str:
+    text = unicodedata.normalize("NFKC", value or "").casefold()
+    return " ".join(re.sub(r"[^\w\s]", " ", text).split())
+
+
+def _phone_key(value: str | None) -> str:
+    digits = re.sub(r"\D", "", value or "")
+    return digits[1:] if len(digits) == 11 and digits.startswith("1") else digits
+
+
+def _zip_key(value: str | None) -> str:
+    return re.sub(r"\D", "", value or "")[:5]
+
+
+def clinic_matches(candidate: ClinicCreate, clinic: Clinic) -> bool:
+    """Whether ``clinic`` is the location ``candidate`` describes.
+
+    Case, spacing and punctuation are ignored; ZIP+4 matches its five-digit ZIP.
+    """
+    return (
+        _text_key(candidate.clinic_name) == _text_key(clinic.clinic_name)
+        and _text_key(candidate.address1) == _text_key(clinic.address1)
+        and _text_key(candidate.city) == _text_key(clinic.city)
+        and _text_key(candidate.state) == _text_key(clinic.state)
+        and _zip_key(candidate.zip_code) == _zip_key(clinic.zip_code)
+        and bool(_phone_key(candidate.primary_phone))
+        and _phone_key(candidate.primary_phone) == _phone_key(clinic.primary_phone)
+    )
+
+
+__all__ = [
+    "DoseSpotCredentials",
+    "Page",
+    "Reply",
+    "Request",
+    "Token",
+    "add_clinician_to_clinics_request",
+    "check_request",
+    "check_result",
+    "clinic_matches",
+    "clinician_clinic_ids_request",
+    "create_clinic_request",
+    "create_clinician_request",
+    "find_clinician_by_npi_request",
+    "get_clinic_request",
+    "get_clinician_request",
+    "parse_clinic_detail",
+    "parse_clinic_ids",
+    "parse_clinic_key",
+    "parse_clinician",
+    "parse_clinician_lookup",
+    "parse_identifier",
+    "parse_item",
+    "parse_items",
+    "parse_page",
+    "parse_registration_status",
+    "parse_response",
+    "parse_response_list",
+    "parse_token",
+    "raise_for_status",
+    "read_body",
+    "registration_status_request",
+    "retry_after_seconds",
+    "token_request",
+]

@@ -1,0 +1,56 @@
+"""Configuration of one sandbox instance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from erx.settings import DEV_CLINIC_KEY, DEV_SUBSCRIPTION_KEY, DEV_WEBHOOK_SECRET, Settings
+
+
+class RateLimits(BaseModel):
+    """Calls allowed per window, per bucket, as DoseSpot publishes them (per 10 seconds)."""
+
+    window_seconds: float = 10.0
+    token: int = 2000
+    get: int = 1000
+    write: int = 400
+    all: int = 2000
+    retry_after_seconds: int = 10
+
+
+class SandboxConfig(BaseModel):
+    # The partner's own clinic and admin user; seeded on every start so that the
+    # application's default settings work against a fresh sandbox.
+    partner_clinic_id: int = 1000
+    partner_clinic_key: str = DEV_CLINIC_KEY
+    partner_user_id: int = 2000
+    subscription_key: str = DEV_SUBSCRIPTION_KEY
+
+    token_lifetime_seconds: int = 599
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
+
+    # None keeps everything in memory; a path makes state survive restarts.
+    state_path: Path | None = None
+
+    notification_url: str | None = None
+    notification_secret: str = DEV_WEBHOOK_SECRET
+    notification_timeout_seconds: float = 20.0
+
+    # Applies to clinicians without a scenario of their own.
+    default_confirmation_delay_seconds: float = 2.0
+    default_registration_outcome: str = "success"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: object) -> SandboxConfig:
+        """A sandbox whose partner account matches what the application is configured to use."""
+        values: dict[str, object] = {
+            "partner_clinic_id": settings.dosespot_clinic_id,
+            "partner_clinic_key": settings.dosespot_clinic_key,
+            "partner_user_id": settings.dosespot_user_id,
+            "subscription_key": settings.dosespot_subscription_key,
+            "notification_secret": settings.dosespot_webhook_secret,
+        }
+        values.update(overrides)
+        return cls.model_validate(values)

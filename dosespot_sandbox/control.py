@@ -1,0 +1,144 @@
+"""``/_sandbox/``: scenario, fault, notification and bookkeeping controls for tests.
+
+No authentication: the sandbox only ever listens on a developer machine or in CI.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Query
+
+from dosespot_sandbox.auth import SandboxDep, expire_all_tokens
+from dosespot_sandbox.config import RateLimits
+from dosespot_sandbox.faults import FaultRule, FaultSettings, path_matches
+from dosespot_sandbox.notifications import NotificationSettings
+from dosespot_sandbox.registration import (
+    DEFAULT_SCENARIO_KEY,
+    SCENARIO_KIND,
+    Outcome,
+    Scenario,
+)
+
+router = APIRouter(prefix="/_sandbox", tags=["sandbox controls"])
+
+
+@router.put("/scenarios/default")
+async def put_default_scenario(scenario: Scenario, sandbox: SandboxDep) -> Scenario:
+    sandbox.store.put(SCENARIO_KIND, DEFAULT_SCENARIO_KEY, scenario.model_dump())
+    return scenario
+
+
+@router.put("/scenarios/clinicians/{npi}")
+async def put_clinician_scenario(npi: str, scenario: Scenario, sandbox: SandboxDep) -> Scenario:
+    sandbox.store.put(SCENARIO_KIND, f"npi:{npi}", {**scenario.model_dump(), "npi": npi})
+    return scenario
+
+
+@router.get("/scenarios")
+async def get_scenarios(sandbox: SandboxDep) -> dict[str, Any]:
+    clinicians = {
+        doc["npi"]: Scenario.model_validate(doc)
+        for doc in sandbox.store.all(SCENARIO_KIND)
+        if "npi" in doc
+    }
+    return {"default": sandbox.registrations.scenario_for(None), "clinicians": clinicians}
+
+
+@router.delete("/scenarios")
+async def delete_scenarios(sandbox: SandboxDep) -> dict[str, bool]:
+    sandbox.store.delete_where(lambda kind, _doc: kind != SCENARIO_KIND)
+    return {"ok": True}
+
+
+@router.post("/clinicians/{clinician_id}/confirm")
+async def confirm_clinician(
+    clinician_id: int, sandbox: SandboxDep, outcome: Outcome = "success"
+) -> dict[str, Any]:
+    if not sandbox.registrations.settle(clinician_id, outcome):
+        raise HTTPException(404, "no such clinician")
+    doc = sandbox.store.get("clinician", clinician_id) or {}
+    return {"ClinicianId": clinician_id, "RegistrationStatus": doc.get("RegistrationStatus")}
+
+
+@router.put("/faults")
+async def put_faults(
+    settings: Annotated[FaultSettings | list[FaultRule], Body()], sandbox: SandboxDep
+) -> FaultSettings:
+    if isinstance(settings, list):
+        settings = FaultSettings(rules=settings)
+    sandbox.faults.configure(settings)
+    return settings
+
+
+@router.get("/faults")
+async def get_faults(sandbox: SandboxDep) -> list[FaultRule]:
+    return sandbox.faults.rules()
+
+
+@router.delete("/faults")
+async def delete_faults(sandbox: SandboxDep) -> dict[str, bool]:
+    sandbox.faults.clear()
+    return {"ok": True}
+
+
+@router.put("/rate-limits")
+async def put_rate_limits(limits: RateLimits, sandbox: SandboxDep) -> RateLimits:
+    sandbox.limiter.configure(limits)
+    return limits
+
+
+@router.put("/notifications")
+async def put_notifications(
+    settings: NotificationSettings, sandbox: SandboxDep
+) -> NotificationSettings:
+    sandbox.notifier.configure(settings)
+    return settings.model_copy(update={"secret": "***" if settings.secret else ""})
+
+
+@router.get("/notifications/log")
+async def notification_log(sandbox: SandboxDep) -> list[dict[str, Any]]:
+    return sandbox.notifier.log()
+
+
+@router.delete("/notifications/log")
+async def clear_notification_log(sandbox: SandboxDep) -> dict[str, bool]:
+    sandbox.notifier.clear_log()
+    return {"ok": True}
+
+
+@router.post("/notifications/flush")
+async def flush_notifications(sandbox: SandboxDep) -> list[dict[str, Any]]:
+    await sandbox.notifier.flush()
+    return sandbox.notifier.log()
+
+
+@router.post("/tokens/expire")
+async def expire_tokens(sandbox: SandboxDep) -> dict[str, int]:
+    return {"expired": expire_all_tokens(sandbox)}
+
+
+@router.get("/requests")
+async def get_requests(
+    sandbox: SandboxDep,
+    path: Annotated[str | None, Query()] = None,
+    method: Annotated[str | None, Query()] = None,
+) -> list[dict[str, Any]]:
+    return [
+        entry
+        for entry in sandbox.requests()
+        if (path is None or path_matches(path, entry["path"]))
+        and (method is None or entry["method"] == method.upper())
+    ]
+
+
+@router.delete("/requests")
+async def delete_requests(sandbox: SandboxDep) -> dict[str, bool]:
+    sandbox.clear_requests()
+    return {"ok": True}
+
+
+@router.post("/reset")
+async def reset(sandbox: SandboxDep) -> dict[str, bool]:
+    sandbox.reset()
+    return {"ok": True}

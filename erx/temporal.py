@@ -1,0 +1,58 @@
+"""The one way every process (API, worker, tests, replayer) builds its Temporal client."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+
+from erx.codec import EncryptionCodec
+from erx.settings import Settings
+
+# Search attributes carry no PHI: workspace and member ids are our opaque ids.
+SA_WORKSPACE = SearchAttributeKey.for_keyword("ErxWorkspace")
+SA_MEMBER = SearchAttributeKey.for_keyword("ErxMember")
+SA_STAGE = SearchAttributeKey.for_keyword("ErxStage")
+SA_BLOCKED_REASON = SearchAttributeKey.for_keyword("ErxBlockedReason")
+SEARCH_ATTRIBUTES = (SA_WORKSPACE, SA_MEMBER, SA_STAGE, SA_BLOCKED_REASON)
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec(settings.codec_keys, settings.codec_active_key_id),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=data_converter(settings),
+    )
+
+
+async def ensure_search_attributes(client: Client) -> None:
+    """Register our custom search attributes if the server does not have them yet."""
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import (
+        AddSearchAttributesRequest,
+        ListSearchAttributesRequest,
+    )
+
+    existing = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=client.namespace)
+    )
+    missing = {
+        key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+        for key in SEARCH_ATTRIBUTES
+        if key.name not in existing.custom_attributes
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+        )

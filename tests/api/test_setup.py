@@ -1,0 +1,235 @@
+"""Clinic registration end to end: API -> ClinicSetup workflow -> DoseSpot sandbox over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from db.models import ClinicRegistration
+from dosespot import Clinic, DoseSpotClient
+from tests.api.test_directory import LOCATION
+from tests.conftest import WorkspaceKeys
+from workflows.clinic_setup import clinic_setup_workflow_id
+
+
+def unique_location(location_id: str = "loc-main") -> dict[str, str]:
+    # Clinic look-ups match on name and address, so each test's practice is its own.
+    return {**LOCATION, "id": location_id, "name": f"Practice {uuid.uuid4().hex[:8]}"}
+
+
+async def dosespot_clinics_named(dosespot: DoseSpotClient, name: str) -> list[Clinic]:
+    """The partner's DoseSpot clinics with this name, read through DoseSpot's own API."""
+    ids = await dosespot.clinician_clinic_ids(dosespot.credentials.user_id)
+    clinics = [await dosespot.get_clinic(clinic_id) for clinic_id in ids]
+    return [c for c in clinics if c.clinic_name == name]
+
+
+async def test_setup_registers_clinic_and_reports_step_two(
+    api: httpx.AsyncClient,
+    workspace: WorkspaceKeys,
+    worker: Worker,
+    temporal: Client,
+    sandbox_http: httpx.AsyncClient,
+    dosespot: DoseSpotClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    location = unique_location()
+    before = await api.get(f"/v1/workspaces/{workspace.id}/erx", headers=workspace.headers())
+    assert before.json()["active_step"] == 1
+
+    resp = await api.post(
+        f"/v1/workspaces/{workspace.id}/erx/setup",
+        json={"location": location},
+        headers=workspace.headers(),
+    )
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["status"] == "registered"
+    assert body["clinic"]["name"] == location["name"]
+
+    progress = (
+        await api.get(f"/v1/workspaces/{workspace.id}/erx", headers=workspace.headers("member"))
+    ).json()
+    assert progress["active_step"] == 2
+    assert [s["state"] for s in progress["steps"]] == ["done", "active", "pending", "pending"]
+    assert [s["name"] for s in progress["steps"]] == [
+        "Create workspace",
+        "Invite clinicians",
+        "Clinicians verify",
+        "Ready to prescribe",
+    ]
+    assert progress["clinic"]["name"] == location["name"]
+    assert progress["clinic"]["address"] == {
+        "street_address": "350 Fifth Avenue",
+        "suburb": "Suite 4100",
+        "city": "New York",
+        "state": "NY",
+        "zip_code": "10118",
+        "country": "US",
+    }
+
+    # DoseSpot has exactly this clinic, with the location's data in DoseSpot's format.
+    [clinic] = await dosespot_clinics_named(dosespot, location["name"])
+    assert clinic.primary_phone == "2127365000"
+    assert clinic.zip_code == "10118"
+
+    # The read model holds the DoseSpot id and the ClinicKey only encrypted.
+    async with sessionmaker() as session:
+        row = await session.get(ClinicRegistration, (workspace.id, "loc-main"))
+    assert row is not None and row.dosespot_clinic_id == clinic.clinic_id
+    assert row.clinic_key_ciphertext and b"Clinic" not in row.clinic_key_ciphertext
+
+    # Visible to admins in Temporal: running, with workspace and stage search attributes.
+    handle = temporal.get_workflow_handle(clinic_setup_workflow_id(workspace.id))
+    desc = await handle.describe()
+    assert desc.status is not None and desc.status.name == "RUNNING"
+    found = [
+        wf
+        async for wf in temporal.list_workflows(
+            f"ErxWorkspace = '{workspace.id}' AND ErxStage = 'inviting'"
+        )
+    ]
+    for _ in range(50):
+        if found:
+            break
+        await asyncio.sleep(0.2)
+        found = [
+            wf
+            async for wf in temporal.list_workflows(
+                f"ErxWorkspace = '{workspace.id}' AND ErxStage = 'inviting'"
+            )
+        ]
+    assert [wf.id for wf in found] == [clinic_setup_workflow_id(workspace.id)]
+
+
+async def test_repeated_and_concurrent_setup_make_one_clinic(
+    api: httpx.AsyncClient,
+    workspace: WorkspaceKeys,
+    worker: Worker,
+    sandbox_http: httpx.AsyncClient,
+    dosespot: DoseSpotClient,
+) -> None:
+    location = unique_location()
+    url = f"/v1/workspaces/{workspace.id}/erx/setup"
+    first, second = await asyncio.gather(
+        api.post(url, json={"location": location}, headers=workspace.headers()),
+        api.post(url, json={"location": location}, headers=workspace.headers()),
+    )
+    third = await api.post(url, json={"location_id": "loc-main"}, headers=workspace.headers())
+    assert {first.status_code, second.status_code, third.status_code} == {200}
+    ids = {r.json()["clinic"]["location_id"] for r in (first, second, third)}
+    assert ids == {"loc-main"}
+    assert len(await dosespot_clinics_named(dosespot, location["name"])) == 1
+
+
+async def test_dosespot_timeout_after_create_makes_no_second_clinic(
+    api: httpx.AsyncClient,
+    workspace: WorkspaceKeys,
+    worker: Worker,
+    sandbox_http: httpx.AsyncClient,
+    dosespot: DoseSpotClient,
+) -> None:
+    location = unique_location()
+    # DoseSpot creates the clinic, then answers too late: our 3 s client timeout fires.
+    resp = await sandbox_http.put(
+        "/_sandbox/faults",
+        json={
+            "rules": [
+                {
+                    "method": "POST",
+                    "path": "api/clinics",
+                    "kind": "timeout_after_commit",
+                    "times": 1,
+                    "delay_seconds": 5,
+                }
+            ]
+        },
+    )
+    assert resp.status_code == 200, resp.text
+    setup = await api.post(
+        f"/v1/workspaces/{workspace.id}/erx/setup",
+        json={"location": location},
+        headers=workspace.headers(),
+    )
+    assert setup.status_code == 200, setup.text
+    clinics = await dosespot_clinics_named(dosespot, location["name"])
+    assert len(clinics) == 1
+    body = setup.json()
+    # The retry found the clinic instead of creating a twin; its key never arrived.
+    assert body["clinic"]["status"] == "blocked"
+    assert body["clinic"]["blocked_reason"] == "clinic_key_missing"
+    progress = (
+        await api.get(f"/v1/workspaces/{workspace.id}/erx", headers=workspace.headers())
+    ).json()
+    assert progress["blocked_reason"] == "clinic_key_missing"
+    assert progress["active_step"] == 1
+
+
+async def test_dosespot_outage_is_retried_until_the_clinic_exists(
+    api: httpx.AsyncClient,
+    workspace: WorkspaceKeys,
+    worker: Worker,
+    sandbox_http: httpx.AsyncClient,
+    dosespot: DoseSpotClient,
+) -> None:
+    location = unique_location()
+    await sandbox_http.put(
+        "/_sandbox/faults",
+        json={"rules": [{"method": "POST", "path": "api/clinics", "kind": "error_5xx", "times": 2}]},
+    )
+    setup = await api.post(
+        f"/v1/workspaces/{workspace.id}/erx/setup",
+        json={"location": location},
+        headers=workspace.headers(),
+    )
+    assert setup.status_code == 200, setup.text
+    assert setup.json()["status"] == "registered"
+    assert len(await dosespot_clinics_named(dosespot, location["name"])) == 1
+
+
+async def test_bad_setup_input_starts_nothing(
+    api: httpx.AsyncClient,
+    workspace: WorkspaceKeys,
+    worker: Worker,
+    temporal: Client,
+    sandbox_http: httpx.AsyncClient,
+    dosespot: DoseSpotClient,
+) -> None:
+    url = f"/v1/workspaces/{workspace.id}/erx/setup"
+    cases = [
+        ({"location": {**unique_location(), "state": "XX"}}, "location.state"),
+        ({"location": {**unique_location(), "zip_code": "1234"}}, "location.zip_code"),
+        ({"location": {**unique_location(), "phone": "2127365000"}}, "location.phone"),
+        ({"location": {**unique_location(), "phone": "+1 555 736 5000"}}, "location.phone"),
+        ({"location": {**unique_location(), "extra": 1}}, "location.extra"),
+        ({"location_id": "loc-missing"}, "location_id"),
+        ({}, "body"),
+    ]
+    for body, field in cases:
+        resp = await api.post(url, json=body, headers=workspace.headers())
+        assert resp.status_code == 422, (body, resp.text)
+        errors = resp.json()["errors"]
+        assert any(e["field"] == field for e in errors), (field, errors)
+        assert all(e["reason"] for e in errors)
+    members = await api.get(f"/v1/workspaces/{workspace.id}/erx", headers=workspace.headers())
+    assert members.json()["active_step"] == 1
+    started = [
+        wf async for wf in temporal.list_workflows(f"WorkflowId = '{clinic_setup_workflow_id(workspace.id)}'")
+    ]
+    assert started == []
+
+
+async def test_member_cannot_start_setup(
+    api: httpx.AsyncClient, workspace: WorkspaceKeys
+) -> None:
+    resp = await api.post(
+        f"/v1/workspaces/{workspace.id}/erx/setup",
+        json={"location": unique_location()},
+        headers=workspace.headers("member"),
+    )
+    assert resp.status_code == 403

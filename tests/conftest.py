@@ -1,0 +1,188 @@
+"""Shared fixtures: the real Temporal dev server, the DoseSpot sandbox over HTTP, the database.
+
+The database is PostgreSQL when TEST_DATABASE_URL is set (CI), else a SQLite file.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from api.admin import add_person, create_workspace
+from api.app import create_app
+from db.migrate import upgrade
+from db.session import create_engine, create_sessionmaker
+from dosespot import DoseSpotClient, DoseSpotCredentials
+from dosespot_sandbox.config import SandboxConfig
+from dosespot_sandbox.testing import SandboxServer
+from erx.settings import Settings
+from erx.temporal import SEARCH_ATTRIBUTES, data_converter
+from worker import build_worker
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[SandboxServer]:
+    server = SandboxServer(SandboxConfig())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'erx.db'}"
+
+
+@pytest.fixture(scope="session")
+def settings(sandbox: SandboxServer, database_url: str) -> Settings:
+    return Settings(
+        environment="test",
+        database_url=database_url,
+        dosespot_base_url=sandbox.api_url,
+        dosespot_sso_url=f"{sandbox.base_url}/LoginSingleSignOn.aspx",
+        dosespot_timeout_seconds=3.0,
+        task_queue=f"erx-test-{uuid.uuid4().hex[:8]}",
+        setup_wait_seconds=20.0,
+    )
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings.database_url)
+    if engine.dialect.name == "postgresql":
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    await upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_sessionmaker(engine)
+
+
+@pytest.fixture(scope="session")
+async def temporal_env(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        data_converter=data_converter(settings),
+        dev_server_existing_path=str(BIN / "temporal"),
+        search_attributes=SEARCH_ATTRIBUTES,
+        dev_server_log_level="error",
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def temporal(temporal_env: WorkflowEnvironment) -> Client:
+    return temporal_env.client
+
+
+@pytest.fixture(scope="session")
+async def dosespot(settings: Settings) -> AsyncIterator[DoseSpotClient]:
+    async with DoseSpotClient(
+        settings.dosespot_base_url,
+        settings.dosespot_subscription_key,
+        DoseSpotCredentials(
+            clinic_id=settings.dosespot_clinic_id,
+            clinic_key=settings.dosespot_clinic_key,
+            user_id=settings.dosespot_user_id,
+        ),
+        timeout=settings.dosespot_timeout_seconds,
+    ) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def worker(
+    temporal: Client,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    dosespot: DoseSpotClient,
+) -> AsyncIterator[Worker]:
+    worker = build_worker(temporal, settings, sessionmaker, dosespot)
+    async with worker:
+        yield worker
+
+
+@pytest.fixture(scope="session")
+async def api(
+    settings: Settings, temporal: Client, engine: AsyncEngine
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, temporal=temporal)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://api.test"
+        ) as client,
+    ):
+        yield client
+
+
+@pytest.fixture
+async def sandbox_http(sandbox: SandboxServer) -> AsyncIterator[httpx.AsyncClient]:
+    """Plain HTTP to the sandbox's /_sandbox/ controls; resets faults after the test."""
+    async with httpx.AsyncClient(base_url=sandbox.base_url) as client:
+        yield client
+        await client.delete("/_sandbox/faults")
+
+
+@dataclass
+class WorkspaceKeys:
+    id: str
+    service: str
+    admin: str
+    admin_member_id: str
+    member: str
+    member_id: str
+
+    def headers(self, role: str = "service") -> dict[str, str]:
+        return {"Authorization": f"Bearer {getattr(self, role)}"}
+
+
+@pytest.fixture
+def new_workspace(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> Callable[[], Awaitable[WorkspaceKeys]]:
+    async def make() -> WorkspaceKeys:
+        ws = f"ws_{uuid.uuid4().hex[:10]}"
+        async with sessionmaker() as session:
+            service = await create_workspace(session, ws, "Test Practice")
+            admin = await add_person(
+                session, ws, "m_admin", "Alex", "Admin", "alex@example.com", admin=True
+            )
+            member = await add_person(
+                session, ws, "m_ada", "Ada", "Lovelace", "ada@example.com", admin=False
+            )
+            await session.commit()
+        return WorkspaceKeys(ws, service, admin, "m_admin", member, "m_ada")
+
+    return make
+
+
+@pytest.fixture
+async def workspace(new_workspace: Callable[[], Awaitable[WorkspaceKeys]]) -> WorkspaceKeys:
+    return await new_workspace()

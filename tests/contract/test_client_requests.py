@@ -1,0 +1,189 @@
+"""What the DoseSpot client sends, and what it is fed, checked against DoseSpot's Swagger.
+
+Bodies are captured from the wire (httpx.MockTransport), not from ``to_body()``, so a
+change anywhere between the model and the socket is caught. Every reply served to the
+client is first validated as the operation's 200 response.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any
+
+import httpx
+import jsonschema
+import pytest
+
+from dosespot import ClinicianCreate, DoseSpotClient, MedicalLicenseNumber, NaDeaNumber
+from tests.contract.swagger import validate_request, validate_response
+from tests.dosespot import (
+    CHECK,
+    CLINIC_DETAIL,
+    CLINIC_IDS,
+    CLINIC_KEY,
+    CLINICIAN_DETAIL,
+    CLINICIAN_ID,
+    LINKED,
+    REGISTRATION_STATUS,
+    FakeDoseSpot,
+    clinic_create,
+    clinician_create,
+    json_response,
+    make_client,
+)
+
+# Every reply sample the client tests rely on, by the operation that returns it.
+REPLIES: list[tuple[str, str, Any]] = [
+    ("get", "/api/general/check", CHECK),
+    ("post", "/api/clinics", CLINIC_KEY),
+    ("get", "/api/clinics/2002", CLINIC_DETAIL),
+    ("get", "/api/clinicians/3003/clinicIds", CLINIC_IDS),
+    ("post", "/api/clinicians", CLINICIAN_ID),
+    ("get", "/api/clinicians/3003", CLINICIAN_DETAIL),
+    ("get", "/api/clinician", CLINICIAN_ID),
+    ("get", "/api/clinicians/3003/registrationStatus", REGISTRATION_STATUS),
+    ("post", "/api/clinicians/3003/clinics", LINKED),
+]
+
+
+def swagger_reply(method: str, path: str, body: Any) -> httpx.Response:
+    validate_response(method, path, body)
+    return json_response(200, body)
+
+
+def fake_dosespot() -> FakeDoseSpot:
+    return FakeDoseSpot(
+        {
+            f"{method.upper()} {path.lstrip('/')}": [swagger_reply(method, path, body)]
+            for method, path, body in REPLIES
+        }
+    )
+
+
+async def sent_body(
+    route: str, operation: Callable[[DoseSpotClient], Awaitable[object]]
+) -> dict[str, Any]:
+    fake = fake_dosespot()
+    async with make_client(fake) as client:
+        await operation(client)
+    (request,) = fake.calls(route)
+    assert request.headers["Content-Type"] == "application/json"
+    return json.loads(request.content)
+
+
+@pytest.mark.parametrize(("method", "path", "body"), REPLIES)
+def test_reply_samples_fit_the_swagger(method: str, path: str, body: Any):
+    validate_response(method, path, body)
+
+
+async def test_every_operation_reads_its_swagger_shaped_reply():
+    fake = fake_dosespot()
+    async with make_client(fake) as client:
+        await client.check()
+        assert (await client.create_clinic(clinic_create())).clinic_id == 2002
+        assert (await client.get_clinic(2002)).clinic_name == "Harbor Family Health"
+        assert await client.clinician_clinic_ids(3003) == [1001, 2002]
+        assert await client.create_clinician(clinician_create()) == 3003
+        assert (await client.get_clinician(3003)).npi_number == "1234567893"
+        assert await client.find_clinician_by_npi("1234567893") == 3003
+        assert (await client.registration_status(3003)).name == "IDPSuccess"
+        await client.add_clinician_to_clinics(3003, [1001, 2002])
+
+
+async def test_create_clinic_body_fits_add_edit_clinic_request():
+    body = await sent_body("POST api/clinics", lambda c: c.create_clinic(clinic_create()))
+    validate_request("post", "/api/clinics", body)
+    assert body["PrimaryPhoneType"] == "Work"
+
+
+async def test_minimal_create_clinic_body_fits():
+    clinic = clinic_create(primary_fax=None, active=None, primary_phone_type=0)
+    body = await sent_body("POST api/clinics", lambda c: c.create_clinic(clinic))
+    validate_request("post", "/api/clinics", body)
+    assert "PrimaryFax" not in body and "Active" not in body
+
+
+async def test_create_clinician_body_with_dea_nadea_and_licences_fits():
+    clinician = clinician_create(
+        middle_name="Ngozi",
+        address2="Suite 4",
+        dea_numbers=[
+            {"dea_number": "AO1234563", "state": "ME", "clinic_id": 2002},
+            {"dea_number": "AO1234563-X1", "state": "NH", "clinic_id": 1001},
+        ],
+        nadea_numbers=[NaDeaNumber(nadea_number="xo1234563", state="ME", clinic_id=2002)],
+        medical_license_numbers=[
+            MedicalLicenseNumber(license_number="MD12345", state="ME", clinic_id=2002),
+            MedicalLicenseNumber(license_number="NH-998877", state="NH"),
+        ],
+        roles=[1, "ReportingClinician", "epcscoordinator"],
+        primary_phone_type=4,
+    )
+    body = await sent_body("POST api/clinicians", lambda c: c.create_clinician(clinician))
+    validate_request("post", "/api/clinicians", body)
+    assert body["DateOfBirth"] == "1980-04-01T00:00:00"
+    assert body["ClinicianRoleType"] == [
+        "PrescribingClinician",
+        "ReportingClinician",
+        "EpcsCoordinator",
+    ]
+    assert body["PrimaryPhoneType"] == "Home"
+    assert body["DEANumbers"][1] == {"DEANumber": "AO1234563-X1", "State": "NH", "ClinicId": "1001"}
+    assert body["NADEANumbers"] == [{"NADEANumber": "XO1234563", "State": "ME", "ClinicId": "2002"}]
+    assert body["MedicalLicenseNumbers"][1] == {"LicenseNumber": "NH-998877", "State": "NH"}
+
+
+async def test_minimal_create_clinician_body_fits():
+    clinician = ClinicianCreate(
+        first_name="Ada",
+        last_name="Okafor",
+        date_of_birth=date(1980, 4, 1),
+        address1="12 Wharf St.",
+        city="Portland",
+        state="ME",
+        zip_code="04101",
+        primary_phone="2075550143",
+        primary_fax="2075550144",
+        roles=["ProxyClinician"],
+    )
+    body = await sent_body("POST api/clinicians", lambda c: c.create_clinician(clinician))
+    validate_request("post", "/api/clinicians", body)
+    assert set(body) == {
+        "FirstName",
+        "LastName",
+        "DateOfBirth",
+        "Address1",
+        "City",
+        "State",
+        "ZipCode",
+        "PrimaryPhone",
+        "PrimaryFax",
+        "ClinicianRoleType",
+    }
+
+
+async def test_add_clinician_to_clinics_body_fits():
+    body = await sent_body(
+        "POST api/clinicians/3003/clinics",
+        lambda c: c.add_clinician_to_clinics(3003, [1001, 2002]),
+    )
+    validate_request("post", "/api/clinicians/3003/clinics", body)
+    assert body == {"ClinicIds": [1001, 2002]}
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/clinics", {**clinic_create().to_body(), "PrimaryPhoneType": 5}),
+        ("/api/clinics", {k: v for k, v in clinic_create().to_body().items() if k != "ZipCode"}),
+        ("/api/clinicians", {**clinician_create().to_body(), "ClinicianRoleType": ["prescriber"]}),
+        ("/api/clinicians", {**clinician_create().to_body(), "DEANumbers": [{"DEANumber": "x"}]}),
+        ("/api/clinicians", {**clinician_create().to_body(), "NADEANumbers": [{"State": "ME"}]}),
+        ("/api/clinicians/3003/clinics", {"ClinicIds": ["1001"]}),
+    ],
+)
+def test_the_contract_check_rejects_off_contract_bodies(path: str, body: dict[str, Any]):
+    with pytest.raises(jsonschema.ValidationError):
+        validate_request("post", path, body)

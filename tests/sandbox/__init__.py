@@ -1,0 +1,100 @@
+"""Shared pieces for tests that talk to the DoseSpot sandbox over HTTP."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import httpx
+
+from dosespot_sandbox import SandboxConfig
+from tests.contract.swagger import validate_request
+
+CONFIG = SandboxConfig()
+SUBSCRIPTION = {"Subscription-Key": CONFIG.subscription_key}
+
+_npis = itertools.count(1000000001)
+# One shared client: building an httpx client per call costs tens of milliseconds.
+_http = httpx.Client(timeout=10)
+
+
+def token_form(clinic_id: int, clinic_key: str, user_id: int) -> dict[str, str]:
+    return {
+        "grant_type": "password",
+        "client_id": str(clinic_id),
+        "client_secret": clinic_key,
+        "username": str(user_id),
+        "password": clinic_key,
+        "scope": "api",
+    }
+
+
+def get_token(base_url: str, clinic_id: int, clinic_key: str, user_id: int) -> str:
+    response = _http.post(
+        f"{base_url}/webapi/v2/connect/token",
+        data=token_form(clinic_id, clinic_key, user_id),
+        headers=SUBSCRIPTION,
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+def api(base_url: str, token: str, **kwargs: Any) -> httpx.Client:
+    """A client for ``/webapi/v2/`` acting with ``token``."""
+    return httpx.Client(
+        base_url=f"{base_url}/webapi/v2/",
+        headers={**SUBSCRIPTION, "Authorization": f"Bearer {token}"},
+        **kwargs,
+    )
+
+
+def partner_api(base_url: str, **kwargs: Any) -> httpx.Client:
+    token = get_token(base_url, CONFIG.partner_clinic_id, CONFIG.partner_clinic_key, 2000)
+    return api(base_url, token, **kwargs)
+
+
+def post_valid(client: httpx.Client, path: str, body: Any) -> httpx.Response:
+    """POST a body that must fit DoseSpot's published request schema."""
+    validate_request("POST", "/" + path, body)
+    return client.post(path, json=body)
+
+
+def clinic_body(**overrides: Any) -> dict[str, Any]:
+    return {
+        "ClinicName": "Harbor Family Practice",
+        "Address1": "10 Harbor St",
+        "City": "Boston",
+        "State": "MA",
+        "ZipCode": "02110",
+        "PrimaryPhone": "6175551234",
+        "PrimaryPhoneType": "Work",
+        "PrimaryFax": "6175551235",
+        **overrides,
+    }
+
+
+def clinician_body(**overrides: Any) -> dict[str, Any]:
+    return {
+        "FirstName": "Dana",
+        "LastName": "Reyes",
+        "DateOfBirth": "1980-04-02T00:00:00",
+        "Email": "dana.reyes@example.com",
+        "Address1": "10 Harbor St",
+        "City": "Boston",
+        "State": "MA",
+        "ZipCode": "02110",
+        "PrimaryPhone": "6175551234",
+        "PrimaryPhoneType": "Work",
+        "PrimaryFax": "6175551235",
+        "NPINumber": str(next(_npis)),
+        "DEANumber": "AR1234563",
+        "ClinicianRoleType": ["PrescribingClinician"],
+        **overrides,
+    }
+
+
+def control(base_url: str, method: str, path: str, **kwargs: Any) -> Any:
+    response = _http.request(method, f"{base_url}/_sandbox/{path}", **kwargs)
+    assert response.is_success, response.text
+    return response.json()

@@ -1,0 +1,78 @@
+"""The worker: hosts every workflow and activity. ``python worker.py``; scale by adding processes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.clinics import ClinicActivities
+from db.session import create_engine, create_sessionmaker
+from dosespot import DoseSpotClient, DoseSpotCredentials
+from erx.codec import SecretBox
+from erx.settings import Settings, get_settings
+from erx.temporal import connect, ensure_search_attributes
+from workflows.clinic_setup import ClinicSetupWorkflow
+
+WORKFLOWS = [ClinicSetupWorkflow]
+
+
+def dosespot_client(settings: Settings) -> DoseSpotClient:
+    return DoseSpotClient(
+        settings.dosespot_base_url,
+        settings.dosespot_subscription_key,
+        DoseSpotCredentials(
+            clinic_id=settings.dosespot_clinic_id,
+            clinic_key=settings.dosespot_clinic_key,
+            user_id=settings.dosespot_user_id,
+        ),
+        timeout=settings.dosespot_timeout_seconds,
+    )
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    dosespot: DoseSpotClient,
+    *,
+    task_queue: str | None = None,
+) -> Worker:
+    secrets = SecretBox(settings.codec_keys, settings.codec_active_key_id)
+    clinics = ClinicActivities(dosespot, sessionmaker, secrets, settings.dosespot_user_id)
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=[clinics.ensure_clinic],
+    )
+
+
+@asynccontextmanager
+async def running_worker(settings: Settings) -> AsyncIterator[Worker]:
+    client = await connect(settings)
+    await ensure_search_attributes(client)
+    engine = create_engine(settings.database_url)
+    async with dosespot_client(settings) as dosespot:
+        worker = build_worker(client, settings, create_sessionmaker(engine), dosespot)
+        try:
+            yield worker
+        finally:
+            await engine.dispose()
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = get_settings()
+    async with running_worker(settings) as worker:
+        logging.getLogger("worker").info("worker polling task queue %s", settings.task_queue)
+        await worker.run()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

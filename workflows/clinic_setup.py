@@ -1,0 +1,239 @@
+"""ClinicSetup: a workspace's eRx setup, from clinic registration to "Ready to prescribe".
+
+Workflow id ``erx-clinic:{workspace}``; lives for the workspace's eRx lifetime and
+continues-as-new when its history grows.
+
+Updates:
+    register_clinic(RegisterClinicRequest) -> ClinicRecord
+        Register a practice location as a DoseSpot clinic. Idempotent per location:
+        a repeated request returns the same clinic and never creates a second one.
+        Waits for the registration to finish (or block) before answering.
+Signals:
+    retry_clinic(RegisterClinicRequest)
+        Try a blocked registration again (after its cause was fixed).
+Queries:
+    progress() -> SetupProgress
+        The four steps, which is active, and the registered clinics.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from statemachine.exceptions import TransitionNotAllowed
+
+    from erx.temporal import SA_BLOCKED_REASON, SA_STAGE, SA_WORKSPACE
+    from workflows.lifecycles import SETUP_ACTIVE_STEP, SETUP_STEPS, ClinicSetupLifecycle
+    from workflows.models import (
+        ClinicRecord,
+        ClinicSetupInput,
+        ClinicStatus,
+        EnsureClinicInput,
+        RegisterClinicRequest,
+        SetupProgress,
+        SetupStep,
+        StepState,
+    )
+
+# Errors that retrying cannot fix: DoseSpot refusals and our own missing data.
+NON_RETRYABLE = [
+    "DoseSpotRefused",
+    "DoseSpotValidationError",
+    "DoseSpotAuthError",
+    "DoseSpotNotFound",
+    "LocationNotFound",
+]
+
+DOSESPOT_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=2),
+    maximum_attempts=20,
+    non_retryable_error_types=NON_RETRYABLE,
+)
+
+
+def clinic_setup_workflow_id(workspace_id: str) -> str:
+    return f"erx-clinic:{workspace_id}"
+
+
+@workflow.defn(name="ClinicSetup")
+class ClinicSetupWorkflow:
+    @workflow.init
+    def __init__(self, input: ClinicSetupInput) -> None:
+        self._workspace_id = input.workspace_id
+        self._machine = ClinicSetupLifecycle(start_value=input.state) if input.state else (
+            ClinicSetupLifecycle()
+        )
+        self._clinics: dict[str, ClinicRecord] = dict(input.clinics)
+        self._pending: list[str] = list(input.pending)
+
+    @workflow.run
+    async def run(self, input: ClinicSetupInput) -> None:
+        self._publish()
+        while True:
+            await workflow.wait_condition(
+                lambda: bool(self._pending) or workflow.info().is_continue_as_new_suggested()
+            )
+            while self._pending:
+                await self._register(self._pending[0])
+                self._pending.pop(0)
+            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(
+                    ClinicSetupInput(
+                        workspace_id=self._workspace_id,
+                        state=self._state,
+                        clinics=self._clinics,
+                        pending=self._pending,
+                    )
+                )
+
+    # Updates, signals, queries -------------------------------------------------
+
+    @workflow.update
+    async def register_clinic(self, request: RegisterClinicRequest) -> ClinicRecord:
+        record = self._clinics.get(request.location_id)
+        if record is None or record.status == ClinicStatus.blocked:
+            self._request(request.location_id)
+        await workflow.wait_condition(
+            lambda: self._clinics[request.location_id].status
+            in (ClinicStatus.registered, ClinicStatus.blocked)
+        )
+        return self._clinics[request.location_id]
+
+    @register_clinic.validator
+    def _validate_register_clinic(self, request: RegisterClinicRequest) -> None:
+        if not request.location_id:
+            raise ValueError("location_id is required")
+
+    @workflow.signal
+    def retry_clinic(self, request: RegisterClinicRequest) -> None:
+        record = self._clinics.get(request.location_id)
+        if record is not None and record.status == ClinicStatus.blocked:
+            self._request(request.location_id)
+
+    @workflow.query
+    def progress(self) -> SetupProgress:
+        active = SETUP_ACTIVE_STEP[self._state]
+        done_through = len(SETUP_STEPS) if self._state == "ready" else active - 1
+        steps = [
+            SetupStep(
+                number=n,
+                name=name,
+                state=StepState.done
+                if n <= done_through
+                else StepState.active
+                if n == active
+                else StepState.pending,
+            )
+            for n, name in enumerate(SETUP_STEPS, start=1)
+        ]
+        return SetupProgress(
+            workspace_id=self._workspace_id,
+            stage=self._state,
+            active_step=active,
+            steps=steps,
+            clinics=list(self._clinics.values()),
+            blocked_reason=self._blocked_reason,
+            summary=self._summary(),
+        )
+
+    # The story's steps ---------------------------------------------------------
+
+    def _request(self, location_id: str) -> None:
+        self._clinics[location_id] = ClinicRecord(
+            location_id=location_id, status=ClinicStatus.requested
+        )
+        if location_id not in self._pending:
+            self._pending.append(location_id)
+        self._fire("start_registration")
+        self._publish()
+
+    async def _register(self, location_id: str) -> None:
+        self._clinics[location_id] = self._clinics[location_id].model_copy(
+            update={"status": ClinicStatus.registering}
+        )
+        self._publish()
+        try:
+            record = await workflow.execute_activity(
+                "ensure_clinic",
+                EnsureClinicInput(workspace_id=self._workspace_id, location_id=location_id),
+                result_type=ClinicRecord,
+                start_to_close_timeout=timedelta(seconds=90),
+                retry_policy=DOSESPOT_RETRY,
+            )
+        except ActivityError as err:
+            cause = err.cause
+            reason = cause.type if isinstance(cause, ApplicationError) and cause.type else "error"
+            message = cause.message if cause is not None else str(err)
+            record = ClinicRecord(
+                location_id=location_id,
+                status=ClinicStatus.blocked,
+                blocked_reason=_reason_code(reason),
+                message=message,
+            )
+        self._clinics[location_id] = record
+        if record.status == ClinicStatus.registered:
+            self._fire("clinic_registered")
+        else:
+            self._fire("registration_failed")
+        self._publish()
+
+    # Helpers -------------------------------------------------------------------
+
+    @property
+    def _state(self) -> str:
+        return str(self._machine.current_state_value)
+
+    @property
+    def _blocked_reason(self) -> str | None:
+        if self._state != "registration_blocked":
+            return None
+        for record in self._clinics.values():
+            if record.status == ClinicStatus.blocked:
+                return record.blocked_reason
+        return None
+
+    def _fire(self, event: str) -> None:
+        # Registering a second location leaves the workspace's stage where it is.
+        if event in {e.id for e in self._machine.allowed_events}:
+            try:
+                self._machine.send(event)
+            except TransitionNotAllowed:
+                workflow.logger.warning("transition %s refused in %s", event, self._state)
+
+    def _summary(self) -> str:
+        registered = sum(1 for r in self._clinics.values() if r.status == ClinicStatus.registered)
+        text = f"{SETUP_STEPS[SETUP_ACTIVE_STEP[self._state] - 1]} ({self._state})"
+        text += f"; {registered} of {len(self._clinics)} clinic(s) registered"
+        if self._blocked_reason:
+            text += f"; blocked: {self._blocked_reason}"
+        return text
+
+    def _publish(self) -> None:
+        workflow.upsert_search_attributes(
+            [
+                SA_WORKSPACE.value_set(self._workspace_id),
+                SA_STAGE.value_set(self._state),
+                SA_BLOCKED_REASON.value_set(self._blocked_reason)
+                if self._blocked_reason
+                else SA_BLOCKED_REASON.value_unset(),
+            ]
+        )
+        workflow.set_current_details(self._summary())
+
+
+def _reason_code(error_type: str) -> str:
+    return {
+        "DoseSpotRefused": "dosespot_refused",
+        "DoseSpotValidationError": "dosespot_rejected_data",
+        "DoseSpotAuthError": "dosespot_credentials",
+        "DoseSpotNotFound": "dosespot_not_found",
+        "LocationNotFound": "location_not_found",
+    }.get(error_type, "dosespot_unavailable")

@@ -1,0 +1,80 @@
+"""Inputs and results of workflows, activities, updates and queries (pydantic, no SSN/PIN/OTP)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class Address(BaseModel):
+    street_address: str
+    suburb: str | None = None
+    city: str
+    state: str
+    zip_code: str
+    country: str = "US"
+
+
+class ClinicStatus(StrEnum):
+    requested = "requested"
+    registering = "registering"
+    registered = "registered"
+    blocked = "blocked"
+
+
+class ClinicRecord(BaseModel):
+    """One practice location's DoseSpot clinic, as the workflow knows it."""
+
+    location_id: str
+    status: ClinicStatus
+    clinic_name: str = ""
+    address: Address | None = None
+    dosespot_clinic_id: int | None = None
+    blocked_reason: str | None = None
+    message: str | None = None
+
+
+# ClinicSetup ------------------------------------------------------------------
+
+
+class ClinicSetupInput(BaseModel):
+    workspace_id: str
+    # Carried across continue-as-new.
+    state: str | None = None
+    clinics: dict[str, ClinicRecord] = Field(default_factory=dict)
+    pending: list[str] = Field(default_factory=list)
+
+
+class RegisterClinicRequest(BaseModel):
+    location_id: str
+
+
+class StepState(StrEnum):
+    done = "done"
+    active = "active"
+    pending = "pending"
+
+
+class SetupStep(BaseModel):
+    number: int
+    name: str
+    state: StepState
+
+
+class SetupProgress(BaseModel):
+    workspace_id: str
+    stage: str
+    active_step: int
+    steps: list[SetupStep]
+    clinics: list[ClinicRecord]
+    blocked_reason: str | None = None
+    summary: str
+
+
+# Activities -------------------------------------------------------------------
+
+
+class EnsureClinicInput(BaseModel):
+    workspace_id: str
+    location_id: str

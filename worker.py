@@ -1,4 +1,4 @@
-"""The worker: hosts every workflow and activity. ``python worker.py``; scale by adding processes."""
+"""The worker: hosts every workflow and activity. Scale by adding processes."""
 
 from __future__ import annotations
 

@@ -42,7 +42,8 @@ class ClinicActivities:
             location = await session.get(Location, (input.workspace_id, input.location_id))
             if location is None:
                 raise ApplicationError(
-                    "the practice location does not exist", type="LocationNotFound",
+                    "the practice location does not exist",
+                    type="LocationNotFound",
                     non_retryable=True,
                 )
             registration = await session.get(

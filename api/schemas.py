@@ -62,7 +62,9 @@ class MemberUpsert(RequestModel):
     first_name: Name
     last_name: Name
     email: EmailStr
-    job_title: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    job_title: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = (
+        None
+    )
     is_admin: bool = False
 
 
@@ -89,7 +91,9 @@ class ErxSetupRequest(RequestModel):
     @model_validator(mode="after")
     def _exactly_one(self) -> ErxSetupRequest:
         if (self.location_id is None) == (self.location is None):
-            raise ValueError("give either location_id (an existing location) or location (a new one)")
+            raise ValueError(
+                "give either location_id (an existing location) or location (a new one)"
+            )
         return self
 
 

@@ -10,7 +10,11 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateStage,
 )
-from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import Conflict
@@ -36,7 +40,10 @@ def _start_operation(settings: Settings, workspace_id: str) -> WithStartWorkflow
         task_queue=settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         search_attributes=TypedSearchAttributes(
-            [SA_WORKSPACE.value_set(workspace_id), SA_STAGE.value_set("no_clinic")]
+            [
+                SearchAttributePair(SA_WORKSPACE, workspace_id),
+                SearchAttributePair(SA_STAGE, "no_clinic"),
+            ]
         ),
     )
 

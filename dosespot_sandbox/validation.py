@@ -41,7 +41,9 @@ class Spec:
     members: dict[str, Spec] = field(default_factory=dict)
 
 
-def string(*, required: bool = False, max_length: int | None = None, pattern: str | None = None):
+def string(
+    *, required: bool = False, max_length: int | None = None, pattern: str | None = None
+) -> Spec:
     return Spec("string", required=required, max_length=max_length, pattern=pattern)
 
 
@@ -176,7 +178,9 @@ def _conversion_error(errors: dict[str, list[str]], key: str, value: Any, type_n
     _add(errors, key, f"Error converting value {shown} to type '{type_name}'.")
 
 
-def _object(spec: Spec, body: dict[str, Any], key: str, errors: dict[str, list[str]]):
+def _object(
+    spec: Spec, body: dict[str, Any], key: str, errors: dict[str, list[str]]
+) -> dict[str, Any]:
     folded = {k.lower(): v for k, v in body.items()}
     result: dict[str, Any] = {}
     for name, member in spec.members.items():
@@ -249,7 +253,9 @@ def _value(spec: Spec, raw: Any, name: str, key: str, errors: dict[str, list[str
     raise ValueError(f"unknown spec kind {spec.kind}")
 
 
-def _string(spec: Spec, raw: Any, name: str, key: str, errors: dict[str, list[str]]):
+def _string(
+    spec: Spec, raw: Any, name: str, key: str, errors: dict[str, list[str]]
+) -> str | None:
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
         _conversion_error(errors, key, raw, "System.String")
         return None

@@ -49,16 +49,34 @@ async def seed_demo() -> dict[str, str]:
             keys = {
                 "service": await create_workspace(session, DEMO_WORKSPACE, "Demo Family Practice"),
                 "admin (m_admin)": await add_person(
-                    session, DEMO_WORKSPACE, "m_admin", "Alex", "Admin", "alex@example.com",
-                    admin=True, job_title="Practice manager",
+                    session,
+                    DEMO_WORKSPACE,
+                    "m_admin",
+                    "Alex",
+                    "Admin",
+                    "alex@example.com",
+                    admin=True,
+                    job_title="Practice manager",
                 ),
                 "member (m_ada)": await add_person(
-                    session, DEMO_WORKSPACE, "m_ada", "Ada", "Lovelace", "ada@example.com",
-                    admin=False, job_title="Physician",
+                    session,
+                    DEMO_WORKSPACE,
+                    "m_ada",
+                    "Ada",
+                    "Lovelace",
+                    "ada@example.com",
+                    admin=False,
+                    job_title="Physician",
                 ),
                 "member (m_grace)": await add_person(
-                    session, DEMO_WORKSPACE, "m_grace", "Grace", "Hopper", "grace@example.com",
-                    admin=False, job_title="Nurse practitioner",
+                    session,
+                    DEMO_WORKSPACE,
+                    "m_grace",
+                    "Grace",
+                    "Hopper",
+                    "grace@example.com",
+                    admin=False,
+                    job_title="Nurse practitioner",
                 ),
             }
             await session.commit()
@@ -89,10 +107,10 @@ def main() -> None:
     }
     keys = asyncio.run(seed_demo())
 
-    procs: list[subprocess.Popen[bytes]] = []
+    procs: list[tuple[str, subprocess.Popen[bytes]]] = []
 
     def start(*cmd: str) -> None:
-        procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env))  # noqa: S603
+        procs.append((Path(cmd[0]).name, subprocess.Popen(cmd, cwd=ROOT, env=env)))  # noqa: S603
 
     sa_flags = [f"--search-attribute={key.name}=Keyword" for key in SEARCH_ATTRIBUTES]
     start(
@@ -130,10 +148,10 @@ def main() -> None:
     )
 
     def stop(*_: object) -> None:
-        for proc in reversed(procs):
+        for _name, proc in reversed(procs):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
-        for proc in procs:
+        for _name, proc in procs:
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -143,9 +161,9 @@ def main() -> None:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     while True:
-        for proc in procs:
+        for name, proc in procs:
             if proc.poll() is not None:
-                print(f"{proc.args[0]} exited with {proc.returncode}; stopping", flush=True)
+                print(f"{name} exited with {proc.returncode}; stopping", flush=True)
                 stop()
         time.sleep(1)
 

@@ -55,7 +55,9 @@ async def _main(argv: list[str] | None = None) -> int:
 
     if args.workflow_id:
         client = await connect(get_settings())
-        history = await client.get_workflow_handle(args.workflow_id, run_id=args.run_id).fetch_history()
+        history = await client.get_workflow_handle(
+            args.workflow_id, run_id=args.run_id
+        ).fetch_history()
         if args.export:
             args.export.write_text(history.to_json())
         result = await replayer().replay_workflow(history, raise_on_replay_failure=False)

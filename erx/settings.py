@@ -19,9 +19,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_CODEC_KEY = base64.b64encode(b"erx-development-codec-key-32byte").decode()
 DEV_CLINIC_KEY = "SandboxClinicKey0123456789abcdef"
 DEV_SUBSCRIPTION_KEY = "sandbox-subscription-key"
-DEV_WEBHOOK_SECRET = "SandboxWebhookSecret0123456789ab"
-DEV_CODEC_TOKEN = "dev-codec-token"
-_PLACEHOLDERS = {DEV_CODEC_KEY, DEV_CLINIC_KEY, DEV_SUBSCRIPTION_KEY, DEV_WEBHOOK_SECRET, DEV_CODEC_TOKEN}
+DEV_WEBHOOK_SECRET = "SandboxWebhookSecret0123456789ab"  # noqa: S105
+DEV_CODEC_TOKEN = "dev-codec-token"  # noqa: S105
+_PLACEHOLDERS = {
+    DEV_CODEC_KEY,
+    DEV_CLINIC_KEY,
+    DEV_SUBSCRIPTION_KEY,
+    DEV_WEBHOOK_SECRET,
+    DEV_CODEC_TOKEN,
+}
 
 
 class Settings(BaseSettings):

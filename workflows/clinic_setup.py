@@ -67,8 +67,10 @@ class ClinicSetupWorkflow:
     @workflow.init
     def __init__(self, input: ClinicSetupInput) -> None:
         self._workspace_id = input.workspace_id
-        self._machine = ClinicSetupLifecycle(start_value=input.state) if input.state else (
-            ClinicSetupLifecycle()
+        self._machine = (
+            ClinicSetupLifecycle(start_value=input.state)
+            if input.state
+            else (ClinicSetupLifecycle())
         )
         self._clinics: dict[str, ClinicRecord] = dict(input.clinics)
         self._pending: list[str] = list(input.pending)
@@ -102,8 +104,10 @@ class ClinicSetupWorkflow:
         if record is None or record.status == ClinicStatus.blocked:
             self._request(request.location_id)
         await workflow.wait_condition(
-            lambda: self._clinics[request.location_id].status
-            in (ClinicStatus.registered, ClinicStatus.blocked)
+            lambda: (
+                self._clinics[request.location_id].status
+                in (ClinicStatus.registered, ClinicStatus.blocked)
+            )
         )
         return self._clinics[request.location_id]
 
@@ -171,7 +175,7 @@ class ClinicSetupWorkflow:
         except ActivityError as err:
             cause = err.cause
             reason = cause.type if isinstance(cause, ApplicationError) and cause.type else "error"
-            message = cause.message if cause is not None else str(err)
+            message = cause.message if isinstance(cause, ApplicationError) else str(err)
             record = ClinicRecord(
                 location_id=location_id,
                 status=ClinicStatus.blocked,

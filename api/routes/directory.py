@@ -12,6 +12,7 @@ from api.auth import Role
 from api.deps import PrincipalDep, SessionDep
 from api.schemas import LocationPublic, LocationUpsert, MemberList, MemberPublic, MemberUpsert
 from db.models import Location, Member
+from db.upsert import upsert
 
 router = APIRouter(prefix="/v1/workspaces/{ws}", tags=["directory"])
 
@@ -34,20 +35,25 @@ def location_public(location: Location) -> LocationPublic:
 async def upsert_location(
     session: AsyncSession, ws: str, location_id: str, body: LocationUpsert
 ) -> Location:
-    location = await session.get(Location, (ws, location_id))
-    if location is None:
-        location = Location(workspace_id=ws, id=location_id)
-        session.add(location)
-    location.name = body.name
-    location.address1 = body.street_address
-    location.address2 = body.suburb
-    location.city = body.city
-    location.state = body.state
-    location.zip_code = body.zip_code
-    location.country = body.country
-    location.phone = body.phone
-    location.fax = body.fax
-    await session.flush()
+    await upsert(
+        session,
+        Location,
+        {
+            "workspace_id": ws,
+            "id": location_id,
+            "name": body.name,
+            "address1": body.street_address,
+            "address2": body.suburb,
+            "city": body.city,
+            "state": body.state,
+            "zip_code": body.zip_code,
+            "country": body.country,
+            "phone": body.phone,
+            "fax": body.fax,
+        },
+    )
+    location = await session.get(Location, (ws, location_id), populate_existing=True)
+    assert location is not None
     return location
 
 
@@ -79,16 +85,21 @@ async def put_member(
     """Create or update a team member."""
     principal.require_workspace(ws)
     principal.require_role(Role.service, Role.admin)
-    member = await session.get(Member, (ws, member_id))
-    if member is None:
-        member = Member(workspace_id=ws, id=member_id)
-        session.add(member)
-    member.first_name = body.first_name
-    member.last_name = body.last_name
-    member.email = str(body.email)
-    member.job_title = body.job_title
-    member.is_admin = body.is_admin
-    await session.flush()
+    await upsert(
+        session,
+        Member,
+        {
+            "workspace_id": ws,
+            "id": member_id,
+            "first_name": body.first_name,
+            "last_name": body.last_name,
+            "email": str(body.email),
+            "job_title": body.job_title,
+            "is_admin": body.is_admin,
+        },
+    )
+    member = await session.get(Member, (ws, member_id), populate_existing=True)
+    assert member is not None
     return member_public(member)
 
 

@@ -78,7 +78,9 @@ async def setup(
 
 
 @router.get("", response_model=ErxProgressPublic)
-async def get_progress(ws: str, principal: PrincipalDep, temporal: TemporalDep) -> ErxProgressPublic:
+async def get_progress(
+    ws: str, principal: PrincipalDep, temporal: TemporalDep
+) -> ErxProgressPublic:
     """The four-step progress with the registered clinic(s)."""
     principal.require_workspace(ws)
     return progress_public(await setup_service.progress(temporal, ws))

@@ -180,7 +180,9 @@ async def test_dosespot_outage_is_retried_until_the_clinic_exists(
     location = unique_location()
     await sandbox_http.put(
         "/_sandbox/faults",
-        json={"rules": [{"method": "POST", "path": "api/clinics", "kind": "error_5xx", "times": 2}]},
+        json={
+            "rules": [{"method": "POST", "path": "api/clinics", "kind": "error_5xx", "times": 2}]
+        },
     )
     setup = await api.post(
         f"/v1/workspaces/{workspace.id}/erx/setup",
@@ -219,14 +221,15 @@ async def test_bad_setup_input_starts_nothing(
     members = await api.get(f"/v1/workspaces/{workspace.id}/erx", headers=workspace.headers())
     assert members.json()["active_step"] == 1
     started = [
-        wf async for wf in temporal.list_workflows(f"WorkflowId = '{clinic_setup_workflow_id(workspace.id)}'")
+        wf
+        async for wf in temporal.list_workflows(
+            f"WorkflowId = '{clinic_setup_workflow_id(workspace.id)}'"
+        )
     ]
     assert started == []
 
 
-async def test_member_cannot_start_setup(
-    api: httpx.AsyncClient, workspace: WorkspaceKeys
-) -> None:
+async def test_member_cannot_start_setup(api: httpx.AsyncClient, workspace: WorkspaceKeys) -> None:
     resp = await api.post(
         f"/v1/workspaces/{workspace.id}/erx/setup",
         json={"location": unique_location()},

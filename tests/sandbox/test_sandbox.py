@@ -32,10 +32,17 @@ PARTNER_USER = CONFIG.partner_user_id
 TOKEN_URL = "/webapi/v2/connect/token"
 
 
-@pytest.fixture
-def base_url() -> Iterator[str]:
+@pytest.fixture(scope="module")
+def shared_sandbox() -> Iterator[str]:
     with sandbox_server(SandboxConfig(default_confirmation_delay_seconds=0.2)) as url:
         yield url
+
+
+@pytest.fixture
+def base_url(shared_sandbox: str) -> str:
+    """A sandbox holding only the partner account, with no scenarios, faults or logs."""
+    control(shared_sandbox, "POST", "reset")
+    return shared_sandbox
 
 
 class Receiver:
@@ -381,11 +388,15 @@ def test_invalid_clinician_gets_model_state(
     with partner_api(base_url) as partner:
         response = partner.post("api/clinicians", json=body)
         assert response.status_code == 400
-        assert response.json() == {"Message": "The request is invalid.", "ModelState": {key: [message]}}
+        assert response.json() == {
+            "Message": "The request is invalid.",
+            "ModelState": {key: [message]},
+        }
         # Nothing was created.
-        assert control(base_url, "GET", "requests", params={"path": "api/clinicians"})[-1][
-            "status"
-        ] == 400
+        assert (
+            control(base_url, "GET", "requests", params={"path": "api/clinicians"})[-1]["status"]
+            == 400
+        )
 
 
 def test_invalid_clinic_and_clinic_list_get_model_state(base_url: str) -> None:

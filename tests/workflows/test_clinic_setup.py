@@ -7,12 +7,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from temporalio import activity
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer, Worker
 
-from erx.temporal import data_converter
 from erx.settings import Settings
+from erx.temporal import SA_STAGE, data_converter
+from worker import WORKFLOWS
 from workflows.clinic_setup import ClinicSetupWorkflow
 from workflows.models import (
     Address,
@@ -22,7 +24,6 @@ from workflows.models import (
     EnsureClinicInput,
     RegisterClinicRequest,
 )
-from worker import WORKFLOWS
 
 ADDRESS = Address(street_address="1 Main St", city="Austin", state="TX", zip_code="78701")
 
@@ -83,22 +84,15 @@ async def test_transient_failures_are_retried_then_step_two(temporal: Client) ->
         )
         assert again.dosespot_clinic_id == 4242
         assert calls["n"] == 3
+        assert (await _details(handle)).startswith("Invite clinicians (inviting)")
         desc = await handle.describe()
-        assert "Invite clinicians" in (await _details(handle))
-        assert desc.typed_search_attributes is not None
+        assert desc.typed_search_attributes.get(SA_STAGE) == "inviting"
 
 
 async def _details(handle: WorkflowHandle) -> str:
-    from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
-    from temporalio.api.common.v1 import WorkflowExecution
-
-    raw = await handle._client.workflow_service.describe_workflow_execution(
-        DescribeWorkflowExecutionRequest(
-            namespace=handle._client.namespace,
-            execution=WorkflowExecution(workflow_id=handle.id),
-        )
-    )
-    return str(raw)
+    """What ``workflow.set_current_details`` last said, as the Temporal UI shows it."""
+    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    return metadata.current_details
 
 
 async def test_refusal_blocks_then_retry_signal_registers(temporal: Client) -> None:

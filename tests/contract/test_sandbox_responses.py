@@ -1,0 +1,172 @@
+"""Every sandbox response, success and refusal, fits DoseSpot's published Swagger."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from dosespot_sandbox import SandboxConfig, validation
+from dosespot_sandbox.testing import sandbox_server
+from tests.contract.swagger import load_swagger, validate_request, validate_response
+from tests.sandbox import CONFIG, api, clinic_body, clinician_body, get_token, partner_api
+
+PARTNER_CLINIC = CONFIG.partner_clinic_id
+PARTNER_USER = CONFIG.partner_user_id
+UNKNOWN_ID = 424242
+
+
+def call(client: httpx.Client, method: str, path: str, body: Any = None, **params: str) -> Any:
+    """Send a Swagger-valid request and return the response body after checking it too."""
+    if body is not None:
+        validate_request(method, "/" + path, body)
+    response = client.request(method, path, json=body, params=params or None)
+    assert response.status_code == 200, response.text
+    payload = response.json()
+    validate_response(method, "/" + path, payload)
+    return payload
+
+
+def result_code(payload: dict[str, Any]) -> str:
+    code: str = payload["Result"]["ResultCode"]
+    return code
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    with sandbox_server(SandboxConfig(default_confirmation_delay_seconds=0)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def partner(base_url: str) -> Iterator[httpx.Client]:
+    with partner_api(base_url) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def clinic(partner: httpx.Client) -> tuple[int, str]:
+    payload = call(partner, "POST", "api/clinics", clinic_body())
+    assert result_code(payload) == "OK"
+    return payload["ClinicId"], payload["ClinicKey"]
+
+
+@pytest.fixture(scope="module")
+def clinician(partner: httpx.Client) -> int:
+    payload = call(
+        partner,
+        "POST",
+        "api/clinicians",
+        clinician_body(
+            MiddleName="Q",
+            DEANumbers=[{"DEANumber": "AR1234563", "State": "MA", "ClinicId": str(PARTNER_CLINIC)}],
+            NADEANumbers=[{"NADEANumber": "XA1234567", "State": "MA"}],
+            MedicalLicenseNumbers=[{"LicenseNumber": "MD-123", "State": "MA"}],
+            ClinicianRoleType=["PrescribingClinician", "EpcsCoordinator"],
+            EPCSRequested=True,
+            PDMPRoleType="Physician",
+            ClinicianSpecialtyType="FamilyMedicine",
+        ),
+    )
+    assert result_code(payload) == "OK"
+    clinician_id: int = payload["Id"]
+    return clinician_id
+
+
+def test_health_check(partner: httpx.Client) -> None:
+    assert result_code(call(partner, "GET", "api/general/check")) == "OK"
+
+
+def test_add_clinic_ok_and_refused(base_url: str, partner: httpx.Client, clinician: int) -> None:
+    assert result_code(call(partner, "POST", "api/clinics", clinic_body(Active=True))) == "OK"
+    token = get_token(base_url, PARTNER_CLINIC, CONFIG.partner_clinic_key, clinician)
+    with api(base_url, token) as not_admin:
+        assert result_code(call(not_admin, "POST", "api/clinics", clinic_body())) == "ERROR"
+
+
+def test_clinic_details(partner: httpx.Client, clinic: tuple[int, str]) -> None:
+    clinic_id, _ = clinic
+    found = call(partner, "GET", f"api/clinics/{clinic_id}")
+    assert result_code(found) == "OK"
+    assert found["Clinic"]["ClinicId"] == clinic_id
+    assert result_code(call(partner, "GET", f"api/clinics/{UNKNOWN_ID}")) == "ERROR"
+
+
+def test_clinic_ids(partner: httpx.Client, clinic: tuple[int, str]) -> None:
+    ids = call(partner, "GET", f"api/clinicians/{PARTNER_USER}/clinicIds")
+    assert {"ClinicId": clinic[0]} in ids["Items"]
+    active = call(partner, "GET", f"api/clinicians/{PARTNER_USER}/clinicIds", clinicStatus="Active")
+    assert result_code(active) == "OK"
+    assert result_code(call(partner, "GET", f"api/clinicians/{UNKNOWN_ID}/clinicIds")) == "ERROR"
+
+
+def test_clinician_details_pending_confirmed_and_missing(
+    base_url: str, partner: httpx.Client, clinician: int
+) -> None:
+    minimal = clinician_body()
+    del minimal["PrimaryPhoneType"], minimal["DEANumber"], minimal["Email"]
+    httpx.put(
+        f"{base_url}/_sandbox/scenarios/default", json={"confirmation_delay_seconds": 3600}
+    ).raise_for_status()
+    pending_id = call(partner, "POST", "api/clinicians", minimal)["Id"]
+    pending = call(partner, "GET", f"api/clinicians/{pending_id}")
+    assert pending["Item"]["Confirmed"] is False
+
+    confirmed = call(partner, "GET", f"api/clinicians/{clinician}")
+    assert confirmed["Item"]["Confirmed"] is True
+    assert confirmed["Item"]["Roles"] == ["PrescribingClinician", "EpcsCoordinator"]
+    assert result_code(call(partner, "GET", f"api/clinicians/{UNKNOWN_ID}")) == "ERROR"
+
+
+def test_lookup_by_npi(partner: httpx.Client, clinician: int) -> None:
+    npi = call(partner, "GET", f"api/clinicians/{clinician}")["Item"]["NPINumber"]
+    assert call(partner, "GET", "api/clinician", npi=npi)["Id"] == clinician
+    assert call(partner, "GET", "api/clinician", dea="AR1234563")["Id"] == clinician
+    assert result_code(call(partner, "GET", "api/clinician", npi="1000000000")) == "ERROR"
+    assert result_code(call(partner, "GET", "api/clinician")) == "ERROR"
+
+
+def test_registration_status(partner: httpx.Client, clinician: int) -> None:
+    status = call(partner, "GET", f"api/clinicians/{clinician}/registrationStatus")
+    assert status["Item"] == "RegistrationSuccess"
+    missing = call(partner, "GET", f"api/clinicians/{UNKNOWN_ID}/registrationStatus")
+    assert result_code(missing) == "ERROR"
+
+
+def test_add_clinician_to_clinics(
+    partner: httpx.Client, clinic: tuple[int, str], clinician: int
+) -> None:
+    path = f"api/clinicians/{clinician}/clinics"
+    results = call(partner, "POST", path, {"ClinicIds": [clinic[0], UNKNOWN_ID]})
+    assert [result_code(entry) for entry in results] == ["OK", "ERROR"]
+    refused = call(partner, "POST", f"api/clinicians/{UNKNOWN_ID}/clinics", {"ClinicIds": [1]})
+    assert [result_code(entry) for entry in refused] == ["ERROR"]
+
+
+@pytest.mark.parametrize(
+    ("definition", "spec"),
+    [
+        ("AddEditClinicRequest", validation.ADD_EDIT_CLINIC_REQUEST),
+        ("AddEditClinicianRequest", validation.ADD_EDIT_CLINICIAN_REQUEST),
+        ("DeaNumber", validation.DEA_NUMBER),
+        ("NaDeaNumber", validation.NADEA_NUMBER),
+        ("MedicalLicenseNumber", validation.MEDICAL_LICENSE_NUMBER),
+        ("ClinicianAddMultipleClinicsRequest", validation.CLINICIAN_ADD_MULTIPLE_CLINICS_REQUEST),
+    ],
+)
+def test_request_rules_match_the_swagger(definition: str, spec: validation.Spec) -> None:
+    """The sandbox enforces exactly the published members, required set, lengths and patterns."""
+    schema = load_swagger()["definitions"][definition]
+    assert set(spec.members) == set(schema["properties"])
+    assert {name for name, member in spec.members.items() if member.required} == set(
+        schema.get("required", [])
+    )
+    for name, prop in schema["properties"].items():
+        member = spec.members[name]
+        assert member.max_length == prop.get("maxLength"), name
+        assert member.pattern == prop.get("pattern"), name
+        enum_names = prop.get("enum") or prop.get("items", {}).get("enum")
+        enum_type = member.enum or (member.items.enum if member.items else None)
+        assert (list(enum_type.members) if enum_type else None) == enum_names, name

@@ -1,0 +1,89 @@
+"""Record histories for the replay test: ``.venv/bin/python -m tests.replay.record NAME``.
+
+Runs each workflow through its main paths on a throwaway dev server, with stand-in
+activities, and writes the history to tests/replay/histories/<type>-<NAME>.json.
+Record a new file whenever a workflow changes shape; keep the old ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from pathlib import Path
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from erx.settings import Settings
+from erx.temporal import SEARCH_ATTRIBUTES, data_converter
+from worker import WORKFLOWS
+from workflows.clinic_setup import ClinicSetupWorkflow
+from workflows.models import (
+    Address,
+    ClinicRecord,
+    ClinicSetupInput,
+    ClinicStatus,
+    EnsureClinicInput,
+    RegisterClinicRequest,
+)
+
+HISTORIES = Path(__file__).parent / "histories"
+_attempts: dict[str, int] = {}
+
+
+@activity.defn(name="ensure_clinic")
+async def ensure_clinic(input: EnsureClinicInput) -> ClinicRecord:
+    _attempts[input.location_id] = _attempts.get(input.location_id, 0) + 1
+    if input.location_id == "loc-refused" and _attempts[input.location_id] == 1:
+        raise ApplicationError("Clinic is not valid", type="DoseSpotRefused", non_retryable=True)
+    if _attempts[input.location_id] == 1:
+        raise ApplicationError("DoseSpot is down", type="DoseSpotUnavailable")
+    return ClinicRecord(
+        location_id=input.location_id,
+        status=ClinicStatus.registered,
+        clinic_name="Recorded Clinic",
+        address=Address(street_address="1 Main St", city="Austin", state="TX", zip_code="78701"),
+        dosespot_clinic_id=100 + len(_attempts),
+    )
+
+
+async def record_clinic_setup(env: WorkflowEnvironment, name: str) -> None:
+    queue = f"record-{uuid.uuid4()}"
+    async with Worker(
+        env.client, task_queue=queue, workflows=WORKFLOWS, activities=[ensure_clinic]
+    ):
+        handle = await env.client.start_workflow(
+            ClinicSetupWorkflow.run,
+            ClinicSetupInput(workspace_id="ws_recorded"),
+            id="erx-clinic:ws_recorded",
+            task_queue=queue,
+        )
+        for location_id in ("loc-main", "loc-refused", "loc-refused", "loc-second"):
+            await handle.execute_update(
+                ClinicSetupWorkflow.register_clinic, RegisterClinicRequest(location_id=location_id)
+            )
+        await handle.query(ClinicSetupWorkflow.progress)
+        await handle.terminate("recorded")
+        history = await handle.fetch_history()
+    (HISTORIES / f"clinic_setup-{name}.json").write_text(history.to_json())
+
+
+async def main(name: str) -> None:
+    settings = Settings()
+    bin_dir = Path(sys.executable).parent
+    env = await WorkflowEnvironment.start_local(
+        data_converter=data_converter(settings),
+        dev_server_existing_path=str(bin_dir / "temporal"),
+        search_attributes=SEARCH_ATTRIBUTES,
+    )
+    try:
+        await record_clinic_setup(env, name)
+    finally:
+        await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "v1"))

@@ -11,15 +11,22 @@ from temporalio.exceptions import ApplicationError
 
 from activities.errors import dosespot_errors_as_application_errors
 from db.models import ClinicRegistration, Location
-from dosespot import ClinicCreate, DoseSpotClient, PhoneType
+from dosespot import ClinicCreate, DoseSpotClient, DoseSpotCredentials, PhoneType
 from erx.codec import SecretBox
 from erx.us import dosespot_phone
-from workflows.models import Address, ClinicRecord, ClinicStatus, EnsureClinicInput
+from workflows.models import (
+    KEY_INVALID,
+    KEY_MISSING,
+    KEY_SUPPLIED,
+    Address,
+    ClinicRecord,
+    ClinicStatus,
+    EnsureClinicInput,
+)
 
 # Set before the DoseSpot create call: finding it on entry means an earlier attempt's
 # outcome is unknown (timeout, crash), so we look in DoseSpot before creating again.
 CREATING = "creating"
-KEY_MISSING = "clinic_key_missing"
 
 
 class ClinicActivities:
@@ -50,6 +57,9 @@ class ClinicActivities:
                 ClinicRegistration, (input.workspace_id, input.location_id)
             )
             if registration is not None and registration.dosespot_clinic_id is not None:
+                if registration.status == KEY_SUPPLIED:
+                    await self._verify_supplied_key(registration)
+                    await session.commit()
                 return _record(registration)
             uncertain = registration is not None and registration.status == CREATING
             registration = await self._mark_creating(session, location, registration)
@@ -64,6 +74,33 @@ class ClinicActivities:
                 return await self._save(input, found, clinic_key=None)
             credentials = await self._dosespot.create_clinic(candidate)
         return await self._save(input, credentials.clinic_id, clinic_key=credentials.clinic_key)
+
+    async def _verify_supplied_key(self, registration: ClinicRegistration) -> None:
+        assert registration.dosespot_clinic_id is not None
+        assert registration.clinic_key_key_id and registration.clinic_key_ciphertext
+        key = self._secrets.open(
+            registration.clinic_key_key_id, registration.clinic_key_ciphertext
+        ).decode()
+        clinic = self._dosespot.as_user(
+            DoseSpotCredentials(
+                clinic_id=registration.dosespot_clinic_id,
+                clinic_key=key,
+                user_id=self._admin_user_id,
+            )
+        )
+        try:
+            with dosespot_errors_as_application_errors():
+                await clinic.check()
+        except ApplicationError as err:
+            if err.type != "DoseSpotAuthError":
+                raise
+            registration.clinic_key_ciphertext = None
+            registration.clinic_key_key_id = None
+            registration.status = ClinicStatus.blocked.value
+            registration.blocked_reason = KEY_INVALID
+            return
+        registration.status = ClinicStatus.registered.value
+        registration.blocked_reason = None
 
     async def _mark_creating(
         self,
@@ -147,19 +184,22 @@ def _clinic_create(location: Location) -> ClinicCreate:
 
 
 def _record(registration: ClinicRegistration) -> ClinicRecord:
-    has_key = registration.clinic_key_ciphertext is not None
-    blocked = registration.dosespot_clinic_id is not None and not has_key
+    registered = registration.status == ClinicStatus.registered.value
     return ClinicRecord(
         location_id=registration.location_id,
-        status=ClinicStatus.blocked if blocked else ClinicStatus(registration.status),
+        status=ClinicStatus.registered if registered else ClinicStatus.blocked,
         clinic_name=registration.clinic_name,
         address=Address.model_validate(json.loads(registration.address_json)),
         dosespot_clinic_id=registration.dosespot_clinic_id,
-        blocked_reason=KEY_MISSING if blocked else registration.blocked_reason,
-        message=(
-            "DoseSpot created the clinic but its ClinicKey never reached us; "
-            "enter the key DoseSpot support provides to finish registration"
-        )
-        if blocked
-        else None,
+        blocked_reason=registration.blocked_reason,
+        message=_BLOCKED_MESSAGES.get(registration.blocked_reason or ""),
     )
+
+
+_BLOCKED_MESSAGES = {
+    KEY_MISSING: (
+        "DoseSpot created the clinic but its ClinicKey never reached us; an admin enters "
+        "the key DoseSpot support provides (PUT .../erx/clinics/{location_id}/clinic-key)"
+    ),
+    KEY_INVALID: "DoseSpot did not accept the ClinicKey that was entered; enter it again",
+}

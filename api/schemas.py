@@ -97,6 +97,14 @@ class ErxSetupRequest(RequestModel):
         return self
 
 
+class ClinicKeySupply(RequestModel):
+    """The ClinicKey DoseSpot support gave for a clinic whose creation answer was lost."""
+
+    clinic_key: Annotated[
+        str, StringConstraints(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+    ]
+
+
 class ClinicPublic(BaseModel):
     location_id: str
     status: str

@@ -253,9 +253,7 @@ def _value(spec: Spec, raw: Any, name: str, key: str, errors: dict[str, list[str
     raise ValueError(f"unknown spec kind {spec.kind}")
 
 
-def _string(
-    spec: Spec, raw: Any, name: str, key: str, errors: dict[str, list[str]]
-) -> str | None:
+def _string(spec: Spec, raw: Any, name: str, key: str, errors: dict[str, list[str]]) -> str | None:
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
         _conversion_error(errors, key, raw, "System.String")
         return None

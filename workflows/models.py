@@ -23,6 +23,13 @@ class ClinicStatus(StrEnum):
     blocked = "blocked"
 
 
+# Why a clinic registration is blocked when DoseSpot's ClinicKey is the problem.
+KEY_MISSING = "clinic_key_missing"
+KEY_INVALID = "clinic_key_invalid"
+# An admin entered the ClinicKey by hand; it is checked with DoseSpot before use.
+KEY_SUPPLIED = "key_supplied"
+
+
 class ClinicRecord(BaseModel):
     """One practice location's DoseSpot clinic, as the workflow knows it."""
 

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
+from temporalio.client import Client
 
 from api import setup_service
 from api.auth import Role
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
-from api.errors import Unprocessable
+from api.errors import Conflict, NotFound, Unprocessable
 from api.routes.directory import upsert_location
-from api.schemas import ClinicPublic, ErxProgressPublic, ErxSetupPublic, ErxSetupRequest
-from db.models import Location
+from api.schemas import (
+    ClinicKeySupply,
+    ClinicPublic,
+    ErxProgressPublic,
+    ErxSetupPublic,
+    ErxSetupRequest,
+)
+from db.models import ClinicRegistration, Location
+from erx.codec import SecretBox
+from erx.settings import Settings
 from workflows.clinic_setup import clinic_setup_workflow_id
-from workflows.models import ClinicStatus, SetupProgress
+from workflows.models import KEY_INVALID, KEY_MISSING, KEY_SUPPLIED, ClinicStatus, SetupProgress
 
 router = APIRouter(prefix="/v1/workspaces/{ws}/erx", tags=["erx"])
 
@@ -58,7 +67,12 @@ async def setup(
         if await session.get(Location, (ws, location_id)) is None:
             raise Unprocessable("location_id", "no location with this id in the workspace")
     await session.commit()
+    return await _register(temporal, settings, ws, location_id, response)
 
+
+async def _register(
+    temporal: Client, settings: Settings, ws: str, location_id: str, response: Response
+) -> ErxSetupPublic:
     record = await setup_service.register_clinic(
         temporal, settings, ws, location_id, wait=settings.setup_wait_seconds
     )
@@ -75,6 +89,36 @@ async def setup(
         clinic=ClinicPublic.from_record(record),
         progress=progress,
     )
+
+
+@router.put("/clinics/{location_id}/clinic-key", response_model=ErxSetupPublic)
+async def supply_clinic_key(
+    ws: str,
+    location_id: str,
+    body: ClinicKeySupply,
+    response: Response,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> ErxSetupPublic:
+    """Enter a clinic's DoseSpot ClinicKey by hand; it is checked with DoseSpot, then used."""
+    principal.require_workspace(ws)
+    principal.require_role(Role.service, Role.admin)
+    registration = await session.get(ClinicRegistration, (ws, location_id))
+    if registration is None:
+        raise NotFound("no clinic registration for this location")
+    if registration.blocked_reason not in (KEY_MISSING, KEY_INVALID):
+        raise Conflict(
+            "this clinic does not need a key", status=registration.status, allowed_actions=[]
+        )
+    secrets = SecretBox(settings.codec_keys, settings.codec_active_key_id)
+    registration.clinic_key_key_id, registration.clinic_key_ciphertext = secrets.seal(
+        body.clinic_key.encode()
+    )
+    registration.status = KEY_SUPPLIED
+    await session.commit()
+    return await _register(temporal, settings, ws, location_id, response)
 
 
 @router.get("", response_model=ErxProgressPublic)

@@ -169,6 +169,32 @@ async def test_dosespot_timeout_after_create_makes_no_second_clinic(
     assert progress["blocked_reason"] == "clinic_key_missing"
     assert progress["active_step"] == 1
 
+    # An admin enters the key DoseSpot support gives: a wrong one is refused by DoseSpot.
+    key_url = f"/v1/workspaces/{workspace.id}/erx/clinics/loc-main/clinic-key"
+    wrong = await api.put(
+        key_url, json={"clinic_key": "WrongKey0123456789abcdef"}, headers=workspace.headers("admin")
+    )
+    assert wrong.status_code == 200, wrong.text
+    assert wrong.json()["clinic"]["blocked_reason"] == "clinic_key_invalid"
+    support = await sandbox_http.get(f"/_sandbox/clinics/{clinics[0].clinic_id}")
+    right = await api.put(
+        key_url,
+        json={"clinic_key": support.json()["ClinicKey"]},
+        headers=workspace.headers("admin"),
+    )
+    assert right.status_code == 200, right.text
+    assert right.json()["status"] == "registered"
+    assert right.json()["progress"]["active_step"] == 2
+    assert len(await dosespot_clinics_named(dosespot, location["name"])) == 1
+    # Once registered, the key cannot be replaced through this route.
+    again = await api.put(
+        key_url, json={"clinic_key": "WrongKey0123456789abcdef"}, headers=workspace.headers("admin")
+    )
+    assert again.status_code == 409
+    bad = await api.put(key_url, json={"clinic_key": "short"}, headers=workspace.headers("admin"))
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "clinic_key"
+
 
 async def test_dosespot_outage_is_retried_until_the_clinic_exists(
     api: httpx.AsyncClient,

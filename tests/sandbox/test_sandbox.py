@@ -250,7 +250,7 @@ def test_clinician_is_confirmed_after_the_delay_and_pushed(
         "notifications",
         json={"url": receiver.url, "secret": "s3cret-s3cret-s3cret-s3cret-0001"},
     )
-    control(base_url, "PUT", "scenarios/default", json={"confirmation_delay_seconds": 0.3})
+    control(base_url, "PUT", "scenarios/default", json={"confirmation_delay_seconds": 0.5})
     with partner_api(base_url) as partner:
         clinician_id = create_clinician(partner)
         item = partner.get(f"api/clinicians/{clinician_id}").json()["Item"]

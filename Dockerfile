@@ -1,0 +1,14 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY api api
+COPY activities activities
+COPY db db
+COPY dosespot dosespot
+COPY dosespot_sandbox dosespot_sandbox
+COPY erx erx
+COPY workflows workflows
+COPY worker.py alembic.ini ./
+RUN pip install --no-cache-dir .
+ENV PYTHONUNBUFFERED=1
+CMD ["uvicorn", "api.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]

@@ -51,6 +51,15 @@ async def delete_scenarios(sandbox: SandboxDep) -> dict[str, bool]:
     return {"ok": True}
 
 
+@router.get("/clinics/{clinic_id}")
+async def get_clinic_with_key(clinic_id: int, sandbox: SandboxDep) -> dict[str, Any]:
+    """A clinic with its ClinicKey, as DoseSpot support would read it out."""
+    doc = sandbox.store.get("clinic", clinic_id)
+    if doc is None:
+        raise HTTPException(404, "no such clinic")
+    return doc
+
+
 @router.post("/clinicians/{clinician_id}/confirm")
 async def confirm_clinician(
     clinician_id: int, sandbox: SandboxDep, outcome: Outcome = "success"

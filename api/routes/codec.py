@@ -1,7 +1,9 @@
 """Payload codec endpoint for the Temporal UI (and `temporal` CLI --codec-endpoint).
 
 The UI posts ``{"payloads": [...]}`` in protobuf JSON to ``/codec/decode`` and
-``/codec/encode`` with ``Authorization: Bearer <ERX_CODEC_TOKEN>``.
+``/codec/encode`` with ``Authorization: Bearer <ERX_CODEC_TOKEN>``. In development only,
+the local Temporal UI (an origin in ``ERX_CODEC_CORS_ORIGINS``) may call it without the
+token, because the dev server's UI has no sign-in to take a token from.
 """
 
 from __future__ import annotations
@@ -15,13 +17,17 @@ from temporalio.api.common.v1 import Payloads
 
 from api.auth import Unauthorized
 from api.deps import SettingsDep
+from erx.settings import Settings
 
 router = APIRouter(prefix="/codec", tags=["codec"])
 
 
-def _check(settings_token: str, authorization: str | None) -> None:
+def _check(settings: Settings, request: Request, authorization: str | None) -> None:
+    if authorization is None and settings.environment == "development":
+        if request.headers.get("origin") in settings.codec_cors_origins:
+            return
     given = (authorization or "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), settings_token.encode()):
+    if not hmac.compare_digest(given.encode(), settings.codec_token.encode()):
         raise Unauthorized("codec endpoint needs the codec bearer token")
 
 
@@ -40,7 +46,7 @@ async def decode(
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> dict[str, Any]:
     """Decrypt payloads for display."""
-    _check(settings.codec_token, authorization)
+    _check(settings, request, authorization)
     return await _apply(request, body, decode=True)
 
 
@@ -52,5 +58,5 @@ async def encode(
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> dict[str, Any]:
     """Encrypt payloads (used by the UI when it sends signals)."""
-    _check(settings.codec_token, authorization)
+    _check(settings, request, authorization)
     return await _apply(request, body, decode=False)

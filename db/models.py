@@ -104,4 +104,48 @@ class ClinicRegistration(Base):
     )
 
 
+class ClinicianEnrollment(Base):
+    """A clinician's eRx enrollment as the ClinicianEnrollment workflow last reported it."""
+
+    __tablename__ = "clinician_enrollments"
+
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(32))
+    dosespot_clinician_id: Mapped[int | None] = mapped_column(
+        Integer, nullable=True, unique=True
+    )
+    # True when the enrollment named a DEA number (the number itself is never stored here).
+    dea_registrant: Mapped[bool] = mapped_column(default=False)
+    tfa_active: Mapped[bool] = mapped_column(default=False)
+    epcs_enabled: Mapped[bool] = mapped_column(default=False)
+    idp_failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    idp_path: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    idp_deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    invited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    deactivated_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class EpcsAuditEntry(Base):
+    """Append-only: every EPCS grant, revocation and refusal. Ids only, no PHI values."""
+
+    __tablename__ = "epcs_audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    subject_member_id: Mapped[str] = mapped_column(String(64))
+    actor_member_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    action: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 Index("ix_members_workspace_last_name", Member.workspace_id, Member.last_name)

@@ -85,3 +85,18 @@ class SetupProgress(BaseModel):
 class EnsureClinicInput(BaseModel):
     workspace_id: str
     location_id: str
+
+
+# DoseSpot push notifications, routed to the workflow that owns the DoseSpot id ---
+
+
+class DoseSpotEvent(BaseModel):
+    """A DoseSpot push notification (or a polled observation) as a workflow signal.
+
+    ``data`` holds DoseSpot's ``Data`` object as received; ids only are read from it.
+    """
+
+    event_type: str
+    clinician_id: int | None = None
+    data: dict[str, object] = Field(default_factory=dict)
+    received_at: str | None = None

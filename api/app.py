@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from temporalio.client import Client
 
 from api.errors import install_error_handlers
-from api.routes import codec, directory, erx, health
+from api.routes import clinicians, codec, directory, erx, health
 from db.session import create_engine, create_sessionmaker
 from erx.codec import EncryptionCodec
 from erx.settings import Settings, get_settings
@@ -46,6 +46,12 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         allow_credentials=True,
     )
     install_error_handlers(app)
-    for router in (health.router, directory.router, erx.router, codec.router):
+    for router in (
+        health.router,
+        directory.router,
+        erx.router,
+        clinicians.router,
+        codec.router,
+    ):
         app.include_router(router)
     return app

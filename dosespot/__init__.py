@@ -7,6 +7,7 @@ from dosespot.enums import (
     Lenient,
     PhoneType,
     RegistrationStatus,
+    TfaType,
     parse_enum,
 )
 from dosespot.errors import (
@@ -22,19 +23,24 @@ from dosespot.errors import (
     UnknownRegistrationStatus,
 )
 from dosespot.models import (
+    AgreementAcceptance,
     Clinic,
     ClinicCreate,
     ClinicCredentials,
     Clinician,
     ClinicianCreate,
     DeaNumber,
+    LegalAgreement,
     MedicalLicenseNumber,
     NaDeaNumber,
     PageResult,
+    TfaActivation,
 )
 from dosespot.protocol import DoseSpotCredentials, clinic_matches
+from dosespot.sso import build_sso_url, new_phrase, sso_parameters, verify_sso
 
 __all__ = [
+    "AgreementAcceptance",
     "Clinic",
     "ClinicCreate",
     "ClinicCredentials",
@@ -53,15 +59,22 @@ __all__ = [
     "DoseSpotUnavailable",
     "DoseSpotUnexpectedResponse",
     "DoseSpotValidationError",
+    "LegalAgreement",
     "Lenient",
     "MedicalLicenseNumber",
     "NaDeaNumber",
     "PageResult",
     "PhoneType",
     "RegistrationStatus",
+    "TfaActivation",
+    "TfaType",
     "TokenCache",
     "UnknownEnumValue",
     "UnknownRegistrationStatus",
+    "build_sso_url",
     "clinic_matches",
+    "new_phrase",
     "parse_enum",
+    "sso_parameters",
+    "verify_sso",
 ]

@@ -18,7 +18,7 @@ from typing import Self
 
 import httpx
 
-from dosespot.enums import RegistrationStatus
+from dosespot.enums import RegistrationStatus, TfaType
 from dosespot.errors import (
     DEFAULT_RATE_LIMIT_BACKOFF,
     DoseSpotAuthError,
@@ -26,11 +26,20 @@ from dosespot.errors import (
     DoseSpotRateLimited,
     DoseSpotUnavailable,
 )
-from dosespot.models import Clinic, ClinicCreate, ClinicCredentials, Clinician, ClinicianCreate
+from dosespot.models import (
+    AgreementAcceptance,
+    Clinic,
+    ClinicCreate,
+    ClinicCredentials,
+    Clinician,
+    ClinicianCreate,
+    LegalAgreement,
+)
 from dosespot.protocol import (
     DoseSpotCredentials,
     Reply,
     Request,
+    accept_agreement_request,
     add_clinician_to_clinics_request,
     check_request,
     clinic_matches,
@@ -40,12 +49,16 @@ from dosespot.protocol import (
     find_clinician_by_npi_request,
     get_clinic_request,
     get_clinician_request,
+    idp_init_request,
+    init_tfa_activate_request,
+    legal_agreements_request,
     parse_clinic_detail,
     parse_clinic_ids,
     parse_clinic_key,
     parse_clinician,
     parse_clinician_lookup,
     parse_identifier,
+    parse_legal_agreements,
     parse_registration_status,
     parse_response,
     parse_response_list,
@@ -53,6 +66,7 @@ from dosespot.protocol import (
     registration_status_request,
     retry_after_seconds,
     token_request,
+    update_clinician_request,
 )
 
 logger = logging.getLogger(__name__)
@@ -216,6 +230,58 @@ class DoseSpotClient:
             return
         request = add_clinician_to_clinics_request(clinician_id, ids)
         parse_response_list(await self._call(request), operation=_operation(request))
+
+    async def update_clinician(self, clinician_id: int, clinician: ClinicianCreate) -> None:
+        """``PUT api/clinicians/{clinicianId}``: replaces the record, so send all of it.
+
+        Start from :meth:`ClinicianCreate.from_clinician` to change a few fields.
+        """
+        request = update_clinician_request(clinician_id, clinician)
+        parse_response(await self._call(request), operation=_operation(request))
+
+    async def deactivate_clinician(self, clinician_id: int, current: ClinicianCreate) -> None:
+        """Deactivate a clinician: DoseSpot deletes nothing, it edits with ``Active: false``.
+
+        ``current`` is the clinician as it stands; only ``Active`` is changed. Afterwards the
+        clinician can no longer get tokens or sign in by SSO.
+        """
+        await self.update_clinician(clinician_id, current.model_copy(update={"active": False}))
+
+    async def legal_agreements(self, clinician_id: int) -> list[LegalAgreement]:
+        """The agreements the clinician signs in DoseSpot's UI, each with its accepted state."""
+        request = legal_agreements_request(clinician_id)
+        return parse_legal_agreements(await self._call(request), operation=_operation(request))
+
+    async def accept_agreement(self, agreement_id: int, name_signed: str) -> None:
+        """``POST api/clinicians/acceptAgreement`` for the user of this client's credentials.
+
+        The body names no clinician: DoseSpot records the acceptance for the token's user,
+        so call this on ``client.as_user(<the clinician's credentials>)``.
+        """
+        acceptance = AgreementAcceptance(agreement_id=agreement_id, name_signed=name_signed)
+        request = accept_agreement_request(acceptance)
+        parse_response(await self._call(request), operation=_operation(request))
+
+    async def idp_init(self, clinician_id: int) -> None:
+        """Start identity proofing; the clinician completes it in DoseSpot's UI.
+
+        Each call after a failed attempt starts the next one (three with Experian, then
+        ID.me); success is reported by the ``ClinicianIDPCompleteSuccess`` push and by
+        :meth:`registration_status`.
+        """
+        request = idp_init_request(clinician_id)
+        parse_response(await self._call(request), operation=_operation(request))
+
+    async def init_tfa_activate(
+        self, clinician_id: int, tfa_type: TfaType = TfaType.Mobile
+    ) -> None:
+        """Start two-factor activation (after identity proofing succeeded).
+
+        The clinician activates Duo and sets a PIN in DoseSpot's UI; success is reported by
+        the ``ClinicianTfaActivateSuccess`` push and by :meth:`registration_status`.
+        """
+        request = init_tfa_activate_request(clinician_id, TfaType.parse(tfa_type))
+        parse_response(await self._call(request), operation=_operation(request))
 
     async def find_clinic(
         self, candidate: ClinicCreate, clinic_ids: Iterable[int]

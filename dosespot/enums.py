@@ -120,6 +120,13 @@ class ClinicianRoleType(DoseSpotEnum):
     ProxyClinician = 6
 
 
+class TfaType(DoseSpotEnum):
+    """The second factor a clinician activates for controlled substances."""
+
+    Mobile = 2
+    Token = 3
+
+
 class RegistrationStatus(DoseSpotEnum):
     """eRxRegistrationStatusType. Unknown values raise UnknownRegistrationStatus."""
 

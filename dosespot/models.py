@@ -21,7 +21,7 @@ from pydantic import (
     field_validator,
 )
 
-from dosespot.enums import ClinicianRoleType, PhoneType
+from dosespot.enums import ClinicianRoleType, PhoneType, TfaType
 
 DEA_NUMBER_PATTERN = r"^[A-Z][A-Z9][0-9]{7}(-[A-Z0-9]{1,7})?$"
 NADEA_NUMBER_PATTERN = r"^[a-zA-Z0-9]{9}$"
@@ -39,6 +39,13 @@ def _date_part(value: Any) -> Any:
         return value.date()
     if isinstance(value, str) and "T" in value:
         return value.split("T", 1)[0]
+    return value
+
+
+def _unset_date(value: Any) -> Any:
+    # An agreement never signed has no date; .NET may also send DateTime's default (year 1).
+    if isinstance(value, str) and (not value.strip() or value.startswith("0001-")):
+        return None
     return value
 
 
@@ -176,6 +183,16 @@ class ClinicianCreate(DoseSpotRequest):
     def _serialize_date_of_birth(self, value: date) -> str:
         return f"{value.isoformat()}T00:00:00"
 
+    @classmethod
+    def from_clinician(cls, clinician: Clinician) -> ClinicianCreate:
+        """The edit request restating ``clinician`` as DoseSpot holds it.
+
+        ``PUT api/clinicians/{clinicianId}`` replaces the whole record, so an edit starts
+        from what DoseSpot returned rather than from a partial body.
+        """
+        shared = set(cls.model_fields) & set(Clinician.model_fields)
+        return cls.model_validate(clinician.model_dump(include=shared))
+
 
 class Clinician(DoseSpotModel):
     """A clinician as DoseSpot reports it (``Item`` of ItemResponse[Clinician])."""
@@ -223,3 +240,41 @@ class PageResult(DoseSpotModel):
     total_count: int | None = Field(default=None, alias="TotalCount")
     has_previous: bool = Field(default=False, alias="HasPrevious")
     has_next: bool = Field(default=False, alias="HasNext")
+
+
+class LegalAgreement(DoseSpotModel):
+    """AgreementInfoResponse: one of the agreements a clinician signs in DoseSpot's UI.
+
+    The Swagger gives no type or accepted flag: an agreement is accepted once it has an
+    ``AgreementDate``, and its name is the first line of its text.
+    """
+
+    agreement_id: int = Field(alias="AgreementId")
+    agreement_date: Annotated[datetime | None, BeforeValidator(_unset_date)] = Field(
+        default=None, alias="AgreementDate"
+    )
+    agreement_text: str | None = Field(default=None, alias="AgreementText")
+
+    @property
+    def accepted(self) -> bool:
+        return self.agreement_date is not None
+
+    @property
+    def title(self) -> str:
+        for line in (self.agreement_text or "").splitlines():
+            if line.strip():
+                return line.strip()
+        return ""
+
+
+class AgreementAcceptance(DoseSpotRequest):
+    """Body of ``POST api/clinicians/acceptAgreement`` (ClinicianAcceptAgreementRequest)."""
+
+    agreement_id: int = Field(alias="AgreementId", gt=0)
+    name_signed: Text = Field(alias="NameSigned")
+
+
+class TfaActivation(DoseSpotRequest):
+    """Body of ``POST api/clinicians/{clinicianId}/initTfaActivate``."""
+
+    tfa_type: TfaType = Field(alias="TfaTypeId")

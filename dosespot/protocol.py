@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from dosespot.enums import RegistrationStatus
+from dosespot.enums import RegistrationStatus, TfaType
 from dosespot.errors import (
     DEFAULT_RATE_LIMIT_BACKOFF,
     DoseSpotAuthError,
@@ -32,12 +32,15 @@ from dosespot.errors import (
     UnknownRegistrationStatus,
 )
 from dosespot.models import (
+    AgreementAcceptance,
     Clinic,
     ClinicCreate,
     ClinicCredentials,
     Clinician,
     ClinicianCreate,
+    LegalAgreement,
     PageResult,
+    TfaActivation,
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -186,6 +189,49 @@ def add_clinician_to_clinics_request(clinician_id: int, clinic_ids: Iterable[int
         f"api/clinicians/{int(clinician_id)}/clinics",
         "api/clinicians/{clinicianId}/clinics",
         json={"ClinicIds": [int(clinic_id) for clinic_id in clinic_ids]},
+    )
+
+
+def update_clinician_request(clinician_id: int, clinician: ClinicianCreate) -> Request:
+    return Request(
+        "PUT",
+        f"api/clinicians/{int(clinician_id)}",
+        "api/clinicians/{clinicianId}",
+        json=clinician.to_body(),
+    )
+
+
+def legal_agreements_request(clinician_id: int) -> Request:
+    return Request(
+        "GET",
+        f"api/clinicians/{int(clinician_id)}/legalAgreements",
+        "api/clinicians/{clinicianId}/legalAgreements",
+    )
+
+
+def accept_agreement_request(acceptance: AgreementAcceptance) -> Request:
+    return Request(
+        "POST",
+        "api/clinicians/acceptAgreement",
+        "api/clinicians/acceptAgreement",
+        json=acceptance.to_body(),
+    )
+
+
+def idp_init_request(clinician_id: int) -> Request:
+    return Request(
+        "POST",
+        f"api/clinicians/{int(clinician_id)}/idpInit",
+        "api/clinicians/{clinicianId}/idpInit",
+    )
+
+
+def init_tfa_activate_request(clinician_id: int, tfa_type: TfaType) -> Request:
+    return Request(
+        "POST",
+        f"api/clinicians/{int(clinician_id)}/initTfaActivate",
+        "api/clinicians/{clinicianId}/initTfaActivate",
+        json=TfaActivation(tfa_type=tfa_type).to_body(),
     )
 
 
@@ -512,6 +558,13 @@ def parse_registration_status(
         raise
 
 
+def parse_legal_agreements(
+    reply: Reply, *, operation: str = "GET api/clinicians/{clinicianId}/legalAgreements"
+) -> list[LegalAgreement]:
+    """ListResponse[AgreementInfoResponse]."""
+    return parse_items(reply, LegalAgreement, operation=operation)
+
+
 def parse_clinician_lookup(reply: Reply, *, operation: str = "GET api/clinician") -> int | None:
     """``GET api/clinician?npi=``: the clinician id, or None when DoseSpot has no match."""
     if reply.status == 404:
@@ -605,6 +658,7 @@ __all__ = [
     "Reply",
     "Request",
     "Token",
+    "accept_agreement_request",
     "add_clinician_to_clinics_request",
     "check_request",
     "check_result",
@@ -615,6 +669,9 @@ __all__ = [
     "find_clinician_by_npi_request",
     "get_clinic_request",
     "get_clinician_request",
+    "idp_init_request",
+    "init_tfa_activate_request",
+    "legal_agreements_request",
     "parse_clinic_detail",
     "parse_clinic_ids",
     "parse_clinic_key",
@@ -623,6 +680,7 @@ __all__ = [
     "parse_identifier",
     "parse_item",
     "parse_items",
+    "parse_legal_agreements",
     "parse_page",
     "parse_registration_status",
     "parse_response",
@@ -633,4 +691,5 @@ __all__ = [
     "registration_status_request",
     "retry_after_seconds",
     "token_request",
+    "update_clinician_request",
 ]

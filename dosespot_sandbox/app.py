@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dosespot_sandbox import auth, clinicians, clinics, control, envelope, general
+from dosespot_sandbox import auth, clinicians, clinics, control, envelope, general, sso, verification
 from dosespot_sandbox.body import UnsupportedMediaType
 from dosespot_sandbox.config import SandboxConfig
 from dosespot_sandbox.gateway import API_PREFIX, gateway
@@ -24,7 +24,7 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        scheduler = asyncio.create_task(sandbox.registrations.run())
+        scheduler = asyncio.create_task(sandbox.run_clock())
         try:
             yield
         finally:
@@ -45,9 +45,10 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     app.middleware("http")(gateway)
 
     api_prefix = API_PREFIX.rstrip("/")
-    for module in (auth, general, clinics, clinicians):
+    for module in (auth, general, clinics, clinicians, verification):
         app.include_router(module.router, prefix=api_prefix, include_in_schema=False)
     app.include_router(control.router)
+    app.include_router(sso.router, include_in_schema=False)
 
     @app.exception_handler(auth.Unauthorized)
     async def _unauthorized(_request: Request, _exc: auth.Unauthorized) -> JSONResponse:

@@ -36,7 +36,7 @@ def clinician_in_session(
     sandbox: Sandbox, session: Session, clinician_id: int
 ) -> tuple[dict[str, Any] | None, str]:
     """The clinician if the session's clinic may see it, else None and the refusal text."""
-    sandbox.registrations.advance()
+    sandbox.advance()
     doc = sandbox.store.get(CLINICIAN_KIND, clinician_id)
     if doc is None:
         return None, CLINICIAN_NOT_FOUND

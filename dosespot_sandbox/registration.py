@@ -2,13 +2,13 @@
 
 The outcome and delay come from a scenario chosen by the clinician's NPI (or the default
 scenario). Confirmation pushes ``ClinicianConfirmed``; a registration error pushes nothing.
+The same scenario drives the rest of the journey (:mod:`dosespot_sandbox.journey`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -16,14 +16,35 @@ if TYPE_CHECKING:
     from dosespot_sandbox.runtime import Sandbox
 
 Outcome = Literal["success", "error"]
+AttemptOutcome = Literal["pass", "fail"]
+EventualOutcome = Literal["pass", "fail", "never"]
 SCENARIO_KIND = "scenario"
 DEFAULT_SCENARIO_KEY = "default"
 CLINICIAN_KIND = "clinician"
+REGISTERING = ("Pending", "RegistrationError")
 
 
 class Scenario(BaseModel):
+    """How DoseSpot and the clinician behave for one NPI (or by default)."""
+
     confirmation_delay_seconds: float = Field(default=2.0, ge=0.0)
     registration_outcome: Outcome = "success"
+    # Experian attempt k uses the k-th outcome; the last one repeats.
+    experian_outcomes: list[AttemptOutcome] = Field(default_factory=lambda: ["pass"], min_length=1)
+    attempt_delay_seconds: float = Field(default=1.0, ge=0.0)
+    idme_outcome: EventualOutcome = "pass"
+    idme_delay_seconds: float = Field(default=2.0, ge=0.0)
+    # The clinician signs the three agreements in DoseSpot's UI as proofing starts.
+    accept_agreements: bool = True
+    tfa_outcome: EventualOutcome = "pass"
+    tfa_delay_seconds: float = Field(default=1.0, ge=0.0)
+
+    def experian_outcome(self, attempt: int) -> AttemptOutcome:
+        return self.experian_outcomes[min(attempt, len(self.experian_outcomes)) - 1]
+
+    def stored(self) -> dict[str, Any]:
+        """Only the fields that were given: the others follow the scenario beneath."""
+        return self.model_dump(exclude_unset=True)
 
 
 class Registrations:
@@ -41,21 +62,19 @@ class Registrations:
         }
 
     def scenario_for(self, npi: str | None) -> Scenario:
+        """The NPI's scenario over the default scenario over the configuration."""
         store = self._sandbox.store
-        if npi:
-            doc = store.get(SCENARIO_KIND, f"npi:{npi}")
-            if doc is not None:
-                return Scenario.model_validate(doc)
-        doc = store.get(SCENARIO_KIND, DEFAULT_SCENARIO_KEY)
-        if doc is not None:
-            return Scenario.model_validate(doc)
         config = self._sandbox.config
-        return Scenario(
-            confirmation_delay_seconds=config.default_confirmation_delay_seconds,
-            registration_outcome="error"
+        fields: dict[str, Any] = {
+            "confirmation_delay_seconds": config.default_confirmation_delay_seconds,
+            "registration_outcome": "error"
             if config.default_registration_outcome == "error"
             else "success",
-        )
+        }
+        fields.update(_scenario_fields(store.get(SCENARIO_KIND, DEFAULT_SCENARIO_KEY)))
+        if npi:
+            fields.update(_scenario_fields(store.get(SCENARIO_KIND, f"npi:{npi}")))
+        return Scenario.model_validate(fields)
 
     def start(self, clinician: dict) -> None:
         """Mark a newly created clinician Pending with its scenario's deadline and outcome."""
@@ -82,6 +101,10 @@ class Registrations:
             return False
         outcome = outcome or doc.get("RegistrationOutcome", "success")
         doc["ConfirmAt"] = None
+        if doc.get("RegistrationStatus") not in REGISTERING:
+            # Registration is over: a late confirmation must not rewind the journey.
+            store.put(CLINICIAN_KIND, clinician_id, doc)
+            return True
         if outcome == "success":
             already = doc.get("Confirmed", False)
             doc["Confirmed"] = True
@@ -95,7 +118,9 @@ class Registrations:
             store.put(CLINICIAN_KIND, clinician_id, doc)
         return True
 
-    async def run(self, interval_seconds: float = 0.05) -> None:
-        while True:
-            self.advance()
-            await asyncio.sleep(interval_seconds)
+
+
+def _scenario_fields(doc: dict[str, Any] | None) -> dict[str, Any]:
+    if doc is None:
+        return {}
+    return {name: value for name, value in doc.items() if name in Scenario.model_fields}

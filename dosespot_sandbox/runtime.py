@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import threading
 import time
@@ -11,6 +12,7 @@ from fastapi import Request
 
 from dosespot_sandbox.config import SandboxConfig
 from dosespot_sandbox.faults import Faults
+from dosespot_sandbox.journey import Journeys
 from dosespot_sandbox.notifications import NotificationSettings, Notifier
 from dosespot_sandbox.ratelimit import RateLimiter
 from dosespot_sandbox.registration import CLINICIAN_KIND, Registrations
@@ -35,6 +37,17 @@ class Sandbox:
         self._requests_lock = threading.Lock()
         self.seed_partner()
         self.registrations = Registrations(self)
+        self.journeys = Journeys(self)
+
+    def advance(self) -> None:
+        """Apply every timed step that is due: confirmations, proofing, two-factor."""
+        self.registrations.advance()
+        self.journeys.advance()
+
+    async def run_clock(self, interval_seconds: float = 0.05) -> None:
+        while True:
+            self.advance()
+            await asyncio.sleep(interval_seconds)
 
     def default_notification_settings(self) -> NotificationSettings:
         return NotificationSettings(
@@ -102,6 +115,7 @@ class Sandbox:
             self.store.put(CLINICIAN_KIND, self.config.partner_user_id, partner)
         self.seed_partner()
         self.registrations.rebuild()
+        self.journeys.rebuild()
         self.faults.clear()
         self.limiter.configure(self.config.rate_limits)
         self.notifier.configure(self.default_notification_settings())

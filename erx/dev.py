@@ -33,6 +33,7 @@ API_PORT = 8000
 SANDBOX_PORT = 8090
 TEMPORAL_PORT = 7233
 UI_PORT = 8233
+MAIL_HTTP_PORT = 1080
 
 
 async def seed_demo() -> dict[str, str]:
@@ -126,6 +127,11 @@ def main() -> None:
         "--port", str(SANDBOX_PORT), "--state", str(DATA / "sandbox.db"),
         "--notify-url", f"http://127.0.0.1:{API_PORT}/v1/dosespot/notifications",
     )  # fmt: skip
+    start(
+        sys.executable, "-m", "erx.mailsink",
+        "--smtp-port", str(settings.smtp_port), "--http-port", str(MAIL_HTTP_PORT),
+        "--dir", str(DATA / "mail"),
+    )  # fmt: skip
     wait_for_port(TEMPORAL_PORT)
     start(sys.executable, "worker.py")
     start(
@@ -134,6 +140,7 @@ def main() -> None:
     )  # fmt: skip
     wait_for_port(API_PORT)
     wait_for_port(SANDBOX_PORT)
+    wait_for_port(MAIL_HTTP_PORT)
 
     print(
         "\n"
@@ -141,6 +148,7 @@ def main() -> None:
         f"  Temporal UI    http://localhost:{UI_PORT}\n"
         f"  Temporal gRPC  localhost:{TEMPORAL_PORT}\n"
         f"  DoseSpot sandbox http://localhost:{SANDBOX_PORT}/webapi/v2/ (controls: /_sandbox/)\n"
+        f"  Mail (SMTP :{settings.smtp_port})  http://localhost:{MAIL_HTTP_PORT}/messages\n"
         f"\n  Demo workspace {DEMO_WORKSPACE} API keys:\n"
         + "".join(f"    {role:<18} {key}\n" for role, key in keys.items())
         + "\n  Ctrl-C stops everything.\n",

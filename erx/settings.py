@@ -62,8 +62,14 @@ class Settings(BaseSettings):
     pediatric_vitals_max_age: int = 18
 
     # Identity verification
-    idme_window_hours: int = 24
+    idme_window_hours: float = 24
+    # How long PUT .../enrollment waits for DoseSpot's confirmation before answering "pending".
     enrollment_wait_seconds: float = 60.0
+    # Polling DoseSpot when its push notifications do not come (first interval, growing 1.5x).
+    confirmation_poll_seconds: float = 30.0
+    idp_poll_seconds: float = 30.0
+    tfa_poll_seconds: float = 30.0
+    poll_max_seconds: float = 900.0
     # How long POST /erx/setup waits for DoseSpot before answering 202 "registering".
     setup_wait_seconds: float = 30.0
 

@@ -8,9 +8,15 @@ Updates:
         Register a practice location as a DoseSpot clinic. Idempotent per location:
         a repeated request returns the same clinic and never creates a second one.
         Waits for the registration to finish (or block) before answering.
+    invite_clinicians(InviteRequest) -> InviteResult
+        Start one ClinicianEnrollment per newly invited member (which emails the
+        invitation). Re-inviting a member already invited changes nothing. Refused
+        until a clinic is registered.
 Signals:
     retry_clinic(RegisterClinicRequest)
         Try a blocked registration again (after its cause was fixed).
+    clinician_progress(ClinicianProgress)
+        A ClinicianEnrollment's new state; moves the workspace through steps 2-4.
 Queries:
     progress() -> SetupProgress
         The four steps, which is active, and the registered clinics.
@@ -22,18 +28,33 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from statemachine.exceptions import TransitionNotAllowed
 
     from erx.temporal import SA_BLOCKED_REASON, SA_STAGE, SA_WORKSPACE
-    from workflows.lifecycles import SETUP_ACTIVE_STEP, SETUP_STEPS, ClinicSetupLifecycle
+    from workflows.clinician_enrollment import (
+        ClinicianEnrollmentWorkflow,
+        clinician_workflow_id,
+    )
+    from workflows.lifecycles import (
+        SETUP_ACTIVE_STEP,
+        SETUP_STEPS,
+        ClinicSetupLifecycle,
+        setup_stage_for,
+    )
     from workflows.models import (
+        ClinicianEnrollmentInput,
+        ClinicianProgress,
         ClinicRecord,
         ClinicSetupInput,
         ClinicStatus,
         EnsureClinicInput,
+        InviteItem,
+        InviteRequest,
+        InviteResult,
         RegisterClinicRequest,
         SetupProgress,
         SetupStep,
@@ -74,6 +95,7 @@ class ClinicSetupWorkflow:
         )
         self._clinics: dict[str, ClinicRecord] = dict(input.clinics)
         self._pending: list[str] = list(input.pending)
+        self._clinicians: dict[str, str] = dict(input.clinicians)
 
     @workflow.run
     async def run(self, input: ClinicSetupInput) -> None:
@@ -93,6 +115,7 @@ class ClinicSetupWorkflow:
                         state=self._state,
                         clinics=self._clinics,
                         pending=self._pending,
+                        clinicians=self._clinicians,
                     )
                 )
 
@@ -122,6 +145,62 @@ class ClinicSetupWorkflow:
         if record is not None and record.status == ClinicStatus.blocked:
             self._request(request.location_id)
 
+    @workflow.update
+    async def invite_clinicians(self, request: InviteRequest) -> InviteResult:
+        items = []
+        for member_id in dict.fromkeys(request.member_ids):
+            current = self._clinicians.get(member_id)
+            if current is not None and current != "deactivated":
+                items.append(InviteItem(member_id=member_id, status="already_invited"))
+                continue
+            self._clinicians[member_id] = "invited"
+            try:
+                await workflow.start_child_workflow(
+                    ClinicianEnrollmentWorkflow.run,
+                    ClinicianEnrollmentInput(
+                        workspace_id=self._workspace_id,
+                        member_id=member_id,
+                        timings=request.timings,
+                        setup_workflow_id=workflow.info().workflow_id,
+                    ),
+                    id=clinician_workflow_id(self._workspace_id, member_id),
+                    parent_close_policy=ParentClosePolicy.ABANDON,
+                )
+            except WorkflowAlreadyStartedError:
+                items.append(InviteItem(member_id=member_id, status="already_invited"))
+                continue
+            items.append(InviteItem(member_id=member_id, status="invited"))
+        self._publish()
+        return InviteResult(items=items)
+
+    @invite_clinicians.validator
+    def _validate_invite(self, request: InviteRequest) -> None:
+        if self._state not in ("inviting", "verifying", "ready"):
+            raise ApplicationError(
+                "Register the clinic with DoseSpot before inviting clinicians",
+                {"state": self._state, "allowed_actions": ["register_clinic"]},
+                type="ClinicNotRegistered",
+                non_retryable=True,
+            )
+        if not request.member_ids:
+            raise ValueError("member_ids must name at least one member")
+
+    @workflow.signal
+    def clinician_progress(self, progress: ClinicianProgress) -> None:
+        self._clinicians[progress.member_id] = progress.state
+        target = setup_stage_for(list(self._clinicians.values()))
+        path = {
+            ("inviting", "verifying"): ["clinician_verifying"],
+            ("inviting", "ready"): ["clinician_verified"],
+            ("verifying", "ready"): ["clinician_verified"],
+            ("verifying", "inviting"): ["nobody_verifying"],
+            ("ready", "inviting"): ["last_verified_clinician_left"],
+            ("ready", "verifying"): ["last_verified_clinician_left", "clinician_verifying"],
+        }.get((self._state, target), [])
+        for event in path:
+            self._fire(event)
+        self._publish()
+
     @workflow.query
     def progress(self) -> SetupProgress:
         active = SETUP_ACTIVE_STEP[self._state]
@@ -144,6 +223,7 @@ class ClinicSetupWorkflow:
             active_step=active,
             steps=steps,
             clinics=list(self._clinics.values()),
+            clinicians=dict(self._clinicians),
             blocked_reason=self._blocked_reason,
             summary=self._summary(),
         )
@@ -216,6 +296,8 @@ class ClinicSetupWorkflow:
         registered = sum(1 for r in self._clinics.values() if r.status == ClinicStatus.registered)
         text = f"{SETUP_STEPS[SETUP_ACTIVE_STEP[self._state] - 1]} ({self._state})"
         text += f"; {registered} of {len(self._clinics)} clinic(s) registered"
+        if self._clinicians:
+            text += f"; {len(self._clinicians)} clinician(s) invited"
         if self._blocked_reason:
             text += f"; blocked: {self._blocked_reason}"
         return text

@@ -26,6 +26,7 @@ class ClinicSetupLifecycle(StateMachine):
     clinician_verifying = inviting.to(verifying)
     clinician_verified = inviting.to(ready) | verifying.to(ready)
     last_verified_clinician_left = ready.to(inviting)
+    nobody_verifying = verifying.to(inviting)
 
 
 SETUP_STEPS = ("Create workspace", "Invite clinicians", "Clinicians verify", "Ready to prescribe")
@@ -39,3 +40,80 @@ SETUP_ACTIVE_STEP = {
     "verifying": 3,
     "ready": 4,
 }
+
+
+class ClinicianLifecycle(StateMachine):
+    """One clinician, from invitation to EPCS-enabled prescriber, and out again."""
+
+    invited = State("Invited", initial=True)
+    enrolling = State("Registering with DoseSpot")
+    awaiting_confirmation = State("Waiting for DoseSpot confirmation")
+    registration_failed = State("DoseSpot registration failed")
+    confirmed = State("Ready to verify")
+    verifying = State("Verifying identity")
+    verification_expired = State("Verification expired")
+    verified = State("Verified")
+    tfa_pending = State("Activating two-factor")
+    tfa_active = State("Two-factor active")
+    epcs_enabled = State("EPCS enabled")
+    deactivated = State("Deactivated", final=True)
+
+    submit_enrollment = invited.to(enrolling) | registration_failed.to(enrolling)
+    registered = enrolling.to(awaiting_confirmation)
+    registration_error = enrolling.to(registration_failed) | awaiting_confirmation.to(
+        registration_failed
+    )
+    confirm = awaiting_confirmation.to(confirmed)
+    start_verification = confirmed.to(verifying) | verifying.to.itself()
+    verification_succeeded = verifying.to(verified)
+    verification_window_expired = verifying.to(verification_expired)
+    restart_verification = verification_expired.to(verifying)
+    start_two_factor = verified.to(tfa_pending) | tfa_pending.to.itself()
+    two_factor_activated = tfa_pending.to(tfa_active)
+    two_factor_failed = tfa_pending.to(verified)
+    approve_epcs = tfa_active.to.itself()
+    grant_epcs = tfa_active.to(epcs_enabled)
+    deactivate = (
+        invited.to(deactivated)
+        | enrolling.to(deactivated)
+        | awaiting_confirmation.to(deactivated)
+        | registration_failed.to(deactivated)
+        | confirmed.to(deactivated)
+        | verifying.to(deactivated)
+        | verification_expired.to(deactivated)
+        | verified.to(deactivated)
+        | tfa_pending.to(deactivated)
+        | tfa_active.to(deactivated)
+        | epcs_enabled.to(deactivated)
+    )
+
+
+# What the EHR may ask of a clinician in each state, by the update that asks it.
+CLINICIAN_ACTIONS = {
+    "submit_enrollment": "submit_enrollment",
+    "start_verification": "start_verification",
+    "restart_verification": "restart_verification",
+    "start_two_factor": "start_two_factor",
+    "approve_epcs": "approve_epcs",
+    "deactivate": "deactivate",
+}
+
+
+def allowed_actions(state: str) -> list[str]:
+    machine = ClinicianLifecycle(start_value=state)
+    events = {e.id for e in machine.allowed_events}
+    return [action for action, event in CLINICIAN_ACTIONS.items() if event in events]
+
+
+CLINICIAN_STATE_NAMES = {state.id: state.name for state in ClinicianLifecycle.states}
+VERIFYING_STATES = {"verifying", "verification_expired"}
+VERIFIED_STATES = {"verified", "tfa_pending", "tfa_active", "epcs_enabled"}
+
+
+def setup_stage_for(clinician_states: list[str]) -> str:
+    """The workspace step the clinicians' states call for, once a clinic is registered."""
+    if any(s in VERIFIED_STATES for s in clinician_states):
+        return "ready"
+    if any(s in VERIFYING_STATES for s in clinician_states):
+        return "verifying"
+    return "inviting"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
@@ -51,6 +52,7 @@ class ClinicSetupInput(BaseModel):
     state: str | None = None
     clinics: dict[str, ClinicRecord] = Field(default_factory=dict)
     pending: list[str] = Field(default_factory=list)
+    clinicians: dict[str, str] = Field(default_factory=dict)
 
 
 class RegisterClinicRequest(BaseModel):
@@ -75,6 +77,7 @@ class SetupProgress(BaseModel):
     active_step: int
     steps: list[SetupStep]
     clinics: list[ClinicRecord]
+    clinicians: dict[str, str] = Field(default_factory=dict)
     blocked_reason: str | None = None
     summary: str
 
@@ -100,3 +103,204 @@ class DoseSpotEvent(BaseModel):
     clinician_id: int | None = None
     data: dict[str, object] = Field(default_factory=dict)
     received_at: str | None = None
+
+
+# ClinicianEnrollment ----------------------------------------------------------
+
+
+class EnrollmentLocation(BaseModel):
+    """One practice location the clinician prescribes from, with its registrations."""
+
+    location_id: str
+    dosespot_clinic_id: int
+    state: str
+    is_default: bool = False
+    dea_number: str | None = None
+    nadea_number: str | None = None
+    license_number: str | None = None
+
+
+class EnrollmentForm(BaseModel):
+    """The "Connect" form. PHI: travels only in encrypted payloads, never in ids or logs."""
+
+    first_name: str
+    last_name: str
+    date_of_birth: date
+    email: str | None = None
+    npi: str
+    phone: str
+    fax: str
+    address: Address
+    locations: list[EnrollmentLocation]
+
+    @property
+    def default_location(self) -> EnrollmentLocation:
+        return next(loc for loc in self.locations if loc.is_default)
+
+    @property
+    def dea_registrant(self) -> bool:
+        return any(loc.dea_number for loc in self.locations)
+
+
+class EnrollmentTimings(BaseModel):
+    """How often DoseSpot is polled when its push notifications do not arrive."""
+
+    confirmation_poll_seconds: float = 30
+    poll_max_seconds: float = 900
+    idp_poll_seconds: float = 30
+    tfa_poll_seconds: float = 30
+    idme_window_hours: float = 24
+
+
+class ClinicianEnrollmentInput(BaseModel):
+    workspace_id: str
+    member_id: str
+    timings: EnrollmentTimings = Field(default_factory=EnrollmentTimings)
+    # The ClinicSetup workflow to tell about progress, if it started this one.
+    setup_workflow_id: str | None = None
+
+
+class EnrollmentOutcome(StrEnum):
+    confirmed = "confirmed"
+    registration_failed = "registration_failed"
+
+
+class EnrollmentResult(BaseModel):
+    outcome: EnrollmentOutcome
+    dosespot_clinician_id: int | None = None
+    message: str | None = None
+
+
+class IdpPath(StrEnum):
+    experian = "experian"
+    idme = "idme"
+
+
+class IdpProgress(BaseModel):
+    run: int
+    failed_attempts: int = 0
+    attempt_in_progress: bool = False
+    path: IdpPath = IdpPath.experian
+    deadline: datetime | None = None
+    agreements_accepted: bool = False
+    outcome: str | None = None
+
+
+class EpcsApproval(BaseModel):
+    approver_member_id: str
+    approver_is_admin: bool
+    approver_is_dea_registrant_with_tfa: bool
+
+
+class ActorRequest(BaseModel):
+    """Who asked (an admin restarting verification, deactivating, ...)."""
+
+    actor_member_id: str | None = None
+
+
+class ClinicianStatus(BaseModel):
+    workspace_id: str
+    member_id: str
+    state: str
+    allowed_actions: list[str]
+    dosespot_clinician_id: int | None = None
+    dosespot_clinic_id: int | None = None
+    idp: IdpProgress | None = None
+    tfa_active: bool = False
+    epcs_enabled: bool = False
+    epcs_approvers: list[str] = Field(default_factory=list)
+    billing_started: bool = False
+    message: str | None = None
+    summary: str = ""
+
+
+class ClinicianProgress(BaseModel):
+    """ClinicianEnrollment -> ClinicSetup: where a clinician stands, for the four steps."""
+
+    member_id: str
+    state: str
+
+
+class InviteRequest(BaseModel):
+    member_ids: list[str]
+    timings: EnrollmentTimings = Field(default_factory=EnrollmentTimings)
+
+
+class InviteItem(BaseModel):
+    member_id: str
+    status: str
+
+
+class InviteResult(BaseModel):
+    items: list[InviteItem]
+
+
+# IdentityProofing (child) ------------------------------------------------------
+
+
+class IdentityProofingInput(BaseModel):
+    workspace_id: str
+    member_id: str
+    clinician_id: int
+    clinic_id: int
+    run: int
+    timings: EnrollmentTimings = Field(default_factory=EnrollmentTimings)
+
+
+class IdentityProofingResult(BaseModel):
+    verified: bool
+    progress: IdpProgress
+
+
+# Clinician activities ----------------------------------------------------------
+
+
+class RegisterClinicianInput(BaseModel):
+    workspace_id: str
+    member_id: str
+    form: EnrollmentForm
+
+
+class ClinicianRef(BaseModel):
+    """A DoseSpot clinician and the clinic whose credentials act for it."""
+
+    workspace_id: str
+    member_id: str
+    clinician_id: int
+    clinic_id: int
+
+
+class DeactivateClinicianInput(BaseModel):
+    ref: ClinicianRef
+    form: EnrollmentForm
+
+
+class RegistrationStatusResult(BaseModel):
+    status: str
+
+
+class AgreementsResult(BaseModel):
+    eprescribing_accepted: bool
+
+
+class ClinicianSnapshot(BaseModel):
+    workspace_id: str
+    member_id: str
+    state: str
+    dosespot_clinician_id: int | None = None
+    dea_registrant: bool = False
+    tfa_active: bool = False
+    epcs_enabled: bool = False
+    idp_failed_attempts: int = 0
+    idp_path: str | None = None
+    idp_deadline: datetime | None = None
+    at: datetime
+
+
+class EpcsAuditInput(BaseModel):
+    workspace_id: str
+    subject_member_id: str
+    actor_member_id: str | None
+    action: str
+    outcome: str
+    reason: str | None = None

@@ -7,6 +7,8 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import db.billing  # noqa: F401  (registers the billing tables on Base.metadata)
+import db.inbox  # noqa: F401  (registers the notification inbox on Base.metadata)
 from db.models import Base
 from erx.settings import get_settings
 

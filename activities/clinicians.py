@@ -1,0 +1,246 @@
+"""Clinician registration, verification and two-factor in DoseSpot; the clinician read model."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.errors import dosespot_errors_as_application_errors
+from db.models import ClinicianEnrollment, ClinicRegistration, EpcsAuditEntry
+from db.upsert import upsert
+from dosespot import (
+    ClinicianCreate,
+    ClinicianRoleType,
+    DeaNumber,
+    DoseSpotClient,
+    DoseSpotCredentials,
+    MedicalLicenseNumber,
+    NaDeaNumber,
+    PhoneType,
+)
+from erx.codec import SecretBox
+from erx.us import dosespot_phone
+from workflows.models import (
+    AgreementsResult,
+    ClinicianRef,
+    ClinicianSnapshot,
+    DeactivateClinicianInput,
+    EnrollmentForm,
+    EpcsAuditInput,
+    RegisterClinicianInput,
+    RegistrationStatusResult,
+)
+
+EPRESCRIBING_AGREEMENT = "eprescribing"
+
+
+class ClinicianActivities:
+    def __init__(
+        self,
+        dosespot: DoseSpotClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        secrets: SecretBox,
+        admin_user_id: int,
+    ) -> None:
+        self._dosespot = dosespot
+        self._sessionmaker = sessionmaker
+        self._secrets = secrets
+        self._admin_user_id = admin_user_id
+
+    async def _in_clinic(self, clinic_id: int) -> DoseSpotClient:
+        """The partner admin acting in one of the workspace's clinics."""
+        async with self._sessionmaker() as session:
+            registration = await session.scalar(
+                select(ClinicRegistration).where(ClinicRegistration.dosespot_clinic_id == clinic_id)
+            )
+        if (
+            registration is None
+            or registration.clinic_key_ciphertext is None
+            or registration.clinic_key_key_id is None
+        ):
+            raise ApplicationError(
+                "the clinic is not registered with DoseSpot",
+                type="ClinicNotRegistered",
+                non_retryable=True,
+            )
+        key = self._secrets.open(
+            registration.clinic_key_key_id, registration.clinic_key_ciphertext
+        ).decode()
+        return self._dosespot.as_user(
+            DoseSpotCredentials(clinic_id=clinic_id, clinic_key=key, user_id=self._admin_user_id)
+        )
+
+    @activity.defn(name="register_clinician")
+    async def register_clinician(self, input: RegisterClinicianInput) -> int:
+        """The clinician's DoseSpot id: found by NPI if an earlier attempt made it, else created."""
+        form = input.form
+        default = form.default_location
+        client = await self._in_clinic(default.dosespot_clinic_id)
+        with dosespot_errors_as_application_errors():
+            clinician_id = await client.find_clinician_by_npi(form.npi)
+            if clinician_id is None:
+                clinician_id = await client.create_clinician(clinician_body(form))
+            else:
+                activity.logger.info("clinician already in DoseSpot; linking it")
+            others = [loc.dosespot_clinic_id for loc in form.locations if not loc.is_default]
+            if others:
+                await client.add_clinician_to_clinics(clinician_id, others)
+        async with self._sessionmaker() as session:
+            await upsert(
+                session,
+                ClinicianEnrollment,
+                {
+                    "workspace_id": input.workspace_id,
+                    "member_id": input.member_id,
+                    "state": "awaiting_confirmation",
+                    "dosespot_clinician_id": clinician_id,
+                    "dea_registrant": form.dea_registrant,
+                    "tfa_active": False,
+                    "epcs_enabled": False,
+                    "idp_failed_attempts": 0,
+                },
+            )
+            await session.commit()
+        return clinician_id
+
+    @activity.defn(name="clinician_registration_status")
+    async def registration_status(self, ref: ClinicianRef) -> RegistrationStatusResult:
+        client = await self._in_clinic(ref.clinic_id)
+        with dosespot_errors_as_application_errors():
+            status = await client.registration_status(ref.clinician_id)
+        return RegistrationStatusResult(status=status.name)
+
+    @activity.defn(name="start_identity_proofing")
+    async def start_identity_proofing(self, ref: ClinicianRef) -> None:
+        client = await self._in_clinic(ref.clinic_id)
+        with dosespot_errors_as_application_errors():
+            await client.idp_init(ref.clinician_id)
+
+    @activity.defn(name="clinician_agreements")
+    async def agreements(self, ref: ClinicianRef) -> AgreementsResult:
+        client = await self._in_clinic(ref.clinic_id)
+        with dosespot_errors_as_application_errors():
+            agreements = await client.legal_agreements(ref.clinician_id)
+        accepted = any(
+            EPRESCRIBING_AGREEMENT in agreement_name(a).lower().replace("-", "")
+            and agreement_accepted(a)
+            for a in agreements
+        )
+        return AgreementsResult(eprescribing_accepted=accepted)
+
+    @activity.defn(name="start_two_factor")
+    async def start_two_factor(self, ref: ClinicianRef) -> None:
+        client = await self._in_clinic(ref.clinic_id)
+        with dosespot_errors_as_application_errors():
+            await client.init_tfa_activate(ref.clinician_id)
+
+    @activity.defn(name="deactivate_dosespot_clinician")
+    async def deactivate(self, input: DeactivateClinicianInput) -> None:
+        client = await self._in_clinic(input.ref.clinic_id)
+        with dosespot_errors_as_application_errors():
+            await client.deactivate_clinician(input.ref.clinician_id, clinician_body(input.form))
+
+    @activity.defn(name="record_clinician")
+    async def record(self, snapshot: ClinicianSnapshot) -> None:
+        """Bring the clinician read model up to the workflow's state."""
+        values: dict[str, object] = {
+            "workspace_id": snapshot.workspace_id,
+            "member_id": snapshot.member_id,
+            "state": snapshot.state,
+            "dea_registrant": snapshot.dea_registrant,
+            "tfa_active": snapshot.tfa_active,
+            "epcs_enabled": snapshot.epcs_enabled,
+            "idp_failed_attempts": snapshot.idp_failed_attempts,
+            "idp_path": snapshot.idp_path,
+            "idp_deadline": snapshot.idp_deadline,
+        }
+        if snapshot.dosespot_clinician_id is not None:
+            values["dosespot_clinician_id"] = snapshot.dosespot_clinician_id
+        stamp = {
+            "invited": "invited_at",
+            "confirmed": "confirmed_at",
+            "verified": "verified_at",
+            "deactivated": "deactivated_at",
+        }.get(snapshot.state)
+        if stamp:
+            values[stamp] = snapshot.at
+        async with self._sessionmaker() as session:
+            await upsert(session, ClinicianEnrollment, values)
+            await session.commit()
+
+    @activity.defn(name="append_epcs_audit")
+    async def append_epcs_audit(self, entry: EpcsAuditInput) -> None:
+        async with self._sessionmaker() as session:
+            await append_audit(session, entry)
+            await session.commit()
+
+
+async def append_audit(session: AsyncSession, entry: EpcsAuditInput) -> None:
+    session.add(
+        EpcsAuditEntry(
+            workspace_id=entry.workspace_id,
+            subject_member_id=entry.subject_member_id,
+            actor_member_id=entry.actor_member_id,
+            action=entry.action,
+            outcome=entry.outcome,
+            reason=entry.reason,
+        )
+    )
+
+
+def agreement_name(agreement: object) -> str:
+    for attr in ("agreement_type", "name", "title", "description"):
+        value = getattr(agreement, attr, None)
+        if value:
+            return str(getattr(value, "name", value))
+    return ""
+
+
+def agreement_accepted(agreement: object) -> bool:
+    return bool(getattr(agreement, "accepted", False))
+
+
+def clinician_body(form: EnrollmentForm) -> ClinicianCreate:
+    return ClinicianCreate(
+        first_name=form.first_name,
+        last_name=form.last_name,
+        date_of_birth=form.date_of_birth,
+        email=form.email,
+        address1=form.address.street_address,
+        address2=form.address.suburb,
+        city=form.address.city,
+        state=form.address.state,
+        zip_code=form.address.zip_code,
+        primary_phone=dosespot_phone(form.phone),
+        primary_phone_type=PhoneType.Work,
+        primary_fax=dosespot_phone(form.fax),
+        npi_number=form.npi,
+        roles=[ClinicianRoleType.PrescribingClinician],
+        epcs_requested=form.dea_registrant,
+        dea_numbers=[
+            DeaNumber(dea_number=loc.dea_number, state=loc.state, clinic_id=loc.dosespot_clinic_id)
+            for loc in form.locations
+            if loc.dea_number
+        ]
+        or None,
+        nadea_numbers=[
+            NaDeaNumber(
+                nadea_number=loc.nadea_number, state=loc.state, clinic_id=loc.dosespot_clinic_id
+            )
+            for loc in form.locations
+            if loc.nadea_number
+        ]
+        or None,
+        medical_license_numbers=[
+            MedicalLicenseNumber(
+                license_number=loc.license_number,
+                state=loc.state,
+                clinic_id=loc.dosespot_clinic_id,
+            )
+            for loc in form.locations
+            if loc.license_number
+        ]
+        or None,
+    )

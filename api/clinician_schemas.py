@@ -1,0 +1,158 @@
+"""Request and response models for invitations and the clinician lifecycle."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    EmailStr,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from api.schemas import AddressLine, City, Name, RequestModel, ResourceId
+from erx.identifiers import check_date_of_birth, check_dea, check_npi
+from erx.us import UsPhone, UsState, ZipCode
+from workflows.models import IdpProgress
+
+Npi = Annotated[str, AfterValidator(check_npi)]
+Dea = Annotated[str, AfterValidator(check_dea)]
+
+
+def _date_of_birth(value: object) -> date:
+    if not isinstance(value, str):
+        raise ValueError("date of birth must be a string MM/DD/YYYY")
+    return check_date_of_birth(value)
+
+
+DateOfBirth = Annotated[date, BeforeValidator(_date_of_birth)]
+NaDea = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z0-9]{9}$")
+]
+License = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=35)]
+
+
+class MemberSelection(RequestModel):
+    member_ids: list[ResourceId] = Field(min_length=1, max_length=200)
+
+
+class InvitationPreview(BaseModel):
+    selected_count: int
+    price_per_clinician_cents: int
+    monthly_total_cents: int
+    monthly_total: str = Field(description='e.g. "$78.00"')
+    currency: str
+
+
+class InvitationPublic(BaseModel):
+    member_id: str
+    status: str = Field(description="invited | already_invited")
+
+
+class InvitationsPublic(BaseModel):
+    items: list[InvitationPublic]
+    monthly_total: str
+
+
+class ProfessionalAddress(RequestModel):
+    street_address: AddressLine
+    suburb: AddressLine | None = None
+    city: City
+    state: UsState
+    zip_code: ZipCode
+
+
+class EnrollmentLocationIn(RequestModel):
+    location_id: ResourceId
+    is_default: bool = False
+    dea_number: Dea | None = None
+    dea_state: UsState | None = Field(
+        default=None, description="State of the DEA registration; must be the location's"
+    )
+    nadea_number: NaDea | None = None
+    license_number: License | None = None
+
+
+class EnrollmentFormIn(RequestModel):
+    """The "Connect" form. Names and email default to the member's."""
+
+    first_name: Name | None = None
+    last_name: Name | None = None
+    email: EmailStr | None = None
+    date_of_birth: DateOfBirth = Field(description="MM/DD/YYYY")
+    npi: Npi
+    phone: UsPhone
+    fax: UsPhone | None = Field(
+        default=None, description="DoseSpot requires a fax; defaults to the location's"
+    )
+    professional_address: ProfessionalAddress
+    locations: list[EnrollmentLocationIn] = Field(min_length=1, max_length=20)
+
+    @model_validator(mode="after")
+    def _one_default(self) -> EnrollmentFormIn:
+        defaults = sum(1 for loc in self.locations if loc.is_default)
+        if defaults != 1:
+            raise ValueError(
+                f"exactly one location must be the default (is_default: true); found {defaults}"
+            )
+        ids = [loc.location_id for loc in self.locations]
+        if len(set(ids)) != len(ids):
+            raise ValueError("each location may appear once")
+        return self
+
+
+class EnrollmentDraft(BaseModel):
+    """What the form opens with: the member's names and the workspace's clinic locations."""
+
+    first_name: str
+    last_name: str
+    email: str
+    locations: list[dict[str, object]]
+
+
+class ClinicianPublic(BaseModel):
+    member_id: str
+    state: str
+    allowed_actions: list[str]
+    first_name: str | None = None
+    last_name: str | None = None
+    idp: IdpProgress | None = None
+    tfa_active: bool = False
+    epcs_enabled: bool = False
+    epcs_approvers: list[str] = Field(default_factory=list)
+    billing_started: bool = False
+    message: str | None = None
+    summary: str = ""
+
+
+class EnrollmentPublic(BaseModel):
+    status: str = Field(description="confirmed | pending | registration_failed")
+    clinician: ClinicianPublic
+
+
+class VerificationPublic(BaseModel):
+    sso_url: str = Field(description="Opens DoseSpot's identity verification for the clinician")
+    clinician: ClinicianPublic
+
+
+class ClinicianListItem(BaseModel):
+    member_id: str
+    first_name: str
+    last_name: str
+    state: str
+    tfa_active: bool
+    epcs_enabled: bool
+    idp_failed_attempts: int
+    idp_path: str | None
+    idp_deadline: datetime | None
+    verified_at: datetime | None
+
+
+class ClinicianList(BaseModel):
+    items: list[ClinicianListItem]
+    count: int

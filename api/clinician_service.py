@@ -1,0 +1,114 @@
+"""Talking to ClinicianEnrollment workflows: updates, their refusals as HTTP errors, status."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateStage,
+)
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.errors import Conflict, DomainError, NotFound
+from erx.settings import Settings
+from workflows.clinician_enrollment import (
+    CONTROLLED_SUBSTANCE_REFUSAL,
+    ClinicianEnrollmentWorkflow,
+    clinician_workflow_id,
+)
+from workflows.models import ClinicianStatus, EnrollmentTimings
+
+T = TypeVar("T")
+
+
+class UpdateRefused(DomainError):
+    """A workflow refused an update; carries the refusal's type for the caller to audit."""
+
+    def __init__(self, status_code: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message, **extra)
+        self.status_code = status_code
+        self.code = code
+
+
+def timings(settings: Settings) -> EnrollmentTimings:
+    return EnrollmentTimings(
+        confirmation_poll_seconds=settings.confirmation_poll_seconds,
+        idp_poll_seconds=settings.idp_poll_seconds,
+        tfa_poll_seconds=settings.tfa_poll_seconds,
+        poll_max_seconds=settings.poll_max_seconds,
+        idme_window_hours=settings.idme_window_hours,
+    )
+
+
+def handle_for(client: Client, workspace_id: str, member_id: str) -> WorkflowHandle[Any, Any]:
+    return client.get_workflow_handle_for(
+        ClinicianEnrollmentWorkflow.run, clinician_workflow_id(workspace_id, member_id)
+    )
+
+
+def refusal(err: WorkflowUpdateFailedError) -> DomainError:
+    """The HTTP error a workflow's refusal of an update stands for."""
+    cause = err.cause
+    if not isinstance(cause, ApplicationError):
+        return Conflict(str(cause or err))
+    details = cause.details[0] if cause.details else {}
+    extra = details if isinstance(details, dict) else {}
+    status = {
+        "ActionNotAllowed": 409,
+        "ClinicNotRegistered": 409,
+        "ApprovalRefused": 403,
+        "ControlledSubstanceRefused": 403,
+    }.get(cause.type or "", 409)
+    code = {403: "forbidden", 409: "conflict"}[status]
+    return UpdateRefused(status, code, cause.message, reason_type=cause.type, **extra)
+
+
+async def call(awaitable: Awaitable[T]) -> T:
+    """Await a workflow call; a missing or finished workflow and refusals become HTTP errors."""
+    try:
+        return await awaitable
+    except WorkflowUpdateFailedError as err:
+        raise refusal(err) from err
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise NotFound("this member has not been invited to eRx") from err
+        if "already completed" in str(err).lower():
+            raise Conflict("this clinician has been deactivated; invite them again") from err
+        raise
+
+
+async def status(client: Client, workspace_id: str, member_id: str) -> ClinicianStatus:
+    handle = handle_for(client, workspace_id, member_id)
+    return await call(handle.query(ClinicianEnrollmentWorkflow.status))
+
+
+async def update_with_wait(
+    handle: WorkflowHandle[Any, Any], update: Any, arg: Any, wait: float
+) -> Any | None:
+    """Send an update; its result if it finishes within ``wait`` seconds, else None."""
+    update_handle = await call(
+        handle.start_update(update, arg, wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+    )
+    try:
+        return await call(asyncio.wait_for(update_handle.result(), timeout=wait))
+    except TimeoutError:
+        return None
+
+
+async def require_controlled_substance_permission(
+    client: Client, workspace_id: str, member_id: str
+) -> None:
+    """Refuse a controlled-substance send unless the clinician's EPCS access is granted."""
+    handle = handle_for(client, workspace_id, member_id)
+    try:
+        await call(
+            handle.execute_update(ClinicianEnrollmentWorkflow.authorize_controlled_substance)
+        )
+    except (NotFound, Conflict) as err:
+        raise UpdateRefused(403, "forbidden", CONTROLLED_SUBSTANCE_REFUSAL) from err

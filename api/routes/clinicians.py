@@ -1,0 +1,458 @@
+"""Invitations and the clinician lifecycle: enrollment, verification, two-factor, EPCS."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from activities.clinicians import append_audit
+from api import clinician_service as svc
+from api.auth import Principal, Role
+from api.clinician_schemas import (
+    ClinicianList,
+    ClinicianListItem,
+    ClinicianPublic,
+    EnrollmentDraft,
+    EnrollmentFormIn,
+    EnrollmentPublic,
+    InvitationPreview,
+    InvitationPublic,
+    InvitationsPublic,
+    MemberSelection,
+    VerificationPublic,
+)
+from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
+from api.errors import Conflict, Forbidden, NotFound, Unprocessable
+from db.models import ClinicianEnrollment, ClinicRegistration, Location, Member
+from dosespot.sso import build_sso_url
+from erx.codec import SecretBox
+from erx.settings import Settings
+from workflows.clinic_setup import ClinicSetupWorkflow, clinic_setup_workflow_id
+from workflows.clinician_enrollment import ClinicianEnrollmentWorkflow
+from workflows.models import (
+    ActorRequest,
+    Address,
+    ClinicianStatus,
+    ClinicStatus,
+    EnrollmentForm,
+    EnrollmentLocation,
+    EpcsApproval,
+    EpcsAuditInput,
+    InviteRequest,
+)
+
+router = APIRouter(prefix="/v1/workspaces/{ws}/erx", tags=["clinicians"])
+
+
+def money(cents: int, currency: str) -> str:
+    symbol = "$" if currency == "USD" else f"{currency} "
+    return f"{symbol}{cents // 100:,}.{cents % 100:02d}"
+
+
+async def _members(session: AsyncSession, ws: str, ids: list[str]) -> dict[str, Member]:
+    rows = (
+        await session.scalars(select(Member).where(Member.workspace_id == ws, Member.id.in_(ids)))
+    ).all()
+    found = {m.id: m for m in rows}
+    for i, member_id in enumerate(ids):
+        if member_id not in found:
+            raise Unprocessable(f"member_ids.{i}", f"no member {member_id!r} in this workspace")
+    return found
+
+
+def _public(status_: ClinicianStatus, member: Member | None = None) -> ClinicianPublic:
+    return ClinicianPublic(
+        member_id=status_.member_id,
+        state=status_.state,
+        allowed_actions=status_.allowed_actions,
+        first_name=member.first_name if member else None,
+        last_name=member.last_name if member else None,
+        idp=status_.idp,
+        tfa_active=status_.tfa_active,
+        epcs_enabled=status_.epcs_enabled,
+        epcs_approvers=status_.epcs_approvers,
+        billing_started=status_.billing_started,
+        message=status_.message,
+        summary=status_.summary,
+    )
+
+
+def _acting_for(principal: Principal, ws: str, member_id: str) -> None:
+    principal.require_workspace(ws)
+    principal.require_self_or(member_id, Role.service, Role.admin)
+
+
+@router.post("/invitations/preview", response_model=InvitationPreview)
+async def preview_invitations(
+    ws: str,
+    body: MemberSelection,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> InvitationPreview:
+    """How many clinicians are selected and what they will cost per month once verified."""
+    principal.require_workspace(ws)
+    principal.require_role(Role.service, Role.admin)
+    selected = list(dict.fromkeys(body.member_ids))
+    await _members(session, ws, selected)
+    total = len(selected) * settings.price_per_clinician_cents
+    return InvitationPreview(
+        selected_count=len(selected),
+        price_per_clinician_cents=settings.price_per_clinician_cents,
+        monthly_total_cents=total,
+        monthly_total=money(total, settings.currency),
+        currency=settings.currency,
+    )
+
+
+@router.post("/invitations", response_model=InvitationsPublic)
+async def invite(
+    ws: str,
+    body: MemberSelection,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> InvitationsPublic:
+    """Email each selected clinician an invitation and start their enrollment (idempotent)."""
+    principal.require_workspace(ws)
+    principal.require_role(Role.service, Role.admin)
+    selected = list(dict.fromkeys(body.member_ids))
+    await _members(session, ws, selected)
+    handle = temporal.get_workflow_handle_for(ClinicSetupWorkflow.run, clinic_setup_workflow_id(ws))
+    try:
+        result = await svc.call(
+            handle.execute_update(
+                ClinicSetupWorkflow.invite_clinicians,
+                InviteRequest(member_ids=selected, timings=svc.timings(settings)),
+            )
+        )
+    except NotFound as err:
+        raise Conflict(
+            "Register the clinic with DoseSpot before inviting clinicians",
+            state="no_clinic",
+            allowed_actions=["register_clinic"],
+        ) from err
+    total = len(selected) * settings.price_per_clinician_cents
+    return InvitationsPublic(
+        items=[InvitationPublic(member_id=i.member_id, status=i.status) for i in result.items],
+        monthly_total=money(total, settings.currency),
+    )
+
+
+@router.get("/clinicians", response_model=ClinicianList)
+async def list_clinicians(ws: str, principal: PrincipalDep, session: SessionDep) -> ClinicianList:
+    """Every invited clinician's enrollment state, verification progress and EPCS status."""
+    principal.require_workspace(ws)
+    rows = (
+        await session.execute(
+            select(ClinicianEnrollment, Member)
+            .join(
+                Member,
+                (Member.workspace_id == ClinicianEnrollment.workspace_id)
+                & (Member.id == ClinicianEnrollment.member_id),
+            )
+            .where(ClinicianEnrollment.workspace_id == ws)
+            .order_by(Member.last_name, Member.id)
+        )
+    ).all()
+    items = [
+        ClinicianListItem(
+            member_id=c.member_id,
+            first_name=m.first_name,
+            last_name=m.last_name,
+            state=c.state,
+            tfa_active=c.tfa_active,
+            epcs_enabled=c.epcs_enabled,
+            idp_failed_attempts=c.idp_failed_attempts,
+            idp_path=c.idp_path,
+            idp_deadline=c.idp_deadline,
+            verified_at=c.verified_at,
+        )
+        for c, m in rows
+    ]
+    return ClinicianList(items=items, count=len(items))
+
+
+@router.get("/clinicians/{member_id}", response_model=ClinicianPublic)
+async def get_clinician(
+    ws: str, member_id: str, principal: PrincipalDep, session: SessionDep, temporal: TemporalDep
+) -> ClinicianPublic:
+    """One clinician's state, the actions open to them, verification and EPCS status."""
+    _acting_for(principal, ws, member_id)
+    member = await session.get(Member, (ws, member_id))
+    return _public(await svc.status(temporal, ws, member_id), member)
+
+
+@router.get("/clinicians/{member_id}/enrollment", response_model=EnrollmentDraft)
+async def enrollment_draft(
+    ws: str, member_id: str, principal: PrincipalDep, session: SessionDep
+) -> EnrollmentDraft:
+    """The enrollment form, prefilled from the member and the registered clinic locations."""
+    _acting_for(principal, ws, member_id)
+    member = await session.get(Member, (ws, member_id))
+    if member is None:
+        raise NotFound("no such member")
+    rows = (
+        await session.execute(
+            select(Location, ClinicRegistration)
+            .join(
+                ClinicRegistration,
+                (ClinicRegistration.workspace_id == Location.workspace_id)
+                & (ClinicRegistration.location_id == Location.id),
+            )
+            .where(
+                Location.workspace_id == ws,
+                ClinicRegistration.status == ClinicStatus.registered.value,
+            )
+            .order_by(ClinicRegistration.created_at)
+        )
+    ).all()
+    return EnrollmentDraft(
+        first_name=member.first_name,
+        last_name=member.last_name,
+        email=member.email,
+        locations=[
+            {"location_id": loc.id, "name": loc.name, "state": loc.state, "is_default": i == 0}
+            for i, (loc, _) in enumerate(rows)
+        ],
+    )
+
+
+async def _enrollment_form(
+    session: AsyncSession, ws: str, member: Member, body: EnrollmentFormIn
+) -> EnrollmentForm:
+    """The workflow's form: member defaults, DoseSpot clinic ids, DEA states checked."""
+    locations = []
+    fax = body.fax
+    for i, item in enumerate(body.locations):
+        location = await session.get(Location, (ws, item.location_id))
+        registration = await session.get(ClinicRegistration, (ws, item.location_id))
+        if location is None:
+            raise Unprocessable(f"locations.{i}.location_id", "no such location in this workspace")
+        if (
+            registration is None
+            or registration.status != ClinicStatus.registered.value
+            or registration.dosespot_clinic_id is None
+        ):
+            raise Unprocessable(
+                f"locations.{i}.location_id", "the location is not registered with DoseSpot yet"
+            )
+        if item.dea_number and item.dea_state and item.dea_state != location.state:
+            raise Unprocessable(
+                f"locations.{i}.dea_state",
+                f"the DEA registration is for {item.dea_state} but the location is in "
+                f"{location.state}; a DEA number is registered per state",
+            )
+        if item.is_default and fax is None:
+            fax = location.fax
+        locations.append(
+            EnrollmentLocation(
+                location_id=item.location_id,
+                dosespot_clinic_id=registration.dosespot_clinic_id,
+                state=location.state,
+                is_default=item.is_default,
+                dea_number=item.dea_number,
+                nadea_number=item.nadea_number,
+                license_number=item.license_number,
+            )
+        )
+    if fax is None:
+        raise Unprocessable(
+            "fax", "DoseSpot requires a fax number and the default location has none"
+        )
+    address = body.professional_address
+    return EnrollmentForm(
+        first_name=body.first_name or member.first_name,
+        last_name=body.last_name or member.last_name,
+        date_of_birth=body.date_of_birth,
+        email=str(body.email) if body.email else member.email,
+        npi=body.npi,
+        phone=body.phone,
+        fax=fax,
+        address=Address(
+            street_address=address.street_address,
+            suburb=address.suburb,
+            city=address.city,
+            state=address.state,
+            zip_code=address.zip_code,
+        ),
+        locations=locations,
+    )
+
+
+@router.put(
+    "/clinicians/{member_id}/enrollment",
+    response_model=EnrollmentPublic,
+    responses={202: {"model": EnrollmentPublic, "description": "DoseSpot has not confirmed yet"}},
+)
+async def submit_enrollment(
+    ws: str,
+    member_id: str,
+    body: EnrollmentFormIn,
+    response: Response,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> EnrollmentPublic:
+    """Register the clinician with DoseSpot; answers when confirmed or after at most 60 s."""
+    _acting_for(principal, ws, member_id)
+    member = await session.get(Member, (ws, member_id))
+    if member is None:
+        raise NotFound("no such member")
+    form = await _enrollment_form(session, ws, member, body)
+    handle = svc.handle_for(temporal, ws, member_id)
+    result = await svc.update_with_wait(
+        handle,
+        ClinicianEnrollmentWorkflow.submit_enrollment,
+        form,
+        settings.enrollment_wait_seconds,
+    )
+    clinician = _public(await svc.status(temporal, ws, member_id), member)
+    if result is None:
+        response.status_code = status.HTTP_202_ACCEPTED
+        return EnrollmentPublic(status="pending", clinician=clinician)
+    return EnrollmentPublic(status=result.outcome.value, clinician=clinician)
+
+
+async def _sso_url(session: AsyncSession, settings: Settings, clinician: ClinicianStatus) -> str:
+    if clinician.dosespot_clinic_id is None or clinician.dosespot_clinician_id is None:
+        raise Conflict("the clinician is not registered with DoseSpot yet")
+    registration = await session.scalar(
+        select(ClinicRegistration).where(
+            ClinicRegistration.dosespot_clinic_id == clinician.dosespot_clinic_id
+        )
+    )
+    if registration is None or not registration.clinic_key_ciphertext:
+        raise Conflict("the clinician's clinic is not registered with DoseSpot")
+    assert registration.clinic_key_key_id is not None
+    key = SecretBox(settings.codec_keys, settings.codec_active_key_id).open(
+        registration.clinic_key_key_id, registration.clinic_key_ciphertext
+    )
+    return build_sso_url(
+        settings.dosespot_sso_url,
+        clinician.dosespot_clinic_id,
+        key.decode(),
+        clinician.dosespot_clinician_id,
+    )
+
+
+@router.post("/clinicians/{member_id}/verification", response_model=VerificationPublic)
+async def start_verification(
+    ws: str,
+    member_id: str,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> VerificationPublic:
+    """Start (or continue) identity verification; returns the DoseSpot SSO link.
+
+    After an expired ID.me window only an admin (or the EHR's service key) restarts it.
+    """
+    _acting_for(principal, ws, member_id)
+    handle = svc.handle_for(temporal, ws, member_id)
+    current = await svc.status(temporal, ws, member_id)
+    actor = ActorRequest(actor_member_id=principal.member_id)
+    if current.state == "verification_expired":
+        principal.require_role(Role.admin, Role.service)
+        clinician = await svc.call(
+            handle.execute_update(ClinicianEnrollmentWorkflow.restart_verification, actor)
+        )
+    else:
+        clinician = await svc.call(
+            handle.execute_update(ClinicianEnrollmentWorkflow.start_verification, actor)
+        )
+    member = await session.get(Member, (ws, member_id))
+    return VerificationPublic(
+        sso_url=await _sso_url(session, settings, clinician), clinician=_public(clinician, member)
+    )
+
+
+@router.post("/clinicians/{member_id}/two-factor", response_model=ClinicianPublic)
+async def start_two_factor(
+    ws: str, member_id: str, principal: PrincipalDep, session: SessionDep, temporal: TemporalDep
+) -> ClinicianPublic:
+    """Start DoseSpot's two-factor activation (Duo on the clinician's phone) for EPCS."""
+    _acting_for(principal, ws, member_id)
+    handle = svc.handle_for(temporal, ws, member_id)
+    clinician = await svc.call(
+        handle.execute_update(
+            ClinicianEnrollmentWorkflow.start_two_factor,
+            ActorRequest(actor_member_id=principal.member_id),
+        )
+    )
+    return _public(clinician, await session.get(Member, (ws, member_id)))
+
+
+async def _approver_facts(session: AsyncSession, ws: str, principal: Principal) -> EpcsApproval:
+    assert principal.member_id is not None
+    member = await session.get(Member, (ws, principal.member_id))
+    enrollment = await session.get(ClinicianEnrollment, (ws, principal.member_id))
+    return EpcsApproval(
+        approver_member_id=principal.member_id,
+        approver_is_admin=principal.role == Role.admin or bool(member and member.is_admin),
+        approver_is_dea_registrant_with_tfa=bool(
+            enrollment
+            and enrollment.dea_registrant
+            and enrollment.tfa_active
+            and enrollment.state in ("tfa_active", "epcs_enabled")
+        ),
+    )
+
+
+@router.post("/clinicians/{member_id}/epcs-approvals", response_model=ClinicianPublic)
+async def approve_epcs(
+    ws: str,
+    member_id: str,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
+    request: Request,
+) -> ClinicianPublic:
+    """One approver's approval of controlled-substance prescribing; two people are needed."""
+    principal.require_workspace(ws)
+    if principal.member_id is None:
+        raise Forbidden("EPCS approvals are given by a person: use an admin or member key")
+    approval = await _approver_facts(session, ws, principal)
+    handle = svc.handle_for(temporal, ws, member_id)
+    try:
+        clinician = await svc.call(
+            handle.execute_update(ClinicianEnrollmentWorkflow.approve_epcs, approval)
+        )
+    except (svc.UpdateRefused, Conflict, NotFound) as err:
+        # The refusal is audited in its own transaction: the request's is rolled back.
+        async with request.app.state.sessionmaker() as audit_session:
+            await append_audit(
+                audit_session,
+                EpcsAuditInput(
+                    workspace_id=ws,
+                    subject_member_id=member_id,
+                    actor_member_id=principal.member_id,
+                    action="approve",
+                    outcome="refused",
+                    reason=err.message,
+                ),
+            )
+            await audit_session.commit()
+        raise
+    return _public(clinician, await session.get(Member, (ws, member_id)))
+
+
+@router.delete("/clinicians/{member_id}", response_model=ClinicianPublic)
+async def deactivate(
+    ws: str, member_id: str, principal: PrincipalDep, session: SessionDep, temporal: TemporalDep
+) -> ClinicianPublic:
+    """Deactivate: revoke EPCS access, stop billing, deactivate in DoseSpot."""
+    principal.require_workspace(ws)
+    principal.require_role(Role.service, Role.admin)
+    handle = svc.handle_for(temporal, ws, member_id)
+    clinician = await svc.call(
+        handle.execute_update(
+            ClinicianEnrollmentWorkflow.deactivate,
+            ActorRequest(actor_member_id=principal.member_id),
+        )
+    )
+    return _public(clinician, await session.get(Member, (ws, member_id)))

@@ -1,0 +1,208 @@
+"""DoseSpot push notifications: authenticate, de-duplicate in the inbox, signal the owner.
+
+DoseSpot documents neither retries nor ordering, so every event is recorded under a hash
+of its content before anything else happens, and a copy that was already handed to its
+workflow is answered as a duplicate. Events no workflow can take (an unknown clinician,
+an event type nothing owns yet, a finished workflow) are kept and answered 200: DoseSpot
+must not retry them forever, and the workflows' polling of DoseSpot covers what they miss.
+
+Notification bodies can carry patient details, so logs name the event type and a prefix
+of the event key only.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Request
+from pydantic import BaseModel
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.auth import Unauthorized
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.errors import DomainError, Unavailable
+from db.inbox import DoseSpotInboxEntry
+from db.models import ClinicianEnrollment, utcnow
+from dosespot.notifications import (
+    MalformedNotification,
+    PushNotification,
+    event_key,
+    parse_notification,
+)
+from erx.settings import Settings
+from workflows.models import DoseSpotEvent
+
+logger = logging.getLogger("api.notifications")
+
+router = APIRouter(prefix="/v1/dosespot", tags=["dosespot"])
+
+SIGNAL_NAME = "dosespot_event"
+# DoseSpot gives up after 20 s; a slow Temporal must not make us miss that.
+SIGNAL_TIMEOUT = timedelta(seconds=5)
+_EVENT_TYPE_LENGTH = 64
+
+
+def clinician_workflow_id(workspace_id: str, member_id: str) -> str:
+    return f"erx-clinician:{workspace_id}:{member_id}"
+
+
+class NotificationReceipt(BaseModel):
+    """``routed``: handed to its workflow; ``duplicate``: already handed over earlier;
+    ``unrouted``: kept, but no running workflow owns it."""
+
+    status: Literal["routed", "duplicate", "unrouted"]
+
+
+_BODY_SCHEMA: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["EventType"],
+                    "properties": {
+                        "EventType": {"type": "string", "example": "ClinicianConfirmed"},
+                        "Data": {"type": "object", "example": {"ClinicianId": 12345}},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/notifications",
+    response_model=NotificationReceipt,
+    openapi_extra=_BODY_SCHEMA,
+    responses={400: {"description": "not a notification"}, 401: {"description": "bad secret"}},
+)
+async def receive_notification(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> NotificationReceipt:
+    """Receive a DoseSpot push notification (``Authorization: Secret <shared secret>``)."""
+    _authenticate(settings, authorization)
+    try:
+        notification = parse_notification(await request.body())
+    except MalformedNotification as err:
+        raise DomainError(str(err)) from err
+    key = event_key(notification)
+    status = await _receive(session, temporal, notification, key)
+    logger.info("dosespot notification %s %s: %s", _loggable(notification), key[:12], status)
+    return NotificationReceipt(status=status)
+
+
+def _loggable(notification: PushNotification) -> str:
+    # An unknown event type is text from outside: keep it to one short, plain token.
+    if notification.known:
+        return notification.event_type
+    kept = "".join(c for c in notification.event_type if c.isascii() and c.isalnum())
+    return f"unknown:{kept[:_EVENT_TYPE_LENGTH]}"
+
+
+def _authenticate(settings: Settings, authorization: str | None) -> None:
+    scheme, _, given = (authorization or "").strip().partition(" ")
+    expected = settings.dosespot_webhook_secret.encode()
+    # Compared even when the scheme is wrong, so the answer time says nothing about the secret.
+    matches = hmac.compare_digest(given.strip().encode(), expected)
+    if scheme.casefold() != "secret" or not matches:
+        raise Unauthorized("push notifications need the DoseSpot shared secret")
+
+
+async def _receive(
+    session: AsyncSession, temporal: Client, notification: PushNotification, key: str
+) -> Literal["routed", "duplicate", "unrouted"]:
+    # Committed on its own first: once we have answered, the event is never lost.
+    await _record(session, key, notification)
+    await session.commit()
+
+    # The claim holds the row's write lock until the commit below, so a concurrent copy
+    # waits here and then sees the event as routed instead of signalling a second time.
+    received_at = await _claim(session, key)
+    if received_at is None:
+        await session.commit()
+        return "duplicate"
+    workflow_id = await _owner(session, notification)
+    if workflow_id is None:
+        await session.commit()
+        return "unrouted"
+    event = DoseSpotEvent(
+        event_type=notification.event_type,
+        clinician_id=notification.clinician_id,
+        data=notification.data,
+        received_at=received_at.isoformat(),
+    )
+    try:
+        await temporal.get_workflow_handle(workflow_id).signal(
+            SIGNAL_NAME, event, rpc_timeout=SIGNAL_TIMEOUT
+        )
+    except RPCError as err:
+        # The failed attempt is counted; a redelivery of the event tries again.
+        await session.commit()
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return "unrouted"
+        logger.warning("dosespot notification %s: signal failed (%s)", key[:12], err.status.name)
+        raise Unavailable("the workflow service did not take the event; it is kept") from err
+    await session.execute(
+        update(DoseSpotInboxEntry)
+        .where(DoseSpotInboxEntry.event_key == key)
+        .values(routed_workflow_id=workflow_id, routed_at=utcnow())
+    )
+    await session.commit()
+    return "routed"
+
+
+async def _record(session: AsyncSession, key: str, notification: PushNotification) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING: the first copy of an event creates its row."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(DoseSpotInboxEntry).values(
+        event_key=key,
+        event_type=notification.event_type[:_EVENT_TYPE_LENGTH],
+        clinician_id=notification.clinician_id,
+        received_at=utcnow(),
+        attempts=0,
+    )
+    await session.execute(stmt.on_conflict_do_nothing(index_elements=["event_key"]))
+
+
+async def _claim(session: AsyncSession, key: str) -> datetime | None:
+    """Take the event for routing unless it was already routed; returns when it first came."""
+    result = await session.execute(
+        update(DoseSpotInboxEntry)
+        .where(DoseSpotInboxEntry.event_key == key, DoseSpotInboxEntry.routed_at.is_(None))
+        .values(attempts=DoseSpotInboxEntry.attempts + 1)
+        .returning(DoseSpotInboxEntry.received_at)
+    )
+    received_at = result.scalar_one_or_none()
+    if received_at is not None and received_at.tzinfo is None:
+        # SQLite hands back naive datetimes; they were written in UTC.
+        received_at = received_at.replace(tzinfo=UTC)
+    return received_at
+
+
+async def _owner(session: AsyncSession, notification: PushNotification) -> str | None:
+    """The workflow that owns the event's DoseSpot id, if there is one."""
+    if not notification.concerns_clinician:
+        return None
+    enrollment = (
+        await session.execute(
+            select(ClinicianEnrollment.workspace_id, ClinicianEnrollment.member_id).where(
+                ClinicianEnrollment.dosespot_clinician_id == notification.clinician_id
+            )
+        )
+    ).first()
+    if enrollment is None:
+        return None
+    return clinician_workflow_id(enrollment.workspace_id, enrollment.member_id)

@@ -1,0 +1,151 @@
+"""A time-skipping Temporal server per test module, and helpers to run ClinicianBilling on it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.sdk.v1 import WorkflowMetadata
+from temporalio.client import WorkflowHandle, WorkflowHistory
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.billing import BillingProvider, LedgerBillingProvider, billing_activities
+from db.billing import BillingCharge, BillingSubscription
+from erx.settings import Settings
+from erx.temporal import SEARCH_ATTRIBUTES, data_converter
+from tests.conftest import BIN
+from workflows.billing_models import ClinicianBillingInput
+from workflows.clinician_billing import ClinicianBillingWorkflow, clinician_billing_workflow_id
+
+
+@pytest.fixture(scope="module")
+async def time_env(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
+    # One per module: the clock only moves forward, and each module plans its own dates.
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(BIN / "temporal-test-server"),
+        data_converter=data_converter(settings),
+    )
+    # The test server cannot list search attributes, only add them.
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={
+                key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in SEARCH_ATTRIBUTES
+            },
+        )
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@asynccontextmanager
+async def billing_worker(
+    env: WorkflowEnvironment,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    provider: BillingProvider | None = None,
+    activities: Sequence[Callable[..., Any]] | None = None,
+    queue: str | None = None,
+) -> AsyncIterator[str]:
+    """A worker on a fresh task queue (or ``queue``) with the real activities or the given."""
+    queue = queue or f"billing-{uuid.uuid4()}"
+    async with Worker(
+        env.client,
+        task_queue=queue,
+        workflows=[ClinicianBillingWorkflow],
+        activities=activities
+        or billing_activities(
+            provider or LedgerBillingProvider(sessionmaker), sessionmaker, settings
+        ),
+    ):
+        yield queue
+
+
+def new_ids() -> tuple[str, str]:
+    return f"ws_{uuid.uuid4().hex[:10]}", f"m_{uuid.uuid4().hex[:8]}"
+
+
+async def start_billing(
+    env: WorkflowEnvironment, queue: str, workspace_id: str, member_id: str, anchor: date
+) -> WorkflowHandle[ClinicianBillingWorkflow, None]:
+    return await env.client.start_workflow(
+        ClinicianBillingWorkflow.run,
+        ClinicianBillingInput(workspace_id=workspace_id, member_id=member_id, anchor=anchor),
+        id=clinician_billing_workflow_id(workspace_id, member_id),
+        task_queue=queue,
+    )
+
+
+async def ledger(
+    sessionmaker: async_sessionmaker[AsyncSession], workspace_id: str, member_id: str
+) -> list[BillingCharge]:
+    async with sessionmaker() as session:
+        rows = await session.scalars(
+            select(BillingCharge)
+            .where(BillingCharge.workspace_id == workspace_id, BillingCharge.member_id == member_id)
+            .order_by(BillingCharge.period_start)
+        )
+        return list(rows.all())
+
+
+async def subscription(
+    sessionmaker: async_sessionmaker[AsyncSession], workspace_id: str, member_id: str
+) -> BillingSubscription | None:
+    async with sessionmaker() as session:
+        return await session.get(BillingSubscription, (workspace_id, member_id))
+
+
+async def advance_to(env: WorkflowEnvironment, moment: datetime) -> None:
+    """Move the test server's clock to ``moment``, firing every timer on the way."""
+    now = await env.get_current_time()
+    if moment > now:
+        await env.sleep(moment - now)
+
+
+async def run_histories(
+    env: WorkflowEnvironment, workflow_id: str, first_run_id: str
+) -> list[WorkflowHistory]:
+    """Every run's history from ``first_run_id`` on, following continue-as-new."""
+    histories = []
+    run_id: str | None = first_run_id
+    while run_id:
+        history = await env.client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        histories.append(history)
+        last = history.events[-1]
+        run_id = (
+            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+            if last.HasField("workflow_execution_continued_as_new_event_attributes")
+            else None
+        )
+    return histories
+
+
+async def current_details(handle: WorkflowHandle[Any, Any]) -> str:
+    """What ``workflow.set_current_details`` last said, as the Temporal UI shows it."""
+    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    return metadata.current_details
+
+
+async def advance_until(
+    env: WorkflowEnvironment,
+    done: Callable[[], Awaitable[bool]],
+    step: timedelta = timedelta(minutes=1),
+    limit: timedelta = timedelta(days=2),
+) -> None:
+    """Step the clock until ``done`` holds (at most ``limit`` of virtual time)."""
+    waited = timedelta()
+    while not await done():
+        assert waited < limit, "the workflow did not get there in time"
+        await env.sleep(step)
+        waited += step

@@ -1,0 +1,247 @@
+"""Push notification parsing, with the shapes DoseSpot's supplement (v1.0.3) shows."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pytest
+
+from dosespot.notifications import (
+    CLINICIAN_EVENTS,
+    MalformedNotification,
+    PushNotification,
+    event_key,
+    parse_notification,
+)
+
+CLINICIAN_CONFIRMED = {"EventType": "ClinicianConfirmed", "Data": {"ClinicianId": 123456}}
+
+IDP_COMPLETE = {
+    "EventType": "ClinicianIDPCompleteSuccess",
+    "Data": {
+        "ClinicianId": 123456,
+        "ClinicianIDPCompleteDate": "2024-05-01T14:03:27.000",
+        "IDPCompleteType": "Experian",
+    },
+}
+
+LOCKED_OUT = {
+    "EventType": "ClinicianLockedOut",
+    "Data": {
+        "ClinicianId": "123456",
+        "LockoutDateTime": "2024-05-01T14:03:27",
+        "ErrorDetails": "Too many failed PIN attempts",
+    },
+}
+
+NOTIFICATION_COUNTS = {
+    "EventType": "PrescriberNotificationCounts",
+    "Data": {
+        "ClinicianId": 123456,
+        "ClinicId": 98765,
+        "PendingPrescriptionCount": 1,
+        "TransmissionErrorCount": 0,
+        "RefillRequestCount": 2,
+        "ChangeRequestCount": 0,
+        "Total": {
+            "PendingPrescriptionCount": 3,
+            "TransmissionErrorCount": 1,
+            "RefillRequestCount": 4,
+            "ChangeRequestCount": 0,
+        },
+    },
+}
+
+# Numbers as strings and the status by name in odd casing, as in DoseSpot's own example.
+PRESCRIPTION_RESULT = {
+    "EventType": "PrescriptionResult",
+    "Data": {
+        "PatientId": "55501",
+        "ClinicId": "98765",
+        "ClinicianId": "123456",
+        "AgentId": None,
+        "PrescriptionId": "7700123",
+        "RelatedRxRequestQueueItemId": None,
+        "PrescriptionStatus": "erxSent",
+        "StatusDateTime": "2024-05-01T14:03:27",
+        "StatusDetails": "",
+    },
+}
+
+MEDICATION_STATUS = {
+    "EventType": "MedicationStatusUpdate",
+    "Data": {
+        "PatientId": 55501,
+        "ClinicId": 98765,
+        "ClinicianId": 123456,
+        "PrescriptionId": 7700123,
+        "MedicationStatus": 3,
+        "StatusNotes": "Discontinued by prescriber",
+    },
+}
+
+PHARMACY_STATUS_AS_STATUS = {
+    "EventType": "PharmacyStatusUpdate",
+    "Data": {"PatientId": 55501, "ClinicId": 98765, "PrescriptionId": 7700123, "Status": "4"},
+}
+PHARMACY_STATUS_AS_PHARMACY_STATUS = {
+    "EventType": "PharmacyStatusUpdate",
+    "Data": {"PatientId": 55501, "ClinicId": 98765, "PrescriptionId": 7700123, "PharmacyStatus": 4},
+}
+
+
+def test_clinician_confirmed() -> None:
+    parsed = parse_notification(CLINICIAN_CONFIRMED)
+    assert parsed == PushNotification(
+        event_type="ClinicianConfirmed", clinician_id=123456, data={"ClinicianId": 123456}
+    )
+    assert parsed.known and parsed.concerns_clinician
+
+
+def test_idp_complete_keeps_data_as_received() -> None:
+    parsed = parse_notification(IDP_COMPLETE)
+    assert parsed.event_type == "ClinicianIDPCompleteSuccess"
+    assert parsed.clinician_id == 123456
+    assert parsed.data == IDP_COMPLETE["Data"]
+
+
+def test_clinician_id_as_string() -> None:
+    parsed = parse_notification(LOCKED_OUT)
+    assert parsed.clinician_id == 123456
+    assert parsed.concerns_clinician
+
+
+def test_notification_counts_name_clinician_and_clinic() -> None:
+    parsed = parse_notification(NOTIFICATION_COUNTS)
+    assert (parsed.clinician_id, parsed.clinic_id) == (123456, 98765)
+    assert parsed.concerns_clinician
+    assert parsed.data["Total"]["RefillRequestCount"] == 4
+
+
+def test_prescription_result_with_numbers_as_strings() -> None:
+    parsed = parse_notification(PRESCRIPTION_RESULT)
+    assert parsed.patient_id == 55501
+    assert parsed.clinic_id == 98765
+    assert parsed.clinician_id == 123456
+    assert parsed.prescription_id == 7700123
+    assert parsed.status == "erxSent"
+    # It names a clinician, but a patient's prescriptions are not the enrollment's business.
+    assert not parsed.concerns_clinician
+
+
+def test_medication_status_is_read_from_its_own_field() -> None:
+    parsed = parse_notification(MEDICATION_STATUS)
+    assert parsed.status == 3
+    assert parsed.prescription_id == 7700123
+
+
+def test_status_and_pharmacy_status_read_alike() -> None:
+    a = parse_notification(PHARMACY_STATUS_AS_STATUS)
+    b = parse_notification(PHARMACY_STATUS_AS_PHARMACY_STATUS)
+    assert a.status == b.status == 4
+    assert a.prescription_id == b.prescription_id == 7700123
+
+
+@pytest.mark.parametrize(
+    "spelling", ["clinicianconfirmed", "CLINICIANCONFIRMED", " ClinicianConfirmed "]
+)
+def test_event_type_in_any_case(spelling: str) -> None:
+    parsed = parse_notification({"EventType": spelling, "Data": {"ClinicianId": 1}})
+    assert parsed.event_type == "ClinicianConfirmed"
+
+
+def test_keys_in_any_case() -> None:
+    parsed = parse_notification({"eventType": "ClinicianPINReset", "data": {"clinicianID": 7}})
+    assert parsed.event_type == "ClinicianPINReset"
+    assert parsed.clinician_id == 7
+
+
+def test_unknown_event_type_is_kept() -> None:
+    parsed = parse_notification({"EventType": "ClinicianSomethingNew", "Data": {"ClinicianId": 9}})
+    assert parsed.event_type == "ClinicianSomethingNew"
+    assert parsed.clinician_id == 9
+    assert not parsed.known
+    assert not parsed.concerns_clinician
+
+
+def test_raw_bytes_and_missing_data() -> None:
+    parsed = parse_notification(b'{"EventType": "ClinicianTfaActivateSuccess"}')
+    assert parsed.event_type == "ClinicianTfaActivateSuccess"
+    assert parsed.data == {}
+    assert parsed.clinician_id is None
+    assert not parsed.concerns_clinician
+
+
+def test_data_encoded_as_a_json_string() -> None:
+    parsed = parse_notification({"EventType": "ClinicianConfirmed", "Data": '{"ClinicianId": 5}'})
+    assert parsed.clinician_id == 5
+
+
+@pytest.mark.parametrize("value", [True, "12a", 1.5, [], {"Id": 1}, ""])
+def test_ids_that_are_not_integers_read_as_absent(value: Any) -> None:
+    parsed = parse_notification({"EventType": "ClinicianConfirmed", "Data": {"ClinicianId": value}})
+    assert parsed.clinician_id is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        "",
+        [],
+        "[1, 2]",
+        {"Data": {"ClinicianId": 1}},
+        {"EventType": "", "Data": {}},
+        {"EventType": 5, "Data": {}},
+        {"EventType": "ClinicianConfirmed", "Data": [1]},
+        {"EventType": "ClinicianConfirmed", "Data": "not json"},
+    ],
+)
+def test_not_a_notification(body: Any) -> None:
+    with pytest.raises(MalformedNotification):
+        parse_notification(body)
+    with pytest.raises(MalformedNotification):
+        event_key(body)
+
+
+def test_event_key_is_sha256_of_canonical_json() -> None:
+    canonical = json.dumps(
+        {"Data": {"ClinicianId": 123456}, "EventType": "ClinicianConfirmed"},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    assert event_key(CLINICIAN_CONFIRMED) == hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_event_key_ignores_key_order_whitespace_and_type_casing() -> None:
+    reordered = json.dumps(
+        {"Data": dict(reversed(list(NOTIFICATION_COUNTS["Data"].items()))), "EventType": "x"}
+    ).replace('"x"', '"prescribernotificationcounts"')
+    assert event_key(reordered.encode()) == event_key(NOTIFICATION_COUNTS)
+    assert event_key(parse_notification(NOTIFICATION_COUNTS)) == event_key(NOTIFICATION_COUNTS)
+
+
+def test_event_key_tells_different_events_apart() -> None:
+    keys = {
+        event_key(CLINICIAN_CONFIRMED),
+        event_key({"EventType": "ClinicianConfirmed", "Data": {"ClinicianId": 123457}}),
+        event_key({"EventType": "ClinicianTfaActivateSuccess", "Data": {"ClinicianId": 123456}}),
+        event_key(PHARMACY_STATUS_AS_STATUS),
+        event_key(PHARMACY_STATUS_AS_PHARMACY_STATUS),
+    }
+    assert len(keys) == 5
+    assert all(len(k) == 64 for k in keys)
+
+
+def test_routable_events_are_the_clinician_events() -> None:
+    assert {
+        "ClinicianConfirmed",
+        "ClinicianIDPCompleteSuccess",
+        "ClinicianTfaActivateSuccess",
+        "ClinicianTfaDeactivateSuccess",
+        "ClinicianLockedOut",
+        "ClinicianPINReset",
+        "PrescriberNotificationCounts",
+    } == CLINICIAN_EVENTS

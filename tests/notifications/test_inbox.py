@@ -1,0 +1,338 @@
+"""POST /v1/dosespot/notifications: secret, inbox de-duplication, signals to a real workflow."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, cast
+
+from temporalio import workflow
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import Worker
+
+# The probe workflow below is defined here, so the worker's sandbox re-imports this module.
+with workflow.unsafe.imports_passed_through():
+    import httpx
+    import pytest
+    from sqlalchemy import func, select
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+    from api.app import create_app
+    from db.inbox import DoseSpotInboxEntry
+    from db.models import ClinicianEnrollment
+    from dosespot.notifications import event_key
+    from erx.settings import Settings
+    from tests.conftest import WorkspaceKeys
+    from tests.notifications.conftest import with_notifications
+    from workflows.models import DoseSpotEvent
+
+URL = "/v1/dosespot/notifications"
+_clinician_ids = itertools.count(int(time.time() * 1000) % 1_000_000_000)
+
+
+@workflow.defn(name="InboxProbe")
+class InboxProbe:
+    """Stands in for ClinicianEnrollment: keeps every dosespot_event it is sent."""
+
+    def __init__(self) -> None:
+        self._events: list[DoseSpotEvent] = []
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.signal(name="dosespot_event")
+    def dosespot_event(self, event: DoseSpotEvent) -> None:
+        self._events.append(event)
+
+    @workflow.query(name="events")
+    def events(self) -> list[DoseSpotEvent]:
+        return self._events
+
+
+def secret(settings: Settings) -> dict[str, str]:
+    return {"Authorization": f"Secret {settings.dosespot_webhook_secret}"}
+
+
+def new_clinician_id() -> int:
+    return next(_clinician_ids)
+
+
+def workflow_id(workspace: WorkspaceKeys) -> str:
+    return f"erx-clinician:{workspace.id}:{workspace.member_id}"
+
+
+@asynccontextmanager
+async def probe(temporal: Client, id: str) -> AsyncIterator[WorkflowHandle[Any, Any]]:
+    queue = f"test-inbox-{uuid.uuid4()}"
+    async with Worker(temporal, task_queue=queue, workflows=[InboxProbe]):
+        handle = await temporal.start_workflow(InboxProbe.run, id=id, task_queue=queue)
+        try:
+            yield handle
+        finally:
+            await handle.terminate()
+
+
+async def events_of(handle: WorkflowHandle[Any, Any], at_least: int = 1) -> list[DoseSpotEvent]:
+    """The probe's events once it holds ``at_least``, plus a moment for any stragglers."""
+    deadline = time.monotonic() + 10
+    while True:
+        events = await handle.query(InboxProbe.events)
+        if len(events) >= at_least or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)
+    return await handle.query(InboxProbe.events)
+
+
+async def enroll(
+    sessionmaker: async_sessionmaker[AsyncSession], workspace: WorkspaceKeys, clinician_id: int
+) -> None:
+    async with sessionmaker() as session:
+        session.add(
+            ClinicianEnrollment(
+                workspace_id=workspace.id,
+                member_id=workspace.member_id,
+                state="confirming",
+                dosespot_clinician_id=clinician_id,
+            )
+        )
+        await session.commit()
+
+
+async def inbox_entry(
+    sessionmaker: async_sessionmaker[AsyncSession], body: Any
+) -> DoseSpotInboxEntry | None:
+    async with sessionmaker() as session:
+        return await session.get(DoseSpotInboxEntry, event_key(body))
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Secret not-the-secret"},
+        {"Authorization": "Secret "},
+        {"Authorization": "Bearer {secret}"},
+        {"Authorization": "{secret}"},
+    ],
+)
+async def test_without_the_secret_nothing_is_read_or_stored(
+    inbox_api: httpx.AsyncClient,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    headers: dict[str, str],
+) -> None:
+    headers = {k: v.format(secret=settings.dosespot_webhook_secret) for k, v in headers.items()}
+    body = {"EventType": "ClinicianConfirmed", "Data": {"ClinicianId": new_clinician_id()}}
+    resp = await inbox_api.post(URL, json=body, headers=headers)
+    assert resp.status_code == 401
+    assert await inbox_entry(sessionmaker, body) is None
+    # The body is not even parsed: garbage gets the same answer.
+    garbage = await inbox_api.post(URL, content=b"{not json", headers=headers)
+    assert garbage.status_code == 401
+
+
+async def test_routed_once_to_the_clinicians_workflow_despite_concurrent_copies(
+    inbox_api: httpx.AsyncClient,
+    settings: Settings,
+    temporal: Client,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    workspace: WorkspaceKeys,
+) -> None:
+    clinician_id = new_clinician_id()
+    await enroll(sessionmaker, workspace, clinician_id)
+    body = {
+        "EventType": "ClinicianIDPCompleteSuccess",
+        "Data": {
+            "ClinicianId": clinician_id,
+            "ClinicianIDPCompleteDate": "2024-05-01T14:03:27",
+            "IDPCompleteType": "Experian",
+        },
+    }
+    async with probe(temporal, workflow_id(workspace)) as handle:
+        responses = await asyncio.gather(
+            *(inbox_api.post(URL, json=body, headers=secret(settings)) for _ in range(3))
+        )
+        assert [r.status_code for r in responses] == [200, 200, 200], [r.text for r in responses]
+        assert sorted(r.json()["status"] for r in responses) == ["duplicate", "duplicate", "routed"]
+
+        [event] = await events_of(handle)
+        assert event.event_type == "ClinicianIDPCompleteSuccess"
+        assert event.clinician_id == clinician_id
+        assert event.data == body["Data"]
+        assert event.received_at is not None and event.received_at.endswith("+00:00")
+
+        again = await inbox_api.post(URL, json=body, headers=secret(settings))
+        assert again.json() == {"status": "duplicate"}
+        assert len(await events_of(handle)) == 1
+
+    entry = await inbox_entry(sessionmaker, body)
+    assert entry is not None
+    assert entry.routed_workflow_id == workflow_id(workspace)
+    assert entry.routed_at is not None
+    assert entry.attempts == 1
+    assert entry.clinician_id == clinician_id
+    assert entry.event_type == "ClinicianIDPCompleteSuccess"
+
+
+async def test_routing_that_failed_is_tried_again_on_redelivery(
+    inbox_api: httpx.AsyncClient,
+    settings: Settings,
+    temporal: Client,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    workspace: WorkspaceKeys,
+) -> None:
+    clinician_id = new_clinician_id()
+    body = {"EventType": "ClinicianTfaActivateSuccess", "Data": {"ClinicianId": clinician_id}}
+
+    # No enrollment knows this DoseSpot clinician yet.
+    first = await inbox_api.post(URL, json=body, headers=secret(settings))
+    assert first.json() == {"status": "unrouted"}
+
+    # The enrollment exists, but its workflow is not running.
+    await enroll(sessionmaker, workspace, clinician_id)
+    second = await inbox_api.post(URL, json=body, headers=secret(settings))
+    assert second.json() == {"status": "unrouted"}
+    entry = await inbox_entry(sessionmaker, body)
+    assert entry is not None
+    assert (entry.routed_at, entry.attempts) == (None, 2)
+
+    async with probe(temporal, workflow_id(workspace)) as handle:
+        third = await inbox_api.post(URL, json=body, headers=secret(settings))
+        assert third.json() == {"status": "routed"}
+        fourth = await inbox_api.post(URL, json=body, headers=secret(settings))
+        assert fourth.json() == {"status": "duplicate"}
+        [event] = await events_of(handle)
+        assert event.event_type == "ClinicianTfaActivateSuccess"
+
+    entry = await inbox_entry(sessionmaker, body)
+    assert entry is not None
+    assert entry.routed_workflow_id == workflow_id(workspace)
+    assert entry.attempts == 3
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {
+            "EventType": "PrescriptionResult",
+            "Data": {
+                "PatientId": "55501",
+                "ClinicId": "98765",
+                "ClinicianId": "{clinician}",
+                "PrescriptionId": "7700123",
+                "PrescriptionStatus": "erxSent",
+                "StatusDetails": "Sent for Jane Q Patient",
+            },
+        },
+        {"EventType": "ClinicianSomethingNew", "Data": {"ClinicianId": "{clinician}"}},
+        {"EventType": "ClinicianConfirmed", "Data": {"Note": "{clinician}"}},
+    ],
+)
+async def test_events_no_workflow_owns_are_kept_unrouted(
+    inbox_api: httpx.AsyncClient,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    workspace: WorkspaceKeys,
+    caplog: pytest.LogCaptureFixture,
+    body: dict[str, Any],
+) -> None:
+    clinician_id = new_clinician_id()
+    await enroll(sessionmaker, workspace, clinician_id)
+    body = {
+        **body,
+        "Data": {k: v.replace("{clinician}", str(clinician_id)) for k, v in body["Data"].items()},
+    }
+    with caplog.at_level(logging.INFO):
+        resp = await inbox_api.post(URL, json=body, headers=secret(settings))
+    assert resp.status_code == 200
+    assert resp.json() == {"status": "unrouted"}
+    entry = await inbox_entry(sessionmaker, body)
+    assert entry is not None
+    assert entry.event_type == body["EventType"]
+    assert entry.routed_workflow_id is None
+    # Logs carry the event type and key prefix, never a Data value.
+    assert event_key(body)[:12] in caplog.text
+    for value in body["Data"].values():
+        assert value not in caplog.text
+
+
+async def test_lenient_notification_is_routed(
+    inbox_api: httpx.AsyncClient,
+    settings: Settings,
+    temporal: Client,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    workspace: WorkspaceKeys,
+) -> None:
+    clinician_id = new_clinician_id()
+    await enroll(sessionmaker, workspace, clinician_id)
+    body = {"eventType": "clinicianconfirmed", "data": {"ClinicianID": f" {clinician_id} "}}
+    async with probe(temporal, workflow_id(workspace)) as handle:
+        resp = await inbox_api.post(
+            URL, json=body, headers={"Authorization": f"secret {settings.dosespot_webhook_secret}"}
+        )
+        assert resp.json() == {"status": "routed"}
+        [event] = await events_of(handle)
+    assert event.event_type == "ClinicianConfirmed"
+    assert event.clinician_id == clinician_id
+
+
+@pytest.mark.parametrize(
+    "content", [b"{not json", b"", b"[]", b'{"Data": {"ClinicianId": 1}}', b'"ClinicianConfirmed"']
+)
+async def test_not_a_notification_is_400(
+    inbox_api: httpx.AsyncClient,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    content: bytes,
+) -> None:
+    async with sessionmaker() as session:
+        before = await session.scalar(select(func.count()).select_from(DoseSpotInboxEntry))
+    resp = await inbox_api.post(
+        URL, content=content, headers={**secret(settings), "Content-Type": "application/json"}
+    )
+    assert resp.status_code == 400
+    assert resp.json()["error"] == "bad_request"
+    async with sessionmaker() as session:
+        after = await session.scalar(select(func.count()).select_from(DoseSpotInboxEntry))
+    assert after == before
+
+
+class _UnavailableTemporal:
+    """A Temporal client whose every signal fails as when the frontend is down."""
+
+    def get_workflow_handle(self, workflow_id: str) -> _UnavailableTemporal:
+        return self
+
+    async def signal(self, *args: Any, **kwargs: Any) -> None:
+        raise RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
+
+
+async def test_temporal_unavailable_keeps_the_event_and_asks_for_redelivery(
+    settings: Settings,
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    workspace: WorkspaceKeys,
+) -> None:
+    clinician_id = new_clinician_id()
+    await enroll(sessionmaker, workspace, clinician_id)
+    body = {"EventType": "ClinicianPINReset", "Data": {"ClinicianId": clinician_id}}
+    app = with_notifications(
+        create_app(settings, temporal=cast(Client, _UnavailableTemporal()))
+    )
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        resp = await client.post(URL, json=body, headers=secret(settings))
+    assert resp.status_code == 503
+    entry = await inbox_entry(sessionmaker, body)
+    assert entry is not None
+    assert (entry.routed_at, entry.attempts) == (None, 1)

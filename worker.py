@@ -11,15 +11,28 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.billing import LedgerBillingProvider, billing_activities
+from activities.billing_control import BillingControlActivities
+from activities.clinicians import ClinicianActivities
 from activities.clinics import ClinicActivities
+from activities.notifications import NotificationActivities
 from db.session import create_engine, create_sessionmaker
 from dosespot import DoseSpotClient, DoseSpotCredentials
 from erx.codec import SecretBox
+from erx.mail import Mailer
 from erx.settings import Settings, get_settings
 from erx.temporal import connect, ensure_search_attributes
 from workflows.clinic_setup import ClinicSetupWorkflow
+from workflows.clinician_billing import ClinicianBillingWorkflow
+from workflows.clinician_enrollment import ClinicianEnrollmentWorkflow
+from workflows.identity_proofing import IdentityProofingWorkflow
 
-WORKFLOWS = [ClinicSetupWorkflow]
+WORKFLOWS = [
+    ClinicSetupWorkflow,
+    ClinicianEnrollmentWorkflow,
+    IdentityProofingWorkflow,
+    ClinicianBillingWorkflow,
+]
 
 
 def dosespot_client(settings: Settings) -> DoseSpotClient:
@@ -43,13 +56,31 @@ def build_worker(
     *,
     task_queue: str | None = None,
 ) -> Worker:
+    queue = task_queue or settings.task_queue
     secrets = SecretBox(settings.codec_keys, settings.codec_active_key_id)
     clinics = ClinicActivities(dosespot, sessionmaker, secrets, settings.dosespot_user_id)
+    clinicians = ClinicianActivities(dosespot, sessionmaker, secrets, settings.dosespot_user_id)
+    notifications = NotificationActivities(Mailer.from_settings(settings), sessionmaker, settings)
+    billing_control = BillingControlActivities(queue)
     return Worker(
         client,
-        task_queue=task_queue or settings.task_queue,
+        task_queue=queue,
         workflows=WORKFLOWS,
-        activities=[clinics.ensure_clinic],
+        activities=[
+            clinics.ensure_clinic,
+            clinicians.register_clinician,
+            clinicians.registration_status,
+            clinicians.start_identity_proofing,
+            clinicians.agreements,
+            clinicians.start_two_factor,
+            clinicians.deactivate,
+            clinicians.record,
+            clinicians.append_epcs_audit,
+            notifications.send_member_email,
+            billing_control.start,
+            billing_control.stop,
+            *billing_activities(LedgerBillingProvider(sessionmaker), sessionmaker, settings),
+        ],
     )
 
 

@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from temporalio.client import Client
 
 from api.errors import install_error_handlers
-from api.routes import clinicians, codec, directory, erx, health
+from api.routes import billing, clinicians, codec, directory, erx, health, notifications
 from db.session import create_engine, create_sessionmaker
 from erx.codec import EncryptionCodec
 from erx.settings import Settings, get_settings
@@ -51,6 +51,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         directory.router,
         erx.router,
         clinicians.router,
+        billing.router,
+        notifications.router,
         codec.router,
     ):
         app.include_router(router)

@@ -112,9 +112,7 @@ class ClinicianEnrollment(Base):
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
     member_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     state: Mapped[str] = mapped_column(String(32))
-    dosespot_clinician_id: Mapped[int | None] = mapped_column(
-        Integer, nullable=True, unique=True
-    )
+    dosespot_clinician_id: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)
     # True when the enrollment named a DEA number (the number itself is never stored here).
     dea_registrant: Mapped[bool] = mapped_column(default=False)
     tfa_active: Mapped[bool] = mapped_column(default=False)
@@ -125,9 +123,7 @@ class ClinicianEnrollment(Base):
     invited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    deactivated_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), nullable=True
-    )
+    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )

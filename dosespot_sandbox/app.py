@@ -11,7 +11,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dosespot_sandbox import auth, clinicians, clinics, control, envelope, general, sso, verification
+from dosespot_sandbox import (
+    auth,
+    clinicians,
+    clinics,
+    control,
+    envelope,
+    general,
+    sso,
+    verification,
+)
 from dosespot_sandbox.body import UnsupportedMediaType
 from dosespot_sandbox.config import SandboxConfig
 from dosespot_sandbox.gateway import API_PREFIX, gateway

@@ -117,6 +117,14 @@ async def require_session(
     return Session(clinic_id=token["ClinicId"], user_id=token["UserId"])
 
 
+def revoke_user_tokens(sandbox: Sandbox, user_id: int) -> int:
+    """Forget every token issued to ``user_id``, in any clinic."""
+    tokens = [t for t in sandbox.store.all(TOKEN_KIND) if t["UserId"] == user_id]
+    for token in tokens:
+        sandbox.store.delete(TOKEN_KIND, token["Token"])
+    return len(tokens)
+
+
 def expire_all_tokens(sandbox: Sandbox) -> int:
     tokens = sandbox.store.all(TOKEN_KIND)
     for token in tokens:

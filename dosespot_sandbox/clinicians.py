@@ -1,4 +1,4 @@
-"""Clinicians: create, read, look up by NPI/DEA, registration status.
+"""Clinicians: create, edit, read, look up by NPI/DEA, registration status.
 
 A clinician is visible to a token only if it is linked to the token's clinic; anything
 else is refused with ResultCode ERROR, as DoseSpot does for records outside the clinic.
@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from dosespot_sandbox import envelope
-from dosespot_sandbox.auth import SandboxDep, Session, SessionDep
+from dosespot_sandbox.auth import SandboxDep, Session, SessionDep, revoke_user_tokens
 from dosespot_sandbox.body import read_body
 from dosespot_sandbox.enums import CLINICIAN_SPECIALTY_TYPE
 from dosespot_sandbox.registration import CLINICIAN_KIND
@@ -87,6 +87,27 @@ async def add_clinician(request: Request, session: SessionDep, sandbox: SandboxD
     sandbox.registrations.start(doc)
     sandbox.store.put(CLINICIAN_KIND, clinician_id, doc)
     return envelope.ok(Id=clinician_id)
+
+
+@router.put("/api/clinicians/{clinicianId}")
+async def edit_clinician(
+    clinicianId: int, request: Request, session: SessionDep, sandbox: SandboxDep
+) -> JSONResponse:
+    fields = await read_body(request, ADD_EDIT_CLINICIAN_REQUEST)
+    doc, refusal = clinician_in_session(sandbox, session, clinicianId)
+    if doc is None:
+        return envelope.error(refusal)
+    was_active = doc.get("Active", True)
+    # The body replaces the record; Active is kept unless given, so an edit that leaves
+    # it out does not reactivate or deactivate anyone.
+    for name in ADD_EDIT_CLINICIAN_REQUEST.members:
+        if name != "Active":
+            doc.pop(name, None)
+    doc.update(fields)
+    sandbox.store.put(CLINICIAN_KIND, clinicianId, doc)
+    if was_active and not doc.get("Active", True):
+        revoke_user_tokens(sandbox, clinicianId)
+    return envelope.ok()
 
 
 @router.get("/api/clinicians/{clinicianId}")

@@ -8,37 +8,50 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query
+from pydantic import BaseModel
 
 from dosespot_sandbox.auth import SandboxDep, expire_all_tokens
 from dosespot_sandbox.config import RateLimits
 from dosespot_sandbox.faults import FaultRule, FaultSettings, path_matches
+from dosespot_sandbox.journey import Conflict
 from dosespot_sandbox.notifications import NotificationSettings
 from dosespot_sandbox.registration import (
+    CLINICIAN_KIND,
     DEFAULT_SCENARIO_KEY,
     SCENARIO_KIND,
+    AttemptOutcome,
     Outcome,
     Scenario,
 )
+from dosespot_sandbox.runtime import Sandbox
 
 router = APIRouter(prefix="/_sandbox", tags=["sandbox controls"])
 
 
+class Completion(BaseModel):
+    """How a step in progress ends; without an outcome, the scenario's."""
+
+    outcome: AttemptOutcome | None = None
+
+
 @router.put("/scenarios/default")
 async def put_default_scenario(scenario: Scenario, sandbox: SandboxDep) -> Scenario:
-    sandbox.store.put(SCENARIO_KIND, DEFAULT_SCENARIO_KEY, scenario.model_dump())
-    return scenario
+    """Fields left out keep the configured defaults."""
+    sandbox.store.put(SCENARIO_KIND, DEFAULT_SCENARIO_KEY, scenario.stored())
+    return sandbox.registrations.scenario_for(None)
 
 
 @router.put("/scenarios/clinicians/{npi}")
 async def put_clinician_scenario(npi: str, scenario: Scenario, sandbox: SandboxDep) -> Scenario:
-    sandbox.store.put(SCENARIO_KIND, f"npi:{npi}", {**scenario.model_dump(), "npi": npi})
-    return scenario
+    """Fields left out follow the default scenario."""
+    sandbox.store.put(SCENARIO_KIND, f"npi:{npi}", {**scenario.stored(), "npi": npi})
+    return sandbox.registrations.scenario_for(npi)
 
 
 @router.get("/scenarios")
 async def get_scenarios(sandbox: SandboxDep) -> dict[str, Any]:
     clinicians = {
-        doc["npi"]: Scenario.model_validate(doc)
+        doc["npi"]: sandbox.registrations.scenario_for(doc["npi"])
         for doc in sandbox.store.all(SCENARIO_KIND)
         if "npi" in doc
     }
@@ -68,6 +81,58 @@ async def confirm_clinician(
         raise HTTPException(404, "no such clinician")
     doc = sandbox.store.get("clinician", clinician_id) or {}
     return {"ClinicianId": clinician_id, "RegistrationStatus": doc.get("RegistrationStatus")}
+
+
+def _journey(sandbox: Sandbox, clinician_id: int) -> dict[str, Any]:
+    doc = sandbox.store.get(CLINICIAN_KIND, clinician_id)
+    if doc is None:
+        raise HTTPException(404, "no such clinician")
+    return sandbox.journeys.view(doc)
+
+
+@router.get("/clinicians/{clinician_id}")
+async def get_clinician_journey(clinician_id: int, sandbox: SandboxDep) -> dict[str, Any]:
+    """Where the clinician is: agreements, proofing attempts and path, two-factor."""
+    sandbox.advance()
+    return _journey(sandbox, clinician_id)
+
+
+@router.post("/clinicians/{clinician_id}/agreements/accept")
+async def accept_agreements(clinician_id: int, sandbox: SandboxDep) -> dict[str, Any]:
+    """The clinician signs all three agreements in DoseSpot's UI."""
+    _journey(sandbox, clinician_id)
+    sandbox.journeys.accept(clinician_id, None)
+    return _journey(sandbox, clinician_id)
+
+
+@router.post("/clinicians/{clinician_id}/idp/complete")
+async def complete_idp(
+    clinician_id: int,
+    sandbox: SandboxDep,
+    completion: Annotated[Completion | None, Body()] = None,
+) -> dict[str, Any]:
+    """The clinician finishes the identity-proofing attempt in progress now."""
+    _journey(sandbox, clinician_id)
+    try:
+        sandbox.journeys.complete_idp(clinician_id, (completion or Completion()).outcome)
+    except Conflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    return _journey(sandbox, clinician_id)
+
+
+@router.post("/clinicians/{clinician_id}/tfa/complete")
+async def complete_tfa(
+    clinician_id: int,
+    sandbox: SandboxDep,
+    completion: Annotated[Completion | None, Body()] = None,
+) -> dict[str, Any]:
+    """The clinician finishes the two-factor activation in progress now."""
+    _journey(sandbox, clinician_id)
+    try:
+        sandbox.journeys.complete_tfa(clinician_id, (completion or Completion()).outcome)
+    except Conflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    return _journey(sandbox, clinician_id)
 
 
 @router.put("/faults")
@@ -101,6 +166,9 @@ async def put_rate_limits(limits: RateLimits, sandbox: SandboxDep) -> RateLimits
 async def put_notifications(
     settings: NotificationSettings, sandbox: SandboxDep
 ) -> NotificationSettings:
+    """A secret left out stays the configured one: DoseSpot always sends one."""
+    if "secret" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"secret": sandbox.config.notification_secret})
     sandbox.notifier.configure(settings)
     return settings.model_copy(update={"secret": "***" if settings.secret else ""})
 

@@ -98,3 +98,4 @@ REGISTRATION_STATUS = EnumType(
     ],
     1,
 )
+TFA_TYPE = EnumType("TfaType", ["Mobile", "Token"], 2)

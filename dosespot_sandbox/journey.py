@@ -92,9 +92,11 @@ def move(doc: dict[str, Any], status: str) -> None:
     doc["RegistrationStatus"] = status
 
 
-def timestamp() -> str:
-    """UTC, written as ASP.NET writes dates."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+def timestamp(*, milliseconds: bool = False) -> str:
+    """UTC, written as ASP.NET writes dates; pushes carry milliseconds, as in DoseSpot's."""
+    now = datetime.now(UTC)
+    text = now.strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}.{now.microsecond // 1000:03d}" if milliseconds else text
 
 
 def _idp(doc: dict[str, Any]) -> dict[str, Any]:
@@ -213,9 +215,7 @@ class Journeys:
     def _sign(self, doc: dict[str, Any], agreement_ids: list[int] | None, name: str) -> None:
         signed = _signed(doc)
         for agreement_id in agreement_ids or list(AGREEMENTS_BY_ID):
-            signed.setdefault(
-                str(agreement_id), {"AgreementDate": timestamp(), "NameSigned": name}
-            )
+            signed.setdefault(str(agreement_id), {"AgreementDate": timestamp(), "NameSigned": name})
         pending = _idp(doc)["Pending"]
         if pending and pending.get("WaitingForAgreements") and not missing_agreements(doc):
             pending["WaitingForAgreements"] = False
@@ -336,7 +336,7 @@ class Journeys:
             move(doc, "IDPSuccess" if passed else "IDPError")
             if passed:
                 state["CompletedType"] = "Experian" if pending["Path"] == "experian" else "IDme"
-                state["CompletedAt"] = timestamp()
+                state["CompletedAt"] = timestamp(milliseconds=True)
             elif pending["Path"] == "experian":
                 state["ExperianFailures"] += 1
             self._save(doc)
@@ -430,9 +430,7 @@ class Journeys:
                     "agreement_id": agreement.agreement_id,
                     "name": agreement.name,
                     "accepted": str(agreement.agreement_id) in signed,
-                    "accepted_at": signed.get(str(agreement.agreement_id), {}).get(
-                        "AgreementDate"
-                    ),
+                    "accepted_at": signed.get(str(agreement.agreement_id), {}).get("AgreementDate"),
                 }
                 for agreement in AGREEMENTS
             ],

@@ -24,13 +24,19 @@ CLINICIAN_KIND = "clinician"
 REGISTERING = ("Pending", "RegistrationError")
 
 
+def _first_attempt_passes() -> list[AttemptOutcome]:
+    return ["pass"]
+
+
 class Scenario(BaseModel):
     """How DoseSpot and the clinician behave for one NPI (or by default)."""
 
     confirmation_delay_seconds: float = Field(default=2.0, ge=0.0)
     registration_outcome: Outcome = "success"
     # Experian attempt k uses the k-th outcome; the last one repeats.
-    experian_outcomes: list[AttemptOutcome] = Field(default_factory=lambda: ["pass"], min_length=1)
+    experian_outcomes: list[AttemptOutcome] = Field(
+        default_factory=_first_attempt_passes, min_length=1
+    )
     attempt_delay_seconds: float = Field(default=1.0, ge=0.0)
     idme_outcome: EventualOutcome = "pass"
     idme_delay_seconds: float = Field(default=2.0, ge=0.0)
@@ -117,7 +123,6 @@ class Registrations:
             doc["RegistrationStatus"] = "RegistrationError"
             store.put(CLINICIAN_KIND, clinician_id, doc)
         return True
-
 
 
 def _scenario_fields(doc: dict[str, Any] | None) -> dict[str, Any]:

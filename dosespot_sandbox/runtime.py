@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import threading
 import time
@@ -17,6 +18,8 @@ from dosespot_sandbox.notifications import NotificationSettings, Notifier
 from dosespot_sandbox.ratelimit import RateLimiter
 from dosespot_sandbox.registration import CLINICIAN_KIND, Registrations
 from dosespot_sandbox.state import FIRST_GENERATED_ID, Store
+
+logger = logging.getLogger("dosespot_sandbox")
 
 CLINIC_KIND = "clinic"
 TOKEN_KIND = "token"  # noqa: S105 (a document kind, not a secret)
@@ -46,7 +49,11 @@ class Sandbox:
 
     async def run_clock(self, interval_seconds: float = 0.05) -> None:
         while True:
-            self.advance()
+            try:
+                self.advance()
+            except Exception:
+                # One broken document must not stop every other clinician's clock.
+                logger.exception("advancing timed steps failed")
             await asyncio.sleep(interval_seconds)
 
     def default_notification_settings(self) -> NotificationSettings:
@@ -112,6 +119,9 @@ class Sandbox:
         partner = self.store.get(CLINICIAN_KIND, self.config.partner_user_id)
         if partner is not None:
             partner["ClinicIds"] = [self.config.partner_clinic_id]
+            for journey_field in ("Agreements", "Idp", "Tfa", "TfaActivated"):
+                partner.pop(journey_field, None)
+            partner.update(Active=True, Confirmed=True, RegistrationStatus="RegistrationSuccess")
             self.store.put(CLINICIAN_KIND, self.config.partner_user_id, partner)
         self.seed_partner()
         self.registrations.rebuild()

@@ -18,6 +18,7 @@ from dosespot_sandbox.enums import (
     CLINICIAN_SPECIALTY_TYPE,
     PDMP_ROLE_TYPE,
     PHONE_TYPE,
+    TFA_TYPE,
     EnumType,
 )
 
@@ -144,6 +145,14 @@ ADD_EDIT_CLINICIAN_REQUEST = obj(
 
 CLINICIAN_ADD_MULTIPLE_CLINICS_REQUEST = obj(
     {"ClinicIds": array(Spec("integer"), required=True)},
+)
+
+CLINICIAN_ACCEPT_AGREEMENT_REQUEST = obj(
+    {"AgreementId": Spec("integer", required=True), "NameSigned": string(required=True)},
+)
+
+CLINICIAN_INITIALIZE_TFA_ACTIVATION_REQUEST = obj(
+    {"TfaTypeId": enum(TFA_TYPE, required=True)},
 )
 
 

@@ -63,7 +63,9 @@ class Mailer:
                 raise MailUnavailable(f"the mail server answered {err.smtp_code}") from None
             raise MailRejected(f"the mail server answered {err.smtp_code}") from None
         except (smtplib.SMTPException, OSError) as err:
-            raise MailUnavailable(f"the mail server is unreachable ({type(err).__name__})") from None
+            raise MailUnavailable(
+                f"the mail server is unreachable ({type(err).__name__})"
+            ) from None
 
 
 # Templates: (subject, text, html) -------------------------------------------------

@@ -233,7 +233,9 @@ class MailSink:
         self._controller = _BoundController(_Handler(self.store), sock)
         self._controller.start()
         if self._http_port is not None:
-            self._http = ThreadingHTTPServer((self.host, self._http_port), _http_handler(self.store))
+            self._http = ThreadingHTTPServer(
+                (self.host, self._http_port), _http_handler(self.store)
+            )
             self._http_thread = threading.Thread(
                 target=self._http.serve_forever, name="mailsink-http", daemon=True
             )
@@ -266,7 +268,11 @@ class MailSink:
     def clear(self) -> None:
         self.store.clear()
 
-    async def wait_for(self, count: int, timeout: float = 5.0) -> list[EmailMessage]:
+    async def wait_for(
+        self,
+        count: int,
+        timeout: float = 5.0,  # noqa: ASYNC109  (callers pass a number, not a scope)
+    ) -> list[EmailMessage]:
         """The messages once at least ``count`` have arrived; TimeoutError after ``timeout``."""
         deadline = time.monotonic() + timeout
         while True:

@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.lifecycles import CLINICIAN_STATE_NAMES, ClinicianLifecycle, allowed_actions
     from workflows.models import (
         ActorRequest,
+        BillingControl,
         ClinicianEnrollmentInput,
         ClinicianProgress,
         ClinicianRef,
@@ -241,7 +242,11 @@ class ClinicianEnrollmentWorkflow:
             return
         await workflow.execute_activity(
             "start_clinician_billing",
-            ClinicianProgress(member_id=self._input.member_id, state=self._state),
+            BillingControl(
+                workspace_id=self._input.workspace_id,
+                member_id=self._input.member_id,
+                at=workflow.now(),
+            ),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RECORD_RETRY,
         )
@@ -276,7 +281,11 @@ class ClinicianEnrollmentWorkflow:
         if self._billing_started:
             await workflow.execute_activity(
                 "stop_clinician_billing",
-                ClinicianProgress(member_id=self._input.member_id, state="deactivated"),
+                BillingControl(
+                    workspace_id=self._input.workspace_id,
+                    member_id=self._input.member_id,
+                    at=workflow.now(),
+                ),
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RECORD_RETRY,
             )

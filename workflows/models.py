@@ -304,3 +304,11 @@ class EpcsAuditInput(BaseModel):
     action: str
     outcome: str
     reason: str | None = None
+
+
+class BillingControl(BaseModel):
+    """ClinicianEnrollment -> billing: start (on verification) or stop (on deactivation)."""
+
+    workspace_id: str
+    member_id: str
+    at: datetime

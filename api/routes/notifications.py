@@ -37,6 +37,7 @@ from dosespot.notifications import (
     parse_notification,
 )
 from erx.settings import Settings
+from workflows.clinician_enrollment import clinician_workflow_id
 from workflows.models import DoseSpotEvent
 
 logger = logging.getLogger("api.notifications")
@@ -47,10 +48,6 @@ SIGNAL_NAME = "dosespot_event"
 # DoseSpot gives up after 20 s; a slow Temporal must not make us miss that.
 SIGNAL_TIMEOUT = timedelta(seconds=5)
 _EVENT_TYPE_LENGTH = 64
-
-
-def clinician_workflow_id(workspace_id: str, member_id: str) -> str:
-    return f"erx-clinician:{workspace_id}:{member_id}"
 
 
 class NotificationReceipt(BaseModel):
@@ -124,7 +121,7 @@ def _authenticate(settings: Settings, authorization: str | None) -> None:
 async def _receive(
     session: AsyncSession, temporal: Client, notification: PushNotification, key: str
 ) -> Literal["routed", "duplicate", "unrouted"]:
-    # Committed on its own first: once we have answered, the event is never lost.
+    # Committed on its own first, so the event is kept whatever happens to its routing.
     await _record(session, key, notification)
     await session.commit()
 

@@ -7,10 +7,13 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import db.billing  # noqa: F401  (registers the billing tables on Base.metadata)
-import db.inbox  # noqa: F401  (registers the notification inbox on Base.metadata)
+import db.billing
+import db.inbox
 from db.models import Base
 from erx.settings import get_settings
+
+# Every table module is imported above so that Base.metadata holds them all.
+_ = (db.billing, db.inbox)
 
 config = context.config
 target_metadata = Base.metadata

@@ -34,7 +34,15 @@ async def time_env(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
         test_server_existing_path=str(BIN / "temporal-test-server"),
         data_converter=data_converter(settings),
     )
-    # The test server cannot list search attributes, only add them.
+    await add_search_attributes(env)
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+async def add_search_attributes(env: WorkflowEnvironment) -> None:
+    # The test server cannot list search attributes (as ensure_search_attributes does), only add.
     await env.client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
             namespace=env.client.namespace,
@@ -43,10 +51,6 @@ async def time_env(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
             },
         )
     )
-    try:
-        yield env
-    finally:
-        await env.shutdown()
 
 
 @asynccontextmanager
@@ -57,6 +61,7 @@ async def billing_worker(
     provider: BillingProvider | None = None,
     activities: Sequence[Callable[..., Any]] | None = None,
     queue: str | None = None,
+    **options: Any,
 ) -> AsyncIterator[str]:
     """A worker on a fresh task queue (or ``queue``) with the real activities or the given."""
     queue = queue or f"billing-{uuid.uuid4()}"
@@ -68,6 +73,7 @@ async def billing_worker(
         or billing_activities(
             provider or LedgerBillingProvider(sessionmaker), sessionmaker, settings
         ),
+        **options,
     ):
         yield queue
 

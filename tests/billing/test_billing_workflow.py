@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import WorkflowHandle
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.billing import (
@@ -142,11 +144,20 @@ async def test_worker_crash_between_charged_and_recorded_leaves_one_charge(
 
     @activity.defn(name="record_billing")
     async def record_billing_then_crash(record: BillingRecord) -> None:
+        if recording.is_set():
+            raise ApplicationError("this worker is going away", type="WorkerShutdown")
         recording.set()
         await asyncio.Event().wait()
 
-    crashing = [real.current_price, real.charge_period, record_billing_then_crash]
-    async with billing_worker(time_env, sessionmaker, settings, activities=crashing) as queue:
+    crashing: list[Callable[..., Any]] = [
+        real.current_price,
+        real.charge_period,
+        record_billing_then_crash,
+    ]
+    # Uncached, so the crashed worker leaves no sticky queue behind for the next one.
+    async with billing_worker(
+        time_env, sessionmaker, settings, activities=crashing, max_cached_workflows=0
+    ) as queue:
         handle = await start_billing(time_env, queue, ws, member, await today(time_env))
         await asyncio.wait_for(recording.wait(), timeout=10)
     # Charged, not yet recorded.
@@ -155,10 +166,14 @@ async def test_worker_crash_between_charged_and_recorded_leaves_one_charge(
 
     # A fresh worker replays the history and carries on from "charged".
     async with billing_worker(time_env, sessionmaker, settings, queue=queue):
-        await until_billed(time_env, handle, 1)
+
+        async def recorded() -> bool:
+            row = await subscription(sessionmaker, ws, member)
+            return row is not None and row.periods_billed == 1
+
+        await advance_until(time_env, recorded)
+        assert (await status(handle)).periods_billed == 1
         await handle.terminate()
-    row = await subscription(sessionmaker, ws, member)
-    assert row is not None and row.periods_billed == 1
     assert len(await ledger(sessionmaker, ws, member)) == 1
 
 

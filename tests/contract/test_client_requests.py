@@ -16,15 +16,17 @@ import httpx
 import jsonschema
 import pytest
 
-from dosespot import ClinicianCreate, DoseSpotClient, MedicalLicenseNumber, NaDeaNumber
+from dosespot import ClinicianCreate, DoseSpotClient, MedicalLicenseNumber, NaDeaNumber, TfaType
 from tests.contract.swagger import validate_request, validate_response
 from tests.dosespot import (
+    AGREEMENT_ACCEPTED,
     CHECK,
     CLINIC_DETAIL,
     CLINIC_IDS,
     CLINIC_KEY,
     CLINICIAN_DETAIL,
     CLINICIAN_ID,
+    LEGAL_AGREEMENTS,
     LINKED,
     REGISTRATION_STATUS,
     FakeDoseSpot,
@@ -45,6 +47,11 @@ REPLIES: list[tuple[str, str, Any]] = [
     ("get", "/api/clinician", CLINICIAN_ID),
     ("get", "/api/clinicians/3003/registrationStatus", REGISTRATION_STATUS),
     ("post", "/api/clinicians/3003/clinics", LINKED),
+    ("put", "/api/clinicians/3003", CHECK),
+    ("get", "/api/clinicians/3003/legalAgreements", LEGAL_AGREEMENTS),
+    ("post", "/api/clinicians/acceptAgreement", AGREEMENT_ACCEPTED),
+    ("post", "/api/clinicians/3003/idpInit", CHECK),
+    ("post", "/api/clinicians/3003/initTfaActivate", CHECK),
 ]
 
 
@@ -90,6 +97,12 @@ async def test_every_operation_reads_its_swagger_shaped_reply():
         assert await client.find_clinician_by_npi("1234567893") == 3003
         assert (await client.registration_status(3003)).name == "IDPSuccess"
         await client.add_clinician_to_clinics(3003, [1001, 2002])
+        await client.update_clinician(3003, clinician_create())
+        await client.deactivate_clinician(3003, clinician_create())
+        assert [a.accepted for a in await client.legal_agreements(3003)] == [True, False, False]
+        await client.accept_agreement(2, "Ada Okafor")
+        await client.idp_init(3003)
+        await client.init_tfa_activate(3003)
 
 
 async def test_create_clinic_body_fits_add_edit_clinic_request():
@@ -173,6 +186,44 @@ async def test_add_clinician_to_clinics_body_fits():
     assert body == {"ClinicIds": [1001, 2002]}
 
 
+async def test_edit_and_deactivate_bodies_fit_add_edit_clinician_request():
+    edit = await sent_body(
+        "PUT api/clinicians/3003", lambda c: c.update_clinician(3003, clinician_create())
+    )
+    validate_request("put", "/api/clinicians/3003", edit)
+    off = await sent_body(
+        "PUT api/clinicians/3003", lambda c: c.deactivate_clinician(3003, clinician_create())
+    )
+    validate_request("put", "/api/clinicians/3003", off)
+    assert off == {**edit, "Active": False}
+
+
+async def test_accept_agreement_body_fits():
+    body = await sent_body(
+        "POST api/clinicians/acceptAgreement", lambda c: c.accept_agreement(1, "Ada Okafor")
+    )
+    validate_request("post", "/api/clinicians/acceptAgreement", body)
+    assert body == {"AgreementId": 1, "NameSigned": "Ada Okafor"}
+
+
+@pytest.mark.parametrize("tfa_type", list(TfaType))
+async def test_init_tfa_activate_body_fits(tfa_type: TfaType):
+    body = await sent_body(
+        "POST api/clinicians/3003/initTfaActivate",
+        lambda c: c.init_tfa_activate(3003, tfa_type),
+    )
+    validate_request("post", "/api/clinicians/3003/initTfaActivate", body)
+    assert body == {"TfaTypeId": tfa_type.name}
+
+
+async def test_idp_init_sends_no_body():
+    fake = fake_dosespot()
+    async with make_client(fake) as client:
+        await client.idp_init(3003)
+    (request,) = fake.calls("POST api/clinicians/3003/idpInit")
+    assert request.content == b""
+
+
 @pytest.mark.parametrize(
     ("path", "body"),
     [
@@ -182,6 +233,10 @@ async def test_add_clinician_to_clinics_body_fits():
         ("/api/clinicians", {**clinician_create().to_body(), "DEANumbers": [{"DEANumber": "x"}]}),
         ("/api/clinicians", {**clinician_create().to_body(), "NADEANumbers": [{"State": "ME"}]}),
         ("/api/clinicians/3003/clinics", {"ClinicIds": ["1001"]}),
+        ("/api/clinicians/acceptAgreement", {"AgreementId": 1}),
+        ("/api/clinicians/acceptAgreement", {"AgreementId": "1", "NameSigned": "Ada"}),
+        ("/api/clinicians/3003/initTfaActivate", {"TfaTypeId": "Sms"}),
+        ("/api/clinicians/3003/initTfaActivate", {}),
     ],
 )
 def test_the_contract_check_rejects_off_contract_bodies(path: str, body: dict[str, Any]):

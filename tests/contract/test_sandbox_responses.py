@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -145,6 +146,85 @@ def test_add_clinician_to_clinics(
     assert [result_code(entry) for entry in refused] == ["ERROR"]
 
 
+@pytest.fixture(scope="module")
+def verifying(base_url: str, partner: httpx.Client) -> int:
+    """A confirmed clinician whose own scenario finishes every step at once."""
+    body = clinician_body()
+    httpx.put(
+        f"{base_url}/_sandbox/scenarios/clinicians/{body['NPINumber']}",
+        json={"attempt_delay_seconds": 0, "tfa_delay_seconds": 0},
+    ).raise_for_status()
+    clinician_id: int = call(partner, "POST", "api/clinicians", body)["Id"]
+    httpx.post(f"{base_url}/_sandbox/clinicians/{clinician_id}/confirm").raise_for_status()
+    return clinician_id
+
+
+def wait_for(client: httpx.Client, clinician_id: int, status: str) -> None:
+    path = f"api/clinicians/{clinician_id}/registrationStatus"
+    deadline = time.monotonic() + 5
+    while call(client, "GET", path)["Item"] != status:
+        assert time.monotonic() < deadline, f"never reached {status}"
+        time.sleep(0.02)
+
+
+def test_legal_agreements_and_acceptance(base_url: str, partner: httpx.Client, verifying: int):
+    path = f"api/clinicians/{verifying}/legalAgreements"
+    unsigned = call(partner, "GET", path)
+    assert result_code(unsigned) == "OK"
+    assert [item["AgreementId"] for item in unsigned["Items"]] == [1, 2, 3]
+    assert result_code(call(partner, "GET", f"api/clinicians/{UNKNOWN_ID}/legalAgreements")) == (
+        "ERROR"
+    )
+
+    token = get_token(base_url, PARTNER_CLINIC, CONFIG.partner_clinic_key, verifying)
+    with api(base_url, token) as clinician:
+        signed = call(
+            clinician,
+            "POST",
+            "api/clinicians/acceptAgreement",
+            {"AgreementId": 2, "NameSigned": "Dana Reyes"},
+        )
+        assert (result_code(signed), signed["AgreementId"]) == ("OK", 2)
+        refused = call(
+            clinician,
+            "POST",
+            "api/clinicians/acceptAgreement",
+            {"AgreementId": 99, "NameSigned": "Dana Reyes"},
+        )
+        assert (result_code(refused), refused["AgreementId"]) == ("ERROR", 0)
+    dated = call(partner, "GET", path)["Items"]
+    assert ["AgreementDate" in item for item in dated] == [False, True, False]
+
+
+def test_identity_proofing_and_two_factor(partner: httpx.Client, verifying: int):
+    tfa = {"TfaTypeId": "Mobile"}
+    early = call(partner, "POST", f"api/clinicians/{verifying}/initTfaActivate", tfa)
+    assert result_code(early) == "ERROR"
+    assert result_code(call(partner, "POST", f"api/clinicians/{verifying}/idpInit")) == "OK"
+    wait_for(partner, verifying, "IDPSuccess")
+    assert result_code(call(partner, "POST", f"api/clinicians/{verifying}/idpInit")) == "ERROR"
+    started = call(partner, "POST", f"api/clinicians/{verifying}/initTfaActivate", tfa)
+    assert result_code(started) == "OK"
+    wait_for(partner, verifying, "TFAActivatedSuccess")
+    assert result_code(call(partner, "GET", f"api/clinicians/{verifying}")) == "OK"
+    for path, body in (
+        (f"api/clinicians/{UNKNOWN_ID}/idpInit", None),
+        (f"api/clinicians/{UNKNOWN_ID}/initTfaActivate", {"TfaTypeId": "Token"}),
+    ):
+        assert result_code(call(partner, "POST", path, body)) == "ERROR"
+
+
+def test_edit_clinician(partner: httpx.Client):
+    clinician = call(partner, "POST", "api/clinicians", clinician_body())["Id"]
+    current = call(partner, "GET", f"api/clinicians/{clinician}")["Item"]
+    body = clinician_body(NPINumber=current["NPINumber"], Suffix="MD", Prefix="Dr")
+    assert result_code(call(partner, "PUT", f"api/clinicians/{clinician}", body)) == "OK"
+    edited = call(partner, "GET", f"api/clinicians/{clinician}")["Item"]
+    assert (edited["Prefix"], edited["Suffix"]) == ("Dr", "MD")
+    refused = call(partner, "PUT", f"api/clinicians/{UNKNOWN_ID}", clinician_body())
+    assert result_code(refused) == "ERROR"
+
+
 @pytest.mark.parametrize(
     ("definition", "spec"),
     [
@@ -154,6 +234,11 @@ def test_add_clinician_to_clinics(
         ("NaDeaNumber", validation.NADEA_NUMBER),
         ("MedicalLicenseNumber", validation.MEDICAL_LICENSE_NUMBER),
         ("ClinicianAddMultipleClinicsRequest", validation.CLINICIAN_ADD_MULTIPLE_CLINICS_REQUEST),
+        ("ClinicianAcceptAgreementRequest", validation.CLINICIAN_ACCEPT_AGREEMENT_REQUEST),
+        (
+            "ClinicianInitializeTfaActivationRequest",
+            validation.CLINICIAN_INITIALIZE_TFA_ACTIVATION_REQUEST,
+        ),
     ],
 )
 def test_request_rules_match_the_swagger(definition: str, spec: validation.Spec) -> None:

@@ -76,6 +76,23 @@ CLINICIAN_ID = {"Id": 3003, "Result": OK}
 CLINIC_IDS = {"Items": [{"ClinicId": 1001}, {"ClinicId": 2002}], "Result": OK}
 REGISTRATION_STATUS = {"Item": "IDPSuccess", "Result": OK}
 LINKED = [{"Result": OK}, {"Result": OK}]
+LEGAL_AGREEMENTS = {
+    "Items": [
+        {
+            "AgreementId": 1,
+            "AgreementDate": "2025-02-03T10:11:12",
+            "AgreementText": "ePrescribing Authorization\n\nI authorise DoseSpot ...",
+        },
+        {"AgreementId": 2, "AgreementText": "\n  HIPAA Business Associate\nDoseSpot will ..."},
+        {
+            "AgreementId": 3,
+            "AgreementDate": "0001-01-01T00:00:00",
+            "AgreementText": "Identity Proofing\nI consent ...",
+        },
+    ],
+    "Result": OK,
+}
+AGREEMENT_ACCEPTED = {"AgreementId": 2, "NameSigned": "Ada Okafor", "Result": OK}
 REFUSED_ON_200 = {
     "Result": {
         "ResultCode": "ERROR",

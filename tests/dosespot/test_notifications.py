@@ -16,9 +16,12 @@ from dosespot.notifications import (
     parse_notification,
 )
 
-CLINICIAN_CONFIRMED = {"EventType": "ClinicianConfirmed", "Data": {"ClinicianId": 123456}}
+CLINICIAN_CONFIRMED: dict[str, Any] = {
+    "EventType": "ClinicianConfirmed",
+    "Data": {"ClinicianId": 123456},
+}
 
-IDP_COMPLETE = {
+IDP_COMPLETE: dict[str, Any] = {
     "EventType": "ClinicianIDPCompleteSuccess",
     "Data": {
         "ClinicianId": 123456,
@@ -27,7 +30,7 @@ IDP_COMPLETE = {
     },
 }
 
-LOCKED_OUT = {
+LOCKED_OUT: dict[str, Any] = {
     "EventType": "ClinicianLockedOut",
     "Data": {
         "ClinicianId": "123456",
@@ -36,7 +39,7 @@ LOCKED_OUT = {
     },
 }
 
-NOTIFICATION_COUNTS = {
+NOTIFICATION_COUNTS: dict[str, Any] = {
     "EventType": "PrescriberNotificationCounts",
     "Data": {
         "ClinicianId": 123456,
@@ -55,7 +58,7 @@ NOTIFICATION_COUNTS = {
 }
 
 # Numbers as strings and the status by name in odd casing, as in DoseSpot's own example.
-PRESCRIPTION_RESULT = {
+PRESCRIPTION_RESULT: dict[str, Any] = {
     "EventType": "PrescriptionResult",
     "Data": {
         "PatientId": "55501",
@@ -70,7 +73,7 @@ PRESCRIPTION_RESULT = {
     },
 }
 
-MEDICATION_STATUS = {
+MEDICATION_STATUS: dict[str, Any] = {
     "EventType": "MedicationStatusUpdate",
     "Data": {
         "PatientId": 55501,
@@ -82,11 +85,11 @@ MEDICATION_STATUS = {
     },
 }
 
-PHARMACY_STATUS_AS_STATUS = {
+PHARMACY_STATUS_AS_STATUS: dict[str, Any] = {
     "EventType": "PharmacyStatusUpdate",
     "Data": {"PatientId": 55501, "ClinicId": 98765, "PrescriptionId": 7700123, "Status": "4"},
 }
-PHARMACY_STATUS_AS_PHARMACY_STATUS = {
+PHARMACY_STATUS_AS_PHARMACY_STATUS: dict[str, Any] = {
     "EventType": "PharmacyStatusUpdate",
     "Data": {"PatientId": 55501, "ClinicId": 98765, "PrescriptionId": 7700123, "PharmacyStatus": 4},
 }

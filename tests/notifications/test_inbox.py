@@ -324,9 +324,7 @@ async def test_temporal_unavailable_keeps_the_event_and_asks_for_redelivery(
     clinician_id = new_clinician_id()
     await enroll(sessionmaker, workspace, clinician_id)
     body = {"EventType": "ClinicianPINReset", "Data": {"ClinicianId": clinician_id}}
-    app = with_notifications(
-        create_app(settings, temporal=cast(Client, _UnavailableTemporal()))
-    )
+    app = with_notifications(create_app(settings, temporal=cast(Client, _UnavailableTemporal())))
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,

@@ -21,8 +21,12 @@ from erx.settings import Settings
 from erx.temporal import SEARCH_ATTRIBUTES, data_converter
 from worker import WORKFLOWS
 from workflows.clinic_setup import ClinicSetupWorkflow
+from workflows.clinician_enrollment import ClinicianEnrollmentWorkflow, clinician_workflow_id
+from workflows.identity_proofing import identity_proofing_workflow_id
 from workflows.models import (
+    ActorRequest,
     Address,
+    ClinicianEnrollmentInput,
     ClinicRecord,
     ClinicSetupInput,
     ClinicStatus,
@@ -71,6 +75,64 @@ async def record_clinic_setup(env: WorkflowEnvironment, name: str) -> None:
     (HISTORIES / f"clinic_setup-{name}.json").write_text(history.to_json())
 
 
+async def record_clinician_enrollment(env: WorkflowEnvironment, name: str) -> None:
+    from tests.workflows.test_clinician_enrollment import (
+        ADMIN,
+        DEA_PRESCRIBER,
+        FORM,
+        TIMINGS,
+        ScriptedDoseSpot,
+    )
+
+    dosespot = ScriptedDoseSpot(confirm_after_polls=1, experian=["fail", "pass"])
+    timings = TIMINGS.model_copy(
+        update={
+            "confirmation_poll_seconds": 0.3,
+            "idp_poll_seconds": 0.3,
+            "tfa_poll_seconds": 0.3,
+            "poll_max_seconds": 0.3,
+        }
+    )
+    queue = f"record-{uuid.uuid4()}"
+    ws, member = "ws_recorded", "m_ada"
+    async with Worker(
+        env.client, task_queue=queue, workflows=WORKFLOWS, activities=dosespot.activities()
+    ):
+        handle = await env.client.start_workflow(
+            ClinicianEnrollmentWorkflow.run,
+            ClinicianEnrollmentInput(workspace_id=ws, member_id=member, timings=timings),
+            id=clinician_workflow_id(ws, member),
+            task_queue=queue,
+        )
+        await handle.execute_update(ClinicianEnrollmentWorkflow.submit_enrollment, FORM)
+        while (await handle.query(ClinicianEnrollmentWorkflow.status)).state != "verified":
+            status = await handle.query(ClinicianEnrollmentWorkflow.status)
+            if status.state == "confirmed" or (
+                status.idp is not None and not status.idp.attempt_in_progress
+            ):
+                await handle.execute_update(
+                    ClinicianEnrollmentWorkflow.start_verification, ActorRequest()
+                )
+            await asyncio.sleep(0.5)
+        await handle.execute_update(ClinicianEnrollmentWorkflow.start_two_factor, ActorRequest())
+        for _ in range(100):
+            if (await handle.query(ClinicianEnrollmentWorkflow.status)).state == "tfa_active":
+                break
+            await asyncio.sleep(0.3)
+        for approval in (ADMIN, DEA_PRESCRIBER):
+            await handle.execute_update(ClinicianEnrollmentWorkflow.approve_epcs, approval)
+        await handle.execute_update(
+            ClinicianEnrollmentWorkflow.deactivate, ActorRequest(actor_member_id="m_admin")
+        )
+        await handle.result()
+        enrollment = await handle.fetch_history()
+        child = await env.client.get_workflow_handle(
+            identity_proofing_workflow_id(ws, member, 1)
+        ).fetch_history()
+    (HISTORIES / f"clinician_enrollment-{name}.json").write_text(enrollment.to_json())
+    (HISTORIES / f"identity_proofing-{name}.json").write_text(child.to_json())
+
+
 async def main(name: str) -> None:
     settings = Settings()
     bin_dir = Path(sys.executable).parent
@@ -81,6 +143,7 @@ async def main(name: str) -> None:
     )
     try:
         await record_clinic_setup(env, name)
+        await record_clinician_enrollment(env, name)
     finally:
         await env.shutdown()
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -98,3 +102,62 @@ def control(base_url: str, method: str, path: str, **kwargs: Any) -> Any:
     response = _http.request(method, f"{base_url}/_sandbox/{path}", **kwargs)
     assert response.is_success, response.text
     return response.json()
+
+
+def create_clinic(client: httpx.Client, **overrides: Any) -> tuple[int, str]:
+    body = post_valid(client, "api/clinics", clinic_body(**overrides)).json()
+    assert body["Result"]["ResultCode"] == "OK", body
+    return body["ClinicId"], body["ClinicKey"]
+
+
+def create_clinician(client: httpx.Client, **overrides: Any) -> int:
+    body = post_valid(client, "api/clinicians", clinician_body(**overrides)).json()
+    assert body["Result"]["ResultCode"] == "OK", body
+    clinician_id: int = body["Id"]
+    return clinician_id
+
+
+def registration_status(client: httpx.Client, clinician_id: int) -> str:
+    status: str = client.get(f"api/clinicians/{clinician_id}/registrationStatus").json()["Item"]
+    return status
+
+
+def wait_for_status(client: httpx.Client, clinician_id: int, status: str) -> None:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if registration_status(client, clinician_id) == status:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"clinician {clinician_id} never reached {status}")
+
+
+class Receiver:
+    """A tiny push-notification endpoint that records what it is sent."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str | None, dict[str, Any]]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                receiver.received.append((self.headers.get("Authorization"), body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/dosespot/events"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    def events(self) -> list[dict[str, Any]]:
+        return [body for _, body in self.received]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +15,18 @@ from dosespot_sandbox.testing import sandbox_server
 from tests.sandbox import (
     CONFIG,
     SUBSCRIPTION,
+    Receiver,
     api,
     clinic_body,
     clinician_body,
     control,
+    create_clinic,
+    create_clinician,
     get_token,
     partner_api,
     post_valid,
     token_form,
+    wait_for_status,
 )
 
 PARTNER_USER = CONFIG.partner_user_id
@@ -43,65 +44,6 @@ def base_url(shared_sandbox: str) -> str:
     """A sandbox holding only the partner account, with no scenarios, faults or logs."""
     control(shared_sandbox, "POST", "reset")
     return shared_sandbox
-
-
-class Receiver:
-    """A tiny push-notification endpoint that records what it is sent."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str | None, dict[str, Any]]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                receiver.received.append((self.headers.get("Authorization"), body))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/dosespot/events"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
-
-
-def create_clinic(client: httpx.Client, **overrides: Any) -> tuple[int, str]:
-    body = post_valid(client, "api/clinics", clinic_body(**overrides)).json()
-    assert body["Result"]["ResultCode"] == "OK", body
-    return body["ClinicId"], body["ClinicKey"]
-
-
-def create_clinician(client: httpx.Client, **overrides: Any) -> int:
-    body = post_valid(client, "api/clinicians", clinician_body(**overrides)).json()
-    assert body["Result"]["ResultCode"] == "OK", body
-    clinician_id: int = body["Id"]
-    return clinician_id
-
-
-def wait_for_status(client: httpx.Client, clinician_id: int, status: str) -> None:
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        item = client.get(f"api/clinicians/{clinician_id}/registrationStatus").json()["Item"]
-        if item == status:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"clinician {clinician_id} never reached {status}")
 
 
 # Authentication

@@ -1,7 +1,7 @@
 """billing charges ledger and subscriptions
 
 Revision ID: 0002
-Revises: 0003
+Revises: 0001
 Create Date: 2026-11-25 19:40:00.000000
 
 """
@@ -13,8 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0002"
-# After 0003: it was committed first, and databases already at 0003 must still get these tables.
-down_revision: str | Sequence[str] | None = "0003"
+down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

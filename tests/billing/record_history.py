@@ -1,0 +1,118 @@
+"""Record a ClinicianBilling history: ``.venv/bin/python -m tests.billing.record_history NAME``.
+
+One run through every path: the wait for the period to start, a failing provider
+(past_due), ``retry_now``, deactivation of the past-due clinician, reactivation in the
+same period, the charge, continue-as-new. Writes histories/clinician_billing-NAME.json
+beside this file; record a new one whenever the workflow changes shape, keep the old ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.client import WorkflowHistory
+from temporalio.testing import WorkflowEnvironment
+
+from activities.billing import BillingProviderError, LedgerBillingProvider
+from db.migrate import upgrade
+from db.session import create_engine, create_sessionmaker
+from erx.settings import Settings
+from erx.temporal import data_converter
+from tests.billing.conftest import (
+    add_search_attributes,
+    advance_until,
+    billing_worker,
+    run_histories,
+    start_billing,
+)
+from tests.conftest import BIN
+from workflows.billing_models import (
+    BillingDeactivate,
+    BillingReactivate,
+    BillingState,
+    ChargeResult,
+)
+from workflows.clinician_billing import ClinicianBillingWorkflow
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+class Outage:
+    def __init__(self, inner: LedgerBillingProvider) -> None:
+        self.inner = inner
+        self.down = True
+
+    async def charge(
+        self,
+        key: str,
+        amount_cents: int,
+        currency: str,
+        description: str,
+        metadata: Mapping[str, str],
+    ) -> ChargeResult:
+        if self.down:
+            raise BillingProviderError("card processor unavailable")
+        return await self.inner.charge(key, amount_cents, currency, description, metadata)
+
+
+async def record(settings: Settings) -> WorkflowHistory:
+    engine = create_engine(settings.database_url)
+    await upgrade(engine)
+    sessionmaker = create_sessionmaker(engine)
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(BIN / "temporal-test-server"),
+        data_converter=data_converter(settings),
+    )
+    try:
+        await add_search_attributes(env)
+        provider = Outage(LedgerBillingProvider(sessionmaker))
+        async with billing_worker(env, sessionmaker, settings, provider) as queue:
+            tomorrow = (await env.get_current_time()).date() + timedelta(days=1)
+            handle = await start_billing(env, queue, "ws_replay", "m_replay", tomorrow)
+
+            async def state_is(state: BillingState) -> bool:
+                return (await handle.query(ClinicianBillingWorkflow.status)).status == state
+
+            await advance_until(
+                env, lambda: state_is(BillingState.past_due), limit=timedelta(days=3)
+            )
+            await handle.signal(ClinicianBillingWorkflow.retry_now)
+            await env.sleep(timedelta(minutes=15))
+            now = await env.get_current_time()
+            await handle.signal(
+                ClinicianBillingWorkflow.deactivate, BillingDeactivate(effective_at=now)
+            )
+            await advance_until(env, lambda: state_is(BillingState.deactivated))
+            provider.down = False
+            now = await env.get_current_time()
+            await handle.signal(ClinicianBillingWorkflow.reactivate, BillingReactivate(at=now))
+
+            async def charged() -> bool:
+                return (await handle.query(ClinicianBillingWorkflow.status)).periods_billed == 1
+
+            await advance_until(env, charged)
+            assert handle.first_execution_run_id
+            [history, *_] = await run_histories(env, handle.id, handle.first_execution_run_id)
+            await handle.terminate()
+        return history
+    finally:
+        await env.shutdown()
+        await engine.dispose()
+
+
+async def _main(name: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(environment="test", database_url=f"sqlite+aiosqlite:///{tmp}/erx.db")
+        history = await record(settings)
+    path = HISTORIES / f"clinician_billing-{name}.json"
+    path.write_text(history.to_json())
+    print(f"wrote {path} ({len(history.events)} events)")
+
+
+if __name__ == "__main__":
+    asyncio.run(_main(sys.argv[1] if len(sys.argv) > 1 else "v1"))

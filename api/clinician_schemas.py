@@ -12,7 +12,7 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
-    model_validator,
+    field_validator,
 )
 
 from api.schemas import AddressLine, City, Name, RequestModel, ResourceId
@@ -93,17 +93,18 @@ class EnrollmentFormIn(RequestModel):
     professional_address: ProfessionalAddress
     locations: list[EnrollmentLocationIn] = Field(min_length=1, max_length=20)
 
-    @model_validator(mode="after")
-    def _one_default(self) -> EnrollmentFormIn:
-        defaults = sum(1 for loc in self.locations if loc.is_default)
+    @field_validator("locations")
+    @classmethod
+    def _one_default(cls, locations: list[EnrollmentLocationIn]) -> list[EnrollmentLocationIn]:
+        defaults = sum(1 for loc in locations if loc.is_default)
         if defaults != 1:
             raise ValueError(
                 f"exactly one location must be the default (is_default: true); found {defaults}"
             )
-        ids = [loc.location_id for loc in self.locations]
+        ids = [loc.location_id for loc in locations]
         if len(set(ids)) != len(ids):
             raise ValueError("each location may appear once")
-        return self
+        return locations
 
 
 class EnrollmentDraft(BaseModel):

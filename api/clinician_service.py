@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
@@ -17,6 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import Conflict, DomainError, NotFound
 from erx.settings import Settings
+from erx.temporal import update_result_within
 from workflows.clinician_enrollment import (
     CONTROLLED_SUBSTANCE_REFUSAL,
     ClinicianEnrollmentWorkflow,
@@ -95,10 +95,7 @@ async def update_with_wait(
     update_handle = await call(
         handle.start_update(update, arg, wait_for_stage=WorkflowUpdateStage.ACCEPTED)
     )
-    try:
-        return await call(asyncio.wait_for(update_handle.result(), timeout=wait))
-    except TimeoutError:
-        return None
+    return await call(update_result_within(update_handle, wait))
 
 
 async def require_controlled_substance_permission(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -19,7 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import Conflict
 from erx.settings import Settings
-from erx.temporal import SA_STAGE, SA_WORKSPACE
+from erx.temporal import SA_STAGE, SA_WORKSPACE, update_result_within
 from workflows.clinic_setup import ClinicSetupWorkflow, clinic_setup_workflow_id
 from workflows.lifecycles import SETUP_STEPS
 from workflows.models import (
@@ -65,10 +63,7 @@ async def register_clinic(
         )
     except WorkflowUpdateFailedError as err:
         raise Conflict(str(err.cause or err)) from err
-    try:
-        return await asyncio.wait_for(handle.result(), timeout=wait)
-    except TimeoutError:
-        return None
+    return await update_result_within(handle, wait)
 
 
 def empty_progress(workspace_id: str) -> SetupProgress:

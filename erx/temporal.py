@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
+from typing import TypeVar
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateHandle, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
 from erx.codec import EncryptionCodec
 from erx.settings import Settings
+
+T = TypeVar("T")
 
 # Search attributes carry no PHI: workspace and member ids are our opaque ids.
 SA_WORKSPACE = SearchAttributeKey.for_keyword("ErxWorkspace")
@@ -56,3 +61,15 @@ async def ensure_search_attributes(client: Client) -> None:
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
         )
+
+
+async def update_result_within(handle: WorkflowUpdateHandle[T], seconds: float) -> T | None:
+    """An accepted update's result if it arrives within ``seconds``; else None (it goes on)."""
+    result = asyncio.ensure_future(handle.result())
+    done, _ = await asyncio.wait({result}, timeout=seconds)
+    if not done:
+        result.cancel()
+        with contextlib.suppress(asyncio.CancelledError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            await result
+        return None
+    return result.result()

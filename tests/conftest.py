@@ -5,7 +5,9 @@ The database is PostgreSQL when TEST_DATABASE_URL is set (CI), else a SQLite fil
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import IndexedValueType
@@ -30,6 +33,7 @@ from db.session import create_engine, create_sessionmaker
 from dosespot import DoseSpotClient, DoseSpotCredentials
 from dosespot_sandbox.config import SandboxConfig
 from dosespot_sandbox.testing import SandboxServer
+from erx.mailsink import MailSink
 from erx.settings import Settings
 from erx.temporal import SEARCH_ATTRIBUTES, data_converter
 from worker import build_worker
@@ -56,7 +60,13 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(sandbox: SandboxServer, database_url: str) -> Settings:
+def mail_sink() -> Iterator[MailSink]:
+    with MailSink() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="session")
+def settings(sandbox: SandboxServer, database_url: str, mail_sink: MailSink) -> Settings:
     return Settings(
         environment="test",
         database_url=database_url,
@@ -65,6 +75,13 @@ def settings(sandbox: SandboxServer, database_url: str) -> Settings:
         dosespot_timeout_seconds=3.0,
         task_queue=f"erx-test-{uuid.uuid4().hex[:8]}",
         setup_wait_seconds=20.0,
+        smtp_port=mail_sink.smtp_port,
+        # DoseSpot's pushes are the fast path; polling catches up within a second or two.
+        confirmation_poll_seconds=1.0,
+        idp_poll_seconds=1.0,
+        tfa_poll_seconds=1.0,
+        poll_max_seconds=2.0,
+        enrollment_wait_seconds=5.0,
     )
 
 
@@ -171,6 +188,44 @@ async def api(
         ) as client,
     ):
         yield client
+
+
+@pytest.fixture(scope="session")
+async def live_api(
+    settings: Settings, temporal: Client, engine: AsyncEngine, sandbox: SandboxServer
+) -> AsyncIterator[str]:
+    """The API over real HTTP, in the tests' event loop, receiving the sandbox's pushes."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, temporal=temporal),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+        )
+    )
+    task = asyncio.ensure_future(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=sandbox.base_url) as control:
+        resp = await control.put(
+            "/_sandbox/notifications",
+            json={
+                "url": f"{url}/v1/dosespot/notifications",
+                "secret": settings.dosespot_webhook_secret,
+            },
+        )
+        resp.raise_for_status()
+    yield url
+    server.should_exit = True
+    await task
 
 
 @pytest.fixture

@@ -29,7 +29,6 @@ Queries:
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
@@ -130,37 +129,36 @@ class ClinicianEnrollmentWorkflow:
     async def run(self, input: ClinicianEnrollmentInput) -> ClinicianStatus:
         await self._publish()
         await self._email("invitation")
-        journey = asyncio.ensure_future(self._journey())
-        await workflow.wait_condition(lambda: self._deactivate_requested is not None)
-        journey.cancel()
-        try:
-            await journey
-        except asyncio.CancelledError:
-            pass
+        while not self._deactivating:
+            await self._step()
         await self._deactivate()
         return self.status()
 
     # The story: act on the state the lifecycle is in ----------------------------
 
-    async def _journey(self) -> None:
-        while True:
-            await self._publish()
-            state = self._state
-            if state == "enrolling":
-                await self._register()
-            elif state == "awaiting_confirmation":
-                await self._await_confirmation()
-            elif state == "verifying":
-                await self._verify()
-            elif state == "verified":
-                await self._on_verified()
-                await self._until_state_changes(state)
-            elif state == "tfa_pending":
-                await self._await_two_factor()
-            else:
-                # invited, registration_failed, confirmed, verification_expired,
-                # tfa_active, epcs_enabled: waiting for a person.
-                await self._until_state_changes(state)
+    @property
+    def _deactivating(self) -> bool:
+        return self._deactivate_requested is not None
+
+    async def _step(self) -> None:
+        """One step from the current state; every wait also ends on a deactivation request."""
+        await self._publish()
+        state = self._state
+        if state == "enrolling":
+            await self._register()
+        elif state == "awaiting_confirmation":
+            await self._await_confirmation()
+        elif state == "verifying":
+            await self._verify()
+        elif state == "verified":
+            await self._on_verified()
+            await self._until_state_changes(state)
+        elif state == "tfa_pending":
+            await self._await_two_factor()
+        else:
+            # invited, registration_failed, confirmed, verification_expired,
+            # tfa_active, epcs_enabled: waiting for a person.
+            await self._until_state_changes(state)
 
     async def _register(self) -> None:
         assert self._form is not None
@@ -185,8 +183,10 @@ class ClinicianEnrollmentWorkflow:
 
     async def _await_confirmation(self) -> None:
         interval = self._input.timings.confirmation_poll_seconds
-        while True:
-            if await wait_until(lambda: self._confirmed_event, interval):
+        while not self._deactivating:
+            if await wait_until(lambda: self._confirmed_event or self._deactivating, interval):
+                if self._deactivating:
+                    return
                 self._fire("confirm")
                 return
             status = await self._registration_status()
@@ -220,8 +220,14 @@ class ClinicianEnrollmentWorkflow:
                 IdentityProofingWorkflow.dosespot_event,
                 DoseSpotEvent(event_type="ClinicianIDPCompleteSuccess"),
             )
-        result: IdentityProofingResult = await self._idp_child
+        child = self._idp_child
+        await workflow.wait_condition(lambda: child.done() or self._deactivating)
         self._idp_child = None
+        if not child.done():
+            # The child handle is a task: cancelling it cancels identity proofing.
+            child.cancel()
+            return
+        result: IdentityProofingResult = child.result()
         self._idp = result.progress
         if result.verified:
             self._fire("verification_succeeded")
@@ -254,8 +260,11 @@ class ClinicianEnrollmentWorkflow:
 
     async def _await_two_factor(self) -> None:
         interval = self._input.timings.tfa_poll_seconds
-        while self._state == "tfa_pending":
-            if await wait_until(lambda: self._tfa_event or self._state != "tfa_pending", interval):
+        while self._state == "tfa_pending" and not self._deactivating:
+            if await wait_until(
+                lambda: self._tfa_event or self._state != "tfa_pending" or self._deactivating,
+                interval,
+            ):
                 if self._tfa_event:
                     self._fire("two_factor_activated")
                 return
@@ -404,8 +413,13 @@ class ClinicianEnrollmentWorkflow:
     @deactivate.validator
     def _check_deactivate(self, request: ActorRequest) -> None:
         self._require("deactivate")
-        if self._deactivate_requested is not None:
-            raise ActionNotAllowed("deactivate", "being deactivated")
+        if self._deactivating:
+            raise ApplicationError(
+                "the clinician is already being deactivated",
+                {"state": self._state, "allowed_actions": []},
+                type="ActionNotAllowed",
+                non_retryable=True,
+            )
 
     # Signals and queries -------------------------------------------------------
 
@@ -474,7 +488,7 @@ class ClinicianEnrollmentWorkflow:
         )
 
     async def _until_state_changes(self, state: str) -> None:
-        await workflow.wait_condition(lambda: self._state != state)
+        await workflow.wait_condition(lambda: self._state != state or self._deactivating)
 
     async def _registration_status(self) -> str:
         try:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.dosespot_access import DoseSpotActivities, clinic_key
 from activities.errors import dosespot_errors_as_application_errors
 from db.models import ClinicianEnrollment, ClinicRegistration, EpcsAuditEntry
 from db.upsert import upsert
@@ -15,12 +16,10 @@ from dosespot import (
     ClinicianRoleType,
     DeaNumber,
     DoseSpotClient,
-    DoseSpotCredentials,
     MedicalLicenseNumber,
     NaDeaNumber,
     PhoneType,
 )
-from erx.codec import SecretBox
 from erx.us import dosespot_phone
 from workflows.models import (
     AgreementsResult,
@@ -36,41 +35,21 @@ from workflows.models import (
 EPRESCRIBING_AGREEMENT = "eprescribing"
 
 
-class ClinicianActivities:
-    def __init__(
-        self,
-        dosespot: DoseSpotClient,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        secrets: SecretBox,
-        admin_user_id: int,
-    ) -> None:
-        self._dosespot = dosespot
-        self._sessionmaker = sessionmaker
-        self._secrets = secrets
-        self._admin_user_id = admin_user_id
-
+class ClinicianActivities(DoseSpotActivities):
     async def _in_clinic(self, clinic_id: int) -> DoseSpotClient:
         """The partner admin acting in one of the workspace's clinics."""
         async with self._sessionmaker() as session:
             registration = await session.scalar(
                 select(ClinicRegistration).where(ClinicRegistration.dosespot_clinic_id == clinic_id)
             )
-        if (
-            registration is None
-            or registration.clinic_key_ciphertext is None
-            or registration.clinic_key_key_id is None
-        ):
+        key = clinic_key(registration, self._secrets) if registration else None
+        if key is None:
             raise ApplicationError(
                 "the clinic is not registered with DoseSpot",
                 type="ClinicNotRegistered",
                 non_retryable=True,
             )
-        key = self._secrets.open(
-            registration.clinic_key_key_id, registration.clinic_key_ciphertext
-        ).decode()
-        return self._dosespot.as_user(
-            DoseSpotCredentials(clinic_id=clinic_id, clinic_key=key, user_id=self._admin_user_id)
-        )
+        return self._as_admin_in(clinic_id, key)
 
     @activity.defn(name="register_clinician")
     async def register_clinician(self, input: RegisterClinicianInput) -> int:

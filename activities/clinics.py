@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.dosespot_access import DoseSpotActivities, clinic_key
 from activities.errors import dosespot_errors_as_application_errors
 from db.models import ClinicRegistration, Location
-from dosespot import ClinicCreate, DoseSpotClient, DoseSpotCredentials, PhoneType
-from erx.codec import SecretBox
+from dosespot import ClinicCreate, PhoneType
 from erx.us import dosespot_phone
 from workflows.models import (
     KEY_INVALID,
@@ -29,19 +29,7 @@ from workflows.models import (
 CREATING = "creating"
 
 
-class ClinicActivities:
-    def __init__(
-        self,
-        dosespot: DoseSpotClient,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        secrets: SecretBox,
-        admin_user_id: int,
-    ) -> None:
-        self._dosespot = dosespot
-        self._sessionmaker = sessionmaker
-        self._secrets = secrets
-        self._admin_user_id = admin_user_id
-
+class ClinicActivities(DoseSpotActivities):
     @activity.defn(name="ensure_clinic")
     async def ensure_clinic(self, input: EnsureClinicInput) -> ClinicRecord:
         """Make sure the location has exactly one DoseSpot clinic; create it if it has none."""
@@ -76,18 +64,9 @@ class ClinicActivities:
         return await self._save(input, credentials.clinic_id, clinic_key=credentials.clinic_key)
 
     async def _verify_supplied_key(self, registration: ClinicRegistration) -> None:
-        assert registration.dosespot_clinic_id is not None
-        assert registration.clinic_key_key_id and registration.clinic_key_ciphertext
-        key = self._secrets.open(
-            registration.clinic_key_key_id, registration.clinic_key_ciphertext
-        ).decode()
-        clinic = self._dosespot.as_user(
-            DoseSpotCredentials(
-                clinic_id=registration.dosespot_clinic_id,
-                clinic_key=key,
-                user_id=self._admin_user_id,
-            )
-        )
+        key = clinic_key(registration, self._secrets)
+        assert registration.dosespot_clinic_id is not None and key is not None
+        clinic = self._as_admin_in(registration.dosespot_clinic_id, key)
         try:
             with dosespot_errors_as_application_errors():
                 await clinic.check()

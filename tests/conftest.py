@@ -30,13 +30,13 @@ from api.admin import add_person, create_workspace
 from api.app import create_app
 from db.migrate import upgrade
 from db.session import create_engine, create_sessionmaker
-from dosespot import DoseSpotClient, DoseSpotCredentials
+from dosespot import DoseSpotClient
 from dosespot_sandbox.config import SandboxConfig
 from dosespot_sandbox.testing import SandboxServer
 from erx.mailsink import MailSink
 from erx.settings import Settings
 from erx.temporal import SEARCH_ATTRIBUTES, data_converter
-from worker import build_worker
+from worker import build_worker, dosespot_client
 
 BIN = Path(sys.executable).parent
 
@@ -151,16 +151,7 @@ def temporal(temporal_env: WorkflowEnvironment) -> Client:
 
 @pytest.fixture(scope="session")
 async def dosespot(settings: Settings) -> AsyncIterator[DoseSpotClient]:
-    async with DoseSpotClient(
-        settings.dosespot_base_url,
-        settings.dosespot_subscription_key,
-        DoseSpotCredentials(
-            clinic_id=settings.dosespot_clinic_id,
-            clinic_key=settings.dosespot_clinic_key,
-            user_id=settings.dosespot_user_id,
-        ),
-        timeout=settings.dosespot_timeout_seconds,
-    ) as client:
+    async with dosespot_client(settings) as client:
         yield client
 
 

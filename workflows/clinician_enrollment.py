@@ -248,11 +248,7 @@ class ClinicianEnrollmentWorkflow:
             return
         await workflow.execute_activity(
             "start_clinician_billing",
-            BillingControl(
-                workspace_id=self._input.workspace_id,
-                member_id=self._input.member_id,
-                at=workflow.now(),
-            ),
+            self._billing_control(),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RECORD_RETRY,
         )
@@ -290,11 +286,7 @@ class ClinicianEnrollmentWorkflow:
         if self._billing_started:
             await workflow.execute_activity(
                 "stop_clinician_billing",
-                BillingControl(
-                    workspace_id=self._input.workspace_id,
-                    member_id=self._input.member_id,
-                    at=workflow.now(),
-                ),
+                self._billing_control(),
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RECORD_RETRY,
             )
@@ -477,6 +469,13 @@ class ClinicianEnrollmentWorkflow:
             self._machine.send(event)
         else:
             workflow.logger.warning("ignored %s in state %s", event, self._state)
+
+    def _billing_control(self) -> BillingControl:
+        return BillingControl(
+            workspace_id=self._input.workspace_id,
+            member_id=self._input.member_id,
+            at=workflow.now(),
+        )
 
     def _ref(self) -> ClinicianRef:
         assert self._form is not None and self._clinician_id is not None

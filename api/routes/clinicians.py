@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.clinicians import append_audit
+from activities.dosespot_access import clinic_key
 from api import clinician_service as svc
 from api.auth import Principal, Role
 from api.clinician_schemas import (
@@ -325,16 +326,14 @@ async def _sso_url(session: AsyncSession, settings: Settings, clinician: Clinici
             ClinicRegistration.dosespot_clinic_id == clinician.dosespot_clinic_id
         )
     )
-    if registration is None or not registration.clinic_key_ciphertext:
+    secrets = SecretBox(settings.codec_keys, settings.codec_active_key_id)
+    key = clinic_key(registration, secrets) if registration else None
+    if key is None:
         raise Conflict("the clinician's clinic is not registered with DoseSpot")
-    assert registration.clinic_key_key_id is not None
-    key = SecretBox(settings.codec_keys, settings.codec_active_key_id).open(
-        registration.clinic_key_key_id, registration.clinic_key_ciphertext
-    )
     return build_sso_url(
         settings.dosespot_sso_url,
         clinician.dosespot_clinic_id,
-        key.decode(),
+        key,
         clinician.dosespot_clinician_id,
     )
 

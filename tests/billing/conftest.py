@@ -8,11 +8,8 @@ from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
@@ -21,36 +18,8 @@ from temporalio.worker import Worker
 from activities.billing import BillingProvider, LedgerBillingProvider, billing_activities
 from db.billing import BillingCharge, BillingSubscription
 from erx.settings import Settings
-from erx.temporal import SEARCH_ATTRIBUTES, data_converter
-from tests.conftest import BIN
 from workflows.billing_models import ClinicianBillingInput
 from workflows.clinician_billing import ClinicianBillingWorkflow, clinician_billing_workflow_id
-
-
-@pytest.fixture(scope="module")
-async def time_env(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
-    # One per module: the clock only moves forward, and each module plans its own dates.
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(BIN / "temporal-test-server"),
-        data_converter=data_converter(settings),
-    )
-    await add_search_attributes(env)
-    try:
-        yield env
-    finally:
-        await env.shutdown()
-
-
-async def add_search_attributes(env: WorkflowEnvironment) -> None:
-    # The test server cannot list search attributes (as ensure_search_attributes does), only add.
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=env.client.namespace,
-            search_attributes={
-                key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in SEARCH_ATTRIBUTES
-            },
-        )
-    )
 
 
 @asynccontextmanager

@@ -16,21 +16,18 @@ from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import WorkflowHistory
-from temporalio.testing import WorkflowEnvironment
 
 from activities.billing import BillingProviderError, LedgerBillingProvider
 from db.migrate import upgrade
 from db.session import create_engine, create_sessionmaker
 from erx.settings import Settings
-from erx.temporal import data_converter
 from tests.billing.conftest import (
-    add_search_attributes,
     advance_until,
     billing_worker,
     run_histories,
     start_billing,
 )
-from tests.conftest import BIN
+from tests.conftest import time_skipping_env
 from workflows.billing_models import (
     BillingDeactivate,
     BillingReactivate,
@@ -64,12 +61,7 @@ async def record(settings: Settings) -> WorkflowHistory:
     engine = create_engine(settings.database_url)
     await upgrade(engine)
     sessionmaker = create_sessionmaker(engine)
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(BIN / "temporal-test-server"),
-        data_converter=data_converter(settings),
-    )
-    try:
-        await add_search_attributes(env)
+    async with time_skipping_env(settings) as env:
         provider = Outage(LedgerBillingProvider(sessionmaker))
         async with billing_worker(env, sessionmaker, settings, provider) as queue:
             tomorrow = (await env.get_current_time()).date() + timedelta(days=1)
@@ -99,10 +91,8 @@ async def record(settings: Settings) -> WorkflowHistory:
             assert handle.first_execution_run_id
             [history, *_] = await run_histories(env, handle.id, handle.first_execution_run_id)
             await handle.terminate()
-        return history
-    finally:
-        await env.shutdown()
-        await engine.dispose()
+    await engine.dispose()
+    return history
 
 
 async def _main(name: str) -> None:

@@ -29,7 +29,6 @@ with workflow.unsafe.imports_passed_through():
     from dosespot.notifications import event_key
     from erx.settings import Settings
     from tests.conftest import WorkspaceKeys
-    from tests.notifications.conftest import with_notifications
     from workflows.models import DoseSpotEvent
 
 URL = "/v1/dosespot/notifications"
@@ -124,23 +123,23 @@ async def inbox_entry(
     ],
 )
 async def test_without_the_secret_nothing_is_read_or_stored(
-    inbox_api: httpx.AsyncClient,
+    api: httpx.AsyncClient,
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
     headers: dict[str, str],
 ) -> None:
     headers = {k: v.format(secret=settings.dosespot_webhook_secret) for k, v in headers.items()}
     body = {"EventType": "ClinicianConfirmed", "Data": {"ClinicianId": new_clinician_id()}}
-    resp = await inbox_api.post(URL, json=body, headers=headers)
+    resp = await api.post(URL, json=body, headers=headers)
     assert resp.status_code == 401
     assert await inbox_entry(sessionmaker, body) is None
     # The body is not even parsed: garbage gets the same answer.
-    garbage = await inbox_api.post(URL, content=b"{not json", headers=headers)
+    garbage = await api.post(URL, content=b"{not json", headers=headers)
     assert garbage.status_code == 401
 
 
 async def test_routed_once_to_the_clinicians_workflow_despite_concurrent_copies(
-    inbox_api: httpx.AsyncClient,
+    api: httpx.AsyncClient,
     settings: Settings,
     temporal: Client,
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -158,7 +157,7 @@ async def test_routed_once_to_the_clinicians_workflow_despite_concurrent_copies(
     }
     async with probe(temporal, workflow_id(workspace)) as handle:
         responses = await asyncio.gather(
-            *(inbox_api.post(URL, json=body, headers=secret(settings)) for _ in range(3))
+            *(api.post(URL, json=body, headers=secret(settings)) for _ in range(3))
         )
         assert [r.status_code for r in responses] == [200, 200, 200], [r.text for r in responses]
         assert sorted(r.json()["status"] for r in responses) == ["duplicate", "duplicate", "routed"]
@@ -169,7 +168,7 @@ async def test_routed_once_to_the_clinicians_workflow_despite_concurrent_copies(
         assert event.data == body["Data"]
         assert event.received_at is not None and event.received_at.endswith("+00:00")
 
-        again = await inbox_api.post(URL, json=body, headers=secret(settings))
+        again = await api.post(URL, json=body, headers=secret(settings))
         assert again.json() == {"status": "duplicate"}
         assert len(await events_of(handle)) == 1
 
@@ -183,7 +182,7 @@ async def test_routed_once_to_the_clinicians_workflow_despite_concurrent_copies(
 
 
 async def test_routing_that_failed_is_tried_again_on_redelivery(
-    inbox_api: httpx.AsyncClient,
+    api: httpx.AsyncClient,
     settings: Settings,
     temporal: Client,
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -193,21 +192,21 @@ async def test_routing_that_failed_is_tried_again_on_redelivery(
     body = {"EventType": "ClinicianTfaActivateSuccess", "Data": {"ClinicianId": clinician_id}}
 
     # No enrollment knows this DoseSpot clinician yet.
-    first = await inbox_api.post(URL, json=body, headers=secret(settings))
+    first = await api.post(URL, json=body, headers=secret(settings))
     assert first.json() == {"status": "unrouted"}
 
     # The enrollment exists, but its workflow is not running.
     await enroll(sessionmaker, workspace, clinician_id)
-    second = await inbox_api.post(URL, json=body, headers=secret(settings))
+    second = await api.post(URL, json=body, headers=secret(settings))
     assert second.json() == {"status": "unrouted"}
     entry = await inbox_entry(sessionmaker, body)
     assert entry is not None
     assert (entry.routed_at, entry.attempts) == (None, 2)
 
     async with probe(temporal, workflow_id(workspace)) as handle:
-        third = await inbox_api.post(URL, json=body, headers=secret(settings))
+        third = await api.post(URL, json=body, headers=secret(settings))
         assert third.json() == {"status": "routed"}
-        fourth = await inbox_api.post(URL, json=body, headers=secret(settings))
+        fourth = await api.post(URL, json=body, headers=secret(settings))
         assert fourth.json() == {"status": "duplicate"}
         [event] = await events_of(handle)
         assert event.event_type == "ClinicianTfaActivateSuccess"
@@ -237,7 +236,7 @@ async def test_routing_that_failed_is_tried_again_on_redelivery(
     ],
 )
 async def test_events_no_workflow_owns_are_kept_unrouted(
-    inbox_api: httpx.AsyncClient,
+    api: httpx.AsyncClient,
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
     workspace: WorkspaceKeys,
@@ -251,7 +250,7 @@ async def test_events_no_workflow_owns_are_kept_unrouted(
         "Data": {k: v.replace("{clinician}", str(clinician_id)) for k, v in body["Data"].items()},
     }
     with caplog.at_level(logging.INFO):
-        resp = await inbox_api.post(URL, json=body, headers=secret(settings))
+        resp = await api.post(URL, json=body, headers=secret(settings))
     assert resp.status_code == 200
     assert resp.json() == {"status": "unrouted"}
     entry = await inbox_entry(sessionmaker, body)
@@ -265,7 +264,7 @@ async def test_events_no_workflow_owns_are_kept_unrouted(
 
 
 async def test_lenient_notification_is_routed(
-    inbox_api: httpx.AsyncClient,
+    api: httpx.AsyncClient,
     settings: Settings,
     temporal: Client,
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -275,7 +274,7 @@ async def test_lenient_notification_is_routed(
     await enroll(sessionmaker, workspace, clinician_id)
     body = {"eventType": "clinicianconfirmed", "data": {"ClinicianID": f" {clinician_id} "}}
     async with probe(temporal, workflow_id(workspace)) as handle:
-        resp = await inbox_api.post(
+        resp = await api.post(
             URL, json=body, headers={"Authorization": f"secret {settings.dosespot_webhook_secret}"}
         )
         assert resp.json() == {"status": "routed"}
@@ -288,14 +287,14 @@ async def test_lenient_notification_is_routed(
     "content", [b"{not json", b"", b"[]", b'{"Data": {"ClinicianId": 1}}', b'"ClinicianConfirmed"']
 )
 async def test_not_a_notification_is_400(
-    inbox_api: httpx.AsyncClient,
+    api: httpx.AsyncClient,
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
     content: bytes,
 ) -> None:
     async with sessionmaker() as session:
         before = await session.scalar(select(func.count()).select_from(DoseSpotInboxEntry))
-    resp = await inbox_api.post(
+    resp = await api.post(
         URL, content=content, headers={**secret(settings), "Content-Type": "application/json"}
     )
     assert resp.status_code == 400
@@ -324,7 +323,7 @@ async def test_temporal_unavailable_keeps_the_event_and_asks_for_redelivery(
     clinician_id = new_clinician_id()
     await enroll(sessionmaker, workspace, clinician_id)
     body = {"EventType": "ClinicianPINReset", "Data": {"ClinicianId": clinician_id}}
-    app = with_notifications(create_app(settings, temporal=cast(Client, _UnavailableTemporal())))
+    app = create_app(settings, temporal=cast(Client, _UnavailableTemporal()))
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,

@@ -91,6 +91,7 @@ class IdentityProofingWorkflow:
                 self._progress.outcome = "expired"
                 await self._report()
                 return IdentityProofingResult(verified=False, progress=self._progress)
+        self._progress.attempt_in_progress = False
         await self._wait_for_agreements()
         self._progress.outcome = "verified"
         await self._report()

@@ -10,6 +10,7 @@ a refused notification is one we can never see again.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -92,8 +93,10 @@ def parse_notification(body: Any) -> PushNotification:
     )
 
 
-def event_key(body: Any) -> str:
-    """The de-duplication key: SHA-256 of the canonical JSON of EventType and Data.
+def event_key(body: Any, secret: str) -> str:
+    """The de-duplication key: HMAC-SHA256, keyed by ``secret``, of the canonical JSON of
+    EventType and Data. Keyed so that a stored key cannot be matched against guessed
+    patient data.
 
     Takes the body (as ``parse_notification`` does) or an already parsed notification.
     The event type is folded to its canonical name so a redelivery that differs only in
@@ -109,7 +112,7 @@ def event_key(body: Any) -> str:
         separators=(",", ":"),
         ensure_ascii=False,
     )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hmac.new(secret.encode(), canonical.encode(), hashlib.sha256).hexdigest()
 
 
 def _envelope(body: Any) -> tuple[str, dict[str, Any]]:

@@ -95,7 +95,7 @@ async def receive_notification(
         notification = parse_notification(await request.body())
     except MalformedNotification as err:
         raise DomainError(str(err)) from err
-    key = event_key(notification)
+    key = event_key(notification, settings.dosespot_webhook_secret)
     status = await _receive(session, temporal, notification, key)
     logger.info("dosespot notification %s %s: %s", _loggable(notification), key[:12], status)
     return NotificationReceipt(status=status)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from typing import Any
 
@@ -15,6 +16,8 @@ from dosespot.notifications import (
     event_key,
     parse_notification,
 )
+
+SECRET = "test-webhook-secret"
 
 CLINICIAN_CONFIRMED: dict[str, Any] = {
     "EventType": "ClinicianConfirmed",
@@ -206,33 +209,40 @@ def test_not_a_notification(body: Any) -> None:
     with pytest.raises(MalformedNotification):
         parse_notification(body)
     with pytest.raises(MalformedNotification):
-        event_key(body)
+        event_key(body, SECRET)
 
 
-def test_event_key_is_sha256_of_canonical_json() -> None:
+def test_event_key_is_keyed_hmac_of_canonical_json() -> None:
     canonical = json.dumps(
         {"Data": {"ClinicianId": 123456}, "EventType": "ClinicianConfirmed"},
         sort_keys=True,
         separators=(",", ":"),
     )
-    assert event_key(CLINICIAN_CONFIRMED) == hashlib.sha256(canonical.encode()).hexdigest()
+    expected = hmac.new(SECRET.encode(), canonical.encode(), hashlib.sha256).hexdigest()
+    assert event_key(CLINICIAN_CONFIRMED, SECRET) == expected
+    assert event_key(CLINICIAN_CONFIRMED, "another secret") != expected
+    assert event_key(CLINICIAN_CONFIRMED, SECRET) != hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def test_event_key_ignores_key_order_whitespace_and_type_casing() -> None:
     reordered = json.dumps(
         {"Data": dict(reversed(list(NOTIFICATION_COUNTS["Data"].items()))), "EventType": "x"}
     ).replace('"x"', '"prescribernotificationcounts"')
-    assert event_key(reordered.encode()) == event_key(NOTIFICATION_COUNTS)
-    assert event_key(parse_notification(NOTIFICATION_COUNTS)) == event_key(NOTIFICATION_COUNTS)
+    assert event_key(reordered.encode(), SECRET) == event_key(NOTIFICATION_COUNTS, SECRET)
+    assert event_key(parse_notification(NOTIFICATION_COUNTS), SECRET) == event_key(
+        NOTIFICATION_COUNTS, SECRET
+    )
 
 
 def test_event_key_tells_different_events_apart() -> None:
     keys = {
-        event_key(CLINICIAN_CONFIRMED),
-        event_key({"EventType": "ClinicianConfirmed", "Data": {"ClinicianId": 123457}}),
-        event_key({"EventType": "ClinicianTfaActivateSuccess", "Data": {"ClinicianId": 123456}}),
-        event_key(PHARMACY_STATUS_AS_STATUS),
-        event_key(PHARMACY_STATUS_AS_PHARMACY_STATUS),
+        event_key(CLINICIAN_CONFIRMED, SECRET),
+        event_key({"EventType": "ClinicianConfirmed", "Data": {"ClinicianId": 123457}}, SECRET),
+        event_key(
+            {"EventType": "ClinicianTfaActivateSuccess", "Data": {"ClinicianId": 123456}}, SECRET
+        ),
+        event_key(PHARMACY_STATUS_AS_STATUS, SECRET),
+        event_key(PHARMACY_STATUS_AS_PHARMACY_STATUS, SECRET),
     }
     assert len(keys) == 5
     assert all(len(k) == 64 for k in keys)

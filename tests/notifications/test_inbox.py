@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from db.inbox import DoseSpotInboxEntry
     from db.models import ClinicianEnrollment
     from dosespot.notifications import event_key
-    from erx.settings import Settings
+    from erx.settings import DEV_WEBHOOK_SECRET, Settings
     from tests.conftest import WorkspaceKeys
     from workflows.models import DoseSpotEvent
 
@@ -109,7 +109,7 @@ async def inbox_entry(
     sessionmaker: async_sessionmaker[AsyncSession], body: Any
 ) -> DoseSpotInboxEntry | None:
     async with sessionmaker() as session:
-        return await session.get(DoseSpotInboxEntry, event_key(body))
+        return await session.get(DoseSpotInboxEntry, event_key(body, DEV_WEBHOOK_SECRET))
 
 
 @pytest.mark.parametrize(
@@ -258,7 +258,7 @@ async def test_events_no_workflow_owns_are_kept_unrouted(
     assert entry.event_type == body["EventType"]
     assert entry.routed_workflow_id is None
     # Logs carry the event type and key prefix, never a Data value.
-    assert event_key(body)[:12] in caplog.text
+    assert event_key(body, DEV_WEBHOOK_SECRET)[:12] in caplog.text
     for value in body["Data"].values():
         assert value not in caplog.text
 

@@ -29,5 +29,8 @@ pytest: $(STAMP)
 migrate: $(STAMP)
 	$(BIN)/python -m db.migrate
 
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
 clean:
 	rm -rf $(VENV) .data .mypy_cache .ruff_cache .pytest_cache

@@ -19,14 +19,12 @@ from api.errors import Conflict
 from erx.settings import Settings
 from erx.temporal import SA_STAGE, SA_WORKSPACE, update_result_within
 from workflows.clinic_setup import ClinicSetupWorkflow, clinic_setup_workflow_id
-from workflows.lifecycles import SETUP_STEPS
+from workflows.lifecycles import setup_steps
 from workflows.models import (
     ClinicRecord,
     ClinicSetupInput,
     RegisterClinicRequest,
     SetupProgress,
-    SetupStep,
-    StepState,
 )
 
 
@@ -71,10 +69,7 @@ def empty_progress(workspace_id: str) -> SetupProgress:
         workspace_id=workspace_id,
         stage="no_clinic",
         active_step=1,
-        steps=[
-            SetupStep(number=n, name=name, state=StepState.active if n == 1 else StepState.pending)
-            for n, name in enumerate(SETUP_STEPS, start=1)
-        ],
+        steps=setup_steps("no_clinic"),
         clinics=[],
         summary="Create workspace (no_clinic); eRx setup has not started",
     )

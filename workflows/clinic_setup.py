@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         SETUP_STEPS,
         ClinicSetupLifecycle,
         setup_stage_for,
+        setup_steps,
     )
     from workflows.models import (
         ClinicianEnrollmentInput,
@@ -57,8 +58,6 @@ with workflow.unsafe.imports_passed_through():
         InviteResult,
         RegisterClinicRequest,
         SetupProgress,
-        SetupStep,
-        StepState,
     )
 
 # Errors that retrying cannot fix: DoseSpot refusals and our own missing data.
@@ -203,25 +202,11 @@ class ClinicSetupWorkflow:
 
     @workflow.query
     def progress(self) -> SetupProgress:
-        active = SETUP_ACTIVE_STEP[self._state]
-        done_through = len(SETUP_STEPS) if self._state == "ready" else active - 1
-        steps = [
-            SetupStep(
-                number=n,
-                name=name,
-                state=StepState.done
-                if n <= done_through
-                else StepState.active
-                if n == active
-                else StepState.pending,
-            )
-            for n, name in enumerate(SETUP_STEPS, start=1)
-        ]
         return SetupProgress(
             workspace_id=self._workspace_id,
             stage=self._state,
-            active_step=active,
-            steps=steps,
+            active_step=SETUP_ACTIVE_STEP[self._state],
+            steps=setup_steps(self._state),
             clinics=list(self._clinics.values()),
             clinicians=dict(self._clinicians),
             blocked_reason=self._blocked_reason,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from statemachine import State, StateMachine
 
+from workflows.models import SetupStep, StepState
+
 
 class ClinicSetupLifecycle(StateMachine):
     """A workspace's way to "Ready to prescribe" (the four steps the EHR shows)."""
@@ -40,6 +42,22 @@ SETUP_ACTIVE_STEP = {
     "verifying": 3,
     "ready": 4,
 }
+
+
+def setup_steps(stage: str) -> list[SetupStep]:
+    """The four steps as the EHR shows them for a ClinicSetup stage."""
+    active = SETUP_ACTIVE_STEP[stage]
+    done_through = len(SETUP_STEPS) if stage == "ready" else active - 1
+
+    def state(number: int) -> StepState:
+        if number <= done_through:
+            return StepState.done
+        return StepState.active if number == active else StepState.pending
+
+    return [
+        SetupStep(number=n, name=name, state=state(n))
+        for n, name in enumerate(SETUP_STEPS, start=1)
+    ]
 
 
 class ClinicianLifecycle(StateMachine):

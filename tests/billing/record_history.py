@@ -2,8 +2,9 @@
 
 One run through every path: the wait for the period to start, a failing provider
 (past_due), ``retry_now``, deactivation of the past-due clinician, reactivation in the
-same period, the charge, continue-as-new. Writes histories/clinician_billing-NAME.json
-beside this file; record a new one whenever the workflow changes shape, keep the old ones.
+same period, the charge, continue-as-new. Writes
+tests/replay/histories/clinician_billing-NAME.json, which the replay test replays; record a
+new one whenever the workflow changes shape, keep the old ones.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from workflows.billing_models import (
 )
 from workflows.clinician_billing import ClinicianBillingWorkflow
 
-HISTORIES = Path(__file__).parent / "histories"
+HISTORIES = Path(__file__).parent.parent / "replay" / "histories"
 
 
 class Outage:

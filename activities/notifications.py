@@ -21,6 +21,8 @@ from erx.mail import (
     verified_email,
 )
 from erx.settings import Settings
+from workflows.failures import MailRejected as MailRejectedFailure
+from workflows.failures import MemberNotFound
 
 EmailTemplate = Literal["invitation", "verified", "verification_expired"]
 
@@ -62,9 +64,7 @@ class NotificationActivities:
             member = await session.get(Member, (input.workspace_id, input.member_id))
             workspace = await session.get(Workspace, input.workspace_id)
         if member is None or workspace is None:
-            raise ApplicationError(
-                "the member does not exist", type="MemberNotFound", non_retryable=True
-            )
+            raise MemberNotFound("the member does not exist")
         subject, text, html = self._render(input, member, workspace)
         # Exceptions are raised from None: smtplib's can name the address, and a cause
         # would carry it into the workflow's history.
@@ -73,7 +73,7 @@ class NotificationActivities:
         except MailUnavailable as err:
             raise ApplicationError(str(err), type="MailUnavailable") from None
         except MailRejected as err:
-            raise ApplicationError(str(err), type="MailRejected", non_retryable=True) from None
+            raise MailRejectedFailure(str(err)) from None
         activity.logger.info(
             "sent %s email to member %s in workspace %s",
             input.template,

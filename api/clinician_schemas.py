@@ -18,7 +18,7 @@ from pydantic import (
 from api.schemas import AddressLine, City, Name, RequestModel, ResourceId
 from erx.identifiers import check_date_of_birth, check_dea, check_npi
 from erx.us import UsPhone, UsState, ZipCode
-from workflows.models import IdpProgress
+from workflows.models import Blocked, IdpProgress
 
 Npi = Annotated[str, AfterValidator(check_npi)]
 Dea = Annotated[str, AfterValidator(check_dea)]
@@ -120,6 +120,11 @@ class ClinicianPublic(BaseModel):
     member_id: str
     state: str
     allowed_actions: list[str]
+    blocked: Blocked | None = Field(
+        default=None,
+        description="why a blocked or stalled clinician cannot go on: the step, the reason "
+        "code, the error's type and DoseSpot's message; POST .../retry resumes it",
+    )
     first_name: str | None = None
     last_name: str | None = None
     idp: IdpProgress | None = None

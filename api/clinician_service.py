@@ -43,6 +43,10 @@ def timings(settings: Settings) -> EnrollmentTimings:
         tfa_poll_seconds=settings.tfa_poll_seconds,
         poll_max_seconds=settings.poll_max_seconds,
         idme_window_hours=settings.idme_window_hours,
+        confirmation_deadline_days=settings.confirmation_deadline_days,
+        tfa_deadline_days=settings.tfa_deadline_days,
+        idp_deadline_days=settings.idp_deadline_days,
+        continue_as_new_after_events=settings.continue_as_new_after_events,
     )
 
 
@@ -52,19 +56,25 @@ def handle_for(client: Client, workspace_id: str, member_id: str) -> WorkflowHan
     )
 
 
+# The refusals update validators give on purpose, by type, and their HTTP status.
+REFUSAL_STATUS = {
+    "ActionNotAllowed": 409,
+    "ClinicNotRegistered": 409,
+    "ApprovalRefused": 403,
+    "ControlledSubstanceRefused": 403,
+}
+
+
 def refusal(err: WorkflowUpdateFailedError) -> DomainError:
     """The HTTP error a workflow's refusal of an update stands for."""
     cause = err.cause
-    if not isinstance(cause, ApplicationError):
-        return Conflict(str(cause or err))
+    status = REFUSAL_STATUS.get(cause.type or "") if isinstance(cause, ApplicationError) else None
+    if status is None:
+        # Not a refusal the workflow meant to give: an error of ours, never a 409.
+        raise err
+    assert isinstance(cause, ApplicationError)
     details = cause.details[0] if cause.details else {}
     extra = details if isinstance(details, dict) else {}
-    status = {
-        "ActionNotAllowed": 409,
-        "ClinicNotRegistered": 409,
-        "ApprovalRefused": 403,
-        "ControlledSubstanceRefused": 403,
-    }.get(cause.type or "", 409)
     code = {403: "forbidden", 409: "conflict"}[status]
     return UpdateRefused(status, code, cause.message, reason_type=cause.type, **extra)
 
@@ -101,11 +111,16 @@ async def update_with_wait(
 async def require_controlled_substance_permission(
     client: Client, workspace_id: str, member_id: str
 ) -> None:
-    """Refuse a controlled-substance send unless the clinician's EPCS access is granted."""
+    """Refuse a controlled-substance send unless the clinician's EPCS access is granted.
+
+    A query: the check writes nothing to the workflow's history.
+    """
     handle = handle_for(client, workspace_id, member_id)
     try:
-        await call(
-            handle.execute_update(ClinicianEnrollmentWorkflow.authorize_controlled_substance)
+        permission = await call(
+            handle.query(ClinicianEnrollmentWorkflow.controlled_substance_permission)
         )
     except (NotFound, Conflict) as err:
         raise UpdateRefused(403, "forbidden", CONTROLLED_SUBSTANCE_REFUSAL) from err
+    if not permission.allowed:
+        raise UpdateRefused(403, "forbidden", CONTROLLED_SUBSTANCE_REFUSAL)

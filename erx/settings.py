@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     dosespot_timeout_seconds: float = 20.0
     # Shared secret DoseSpot sends as ``Authorization: Secret <secret>`` on push notifications.
     dosespot_webhook_secret: str = DEV_WEBHOOK_SECRET
+    # A push whose event identity arrived less than this long ago is a redelivery and dropped.
+    notification_dedupe_window_seconds: float = Field(default=600.0, gt=0)
 
     # Pricing: integer cents per verified clinician per month.
     price_per_clinician_cents: int = 3900
@@ -70,6 +72,12 @@ class Settings(BaseSettings):
     idp_poll_seconds: float = 30.0
     tfa_poll_seconds: float = 30.0
     poll_max_seconds: float = 900.0
+    # How long a polled wait may last before the clinician shows as stalled (admin retries).
+    confirmation_deadline_days: float = 30.0
+    tfa_deadline_days: float = 30.0
+    idp_deadline_days: float = 30.0
+    # Long-lived workflows continue-as-new after this many history events at the latest.
+    continue_as_new_after_events: int = 1000
     # How long POST /erx/setup waits for DoseSpot before answering 202 "registering".
     setup_wait_seconds: float = 30.0
 

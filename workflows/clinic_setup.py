@@ -24,17 +24,16 @@ Queries:
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from statemachine.exceptions import TransitionNotAllowed
 
+    from activities.clinics import ClinicActivities
     from erx.temporal import SA_BLOCKED_REASON, SA_STAGE, SA_WORKSPACE
+    from workflows import policies
     from workflows.clinician_enrollment import (
         ClinicianEnrollmentWorkflow,
         clinician_workflow_id,
@@ -60,23 +59,6 @@ with workflow.unsafe.imports_passed_through():
         SetupProgress,
     )
 
-# Errors that retrying cannot fix: DoseSpot refusals and our own missing data.
-NON_RETRYABLE = [
-    "DoseSpotRefused",
-    "DoseSpotValidationError",
-    "DoseSpotAuthError",
-    "DoseSpotNotFound",
-    "LocationNotFound",
-]
-
-DOSESPOT_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=2),
-    maximum_attempts=20,
-    non_retryable_error_types=NON_RETRYABLE,
-)
-
 
 def clinic_setup_workflow_id(workspace_id: str) -> str:
     return f"erx-clinic:{workspace_id}"
@@ -86,6 +68,7 @@ def clinic_setup_workflow_id(workspace_id: str) -> str:
 class ClinicSetupWorkflow:
     @workflow.init
     def __init__(self, input: ClinicSetupInput) -> None:
+        self._input = input
         self._workspace_id = input.workspace_id
         self._machine = (
             ClinicSetupLifecycle(start_value=input.state)
@@ -100,23 +83,38 @@ class ClinicSetupWorkflow:
     async def run(self, input: ClinicSetupInput) -> None:
         self._publish()
         while True:
-            await workflow.wait_condition(
-                lambda: bool(self._pending) or workflow.info().is_continue_as_new_suggested()
-            )
-            while self._pending:
-                await self._register(self._pending[0])
-                self._pending.pop(0)
-            if workflow.info().is_continue_as_new_suggested():
-                await workflow.wait_condition(workflow.all_handlers_finished)
+            await workflow.wait_condition(lambda: bool(self._pending) or self._continue_due())
+            await self._register_pending()
+            if self._continue_due():
+                # A register_clinic that arrives meanwhile waits on this loop: serve it
+                # before its handler can finish, or the two would wait on each other.
+                while not workflow.all_handlers_finished():
+                    await workflow.wait_condition(
+                        lambda: workflow.all_handlers_finished() or bool(self._pending)
+                    )
+                    await self._register_pending()
                 workflow.continue_as_new(
-                    ClinicSetupInput(
-                        workspace_id=self._workspace_id,
-                        state=self._state,
-                        clinics=self._clinics,
-                        pending=self._pending,
-                        clinicians=self._clinicians,
+                    self._input.model_copy(
+                        update={
+                            "state": self._state,
+                            "clinics": self._clinics,
+                            "pending": self._pending,
+                            "clinicians": self._clinicians,
+                        }
                     )
                 )
+
+    def _continue_due(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self._input.continue_as_new_after_events
+        )
+
+    async def _register_pending(self) -> None:
+        while self._pending:
+            await self._register(self._pending[0])
+            self._pending.pop(0)
 
     # Updates, signals, queries -------------------------------------------------
 
@@ -230,22 +228,19 @@ class ClinicSetupWorkflow:
         )
         self._publish()
         try:
-            record = await workflow.execute_activity(
-                "ensure_clinic",
+            record = await policies.call(
+                policies.DOSESPOT_SCAN,
+                ClinicActivities.ensure_clinic,
                 EnsureClinicInput(workspace_id=self._workspace_id, location_id=location_id),
-                result_type=ClinicRecord,
-                start_to_close_timeout=timedelta(seconds=90),
-                retry_policy=DOSESPOT_RETRY,
             )
         except ActivityError as err:
-            cause = err.cause
-            reason = cause.type if isinstance(cause, ApplicationError) and cause.type else "error"
-            message = cause.message if isinstance(cause, ApplicationError) else str(err)
+            facts = policies.failure_facts(err)
             record = ClinicRecord(
                 location_id=location_id,
                 status=ClinicStatus.blocked,
-                blocked_reason=_reason_code(reason),
-                message=message,
+                blocked_reason=facts.reason,
+                error_type=facts.error_type,
+                message=facts.message,
             )
         self._clinics[location_id] = record
         if record.status == ClinicStatus.registered:
@@ -298,13 +293,3 @@ class ClinicSetupWorkflow:
             ]
         )
         workflow.set_current_details(self._summary())
-
-
-def _reason_code(error_type: str) -> str:
-    return {
-        "DoseSpotRefused": "dosespot_refused",
-        "DoseSpotValidationError": "dosespot_rejected_data",
-        "DoseSpotAuthError": "dosespot_credentials",
-        "DoseSpotNotFound": "dosespot_not_found",
-        "LocationNotFound": "location_not_found",
-    }.get(error_type, "dosespot_unavailable")

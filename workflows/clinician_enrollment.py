@@ -1,9 +1,26 @@
 """ClinicianEnrollment: one clinician, from invitation to EPCS-enabled prescriber.
 
 Workflow id ``erx-clinician:{workspace}:{member}``; lives until the clinician is
-deactivated. The ClinicianLifecycle state machine decides what may happen next;
-the run loop below acts on whatever state the machine is in, so a worker
-restart resumes exactly where the clinician stands.
+deactivated, which can be years. The ClinicianLifecycle state machine decides what
+may happen next; the run loop acts on whatever state the machine is in, one bounded
+step at a time, so a worker restart resumes exactly where the clinician stands.
+
+Durability rules this workflow keeps:
+- DoseSpot's refusal or missing data never fails it. A call that fails for good (or
+  whose retries pass their deadline) moves the clinician to ``blocked`` with the
+  step, the reason code, the error's type and DoseSpot's message; ``retry`` resumes
+  that step. A refused registration is ``registration_failed`` and may be retried
+  or submitted again.
+- Every wait on DoseSpot or the clinician that polls has a deadline (confirmation,
+  two-factor, identity proofing); past it the clinician is ``stalled`` until an
+  admin's ``retry`` re-opens the wait. Polling backs off to its cap. Waits for a
+  person's next action (invited, confirmed, verified, tfa_active) poll nothing and
+  write nothing to history, so they have no timer.
+- The run continues-as-new when Temporal suggests it or after
+  ``continue_as_new_after_events`` events, carrying its state (``ClinicianCarry``),
+  once every update handler has finished.
+- Side effects are idempotent: emails and billing are queued as pending effects and
+  leave the queue only once done; EPCS audit rows carry an idempotency key.
 
 Updates (validators consult the lifecycle, so an action that does not fit the
 current state is refused before it reaches history):
@@ -16,30 +33,39 @@ current state is refused before it reaches history):
     start_two_factor(ActorRequest) -> ClinicianStatus
     approve_epcs(EpcsApproval) -> ClinicianStatus
         One approver's approval of controlled-substance prescribing; two needed.
-    authorize_controlled_substance() -> None
-        Refused with "You do not have permission to send controlled substances"
-        unless EPCS is enabled.
+    retry(ActorRequest) -> ClinicianStatus
+        An admin re-drives a blocked or stalled clinician from the step that stopped.
     deactivate(ActorRequest) -> ClinicianStatus
+    authorize_controlled_substance() -> None
+        Kept for runs that used it; the permission check is the query below.
 Signals:
     dosespot_event(DoseSpotEvent)   push notifications for this clinician
     idp_progress(IdpProgress)       from the IdentityProofing child
 Queries:
     status() -> ClinicianStatus
+    controlled_substance_permission() -> ControlledSubstancePermission
+        A read that writes nothing to history.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 from temporalio.workflow import ChildWorkflowHandle
 
 with workflow.unsafe.imports_passed_through():
+    from statemachine.exceptions import TransitionNotAllowed
+
+    from activities.billing_control import BillingControlActivities
+    from activities.clinicians import ClinicianActivities
+    from activities.notifications import MemberEmail, NotificationActivities
     from erx.temporal import SA_BLOCKED_REASON, SA_MEMBER, SA_STAGE, SA_WORKSPACE
+    from workflows import policies
     from workflows.identity_proofing import (
-        DOSESPOT_RETRY,
         IDP_SUCCESS_EVENT,
         IdentityProofingWorkflow,
         identity_proofing_workflow_id,
@@ -48,11 +74,14 @@ with workflow.unsafe.imports_passed_through():
     from workflows.models import (
         ActorRequest,
         BillingControl,
+        Blocked,
+        ClinicianCarry,
         ClinicianEnrollmentInput,
         ClinicianProgress,
         ClinicianRef,
         ClinicianSnapshot,
         ClinicianStatus,
+        ControlledSubstancePermission,
         DeactivateClinicianInput,
         DoseSpotEvent,
         EnrollmentForm,
@@ -64,21 +93,21 @@ with workflow.unsafe.imports_passed_through():
         IdentityProofingResult,
         IdpProgress,
         RegisterClinicianInput,
-        RegistrationStatusResult,
     )
     from workflows.waiting import wait_until
 
 CONTROLLED_SUBSTANCE_REFUSAL = "You do not have permission to send controlled substances"
-RECORD_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
-)
-EMAIL_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=5),
-    maximum_interval=timedelta(minutes=10),
-    maximum_attempts=50,
-    non_retryable_error_types=["MemberNotFound"],
-)
-BLOCKED_STATES = {"registration_failed", "verification_expired"}
+# States whose name already says the clinician needs someone's help.
+BLOCKED_STATES = {"registration_failed", "verification_expired", "blocked", "stalled"}
+# Pending effects, done in order before the state's own step; each leaves the queue once done.
+EMAIL_INVITATION = "email:invitation"
+EMAIL_VERIFIED = "email:verified"
+EMAIL_EXPIRED = "email:verification_expired"
+START_BILLING = "billing:start"
+# Deactivation's steps, each done once.
+REVOKE_AUDIT = "revoke_audit"
+STOP_BILLING = "stop_billing"
+DOSESPOT_DEACTIVATE = "dosespot_deactivate"
 
 
 def clinician_workflow_id(workspace_id: str, member_id: str) -> str:
@@ -104,35 +133,54 @@ class ApprovalRefused(ApplicationError):
         super().__init__(reason, type="ApprovalRefused", non_retryable=True)
 
 
+class _Failed:
+    """What a guarded call returns when it moved the clinician to ``blocked``."""
+
+
+FAILED = _Failed()
+
+
 @workflow.defn(name="ClinicianEnrollment")
 class ClinicianEnrollmentWorkflow:
     @workflow.init
     def __init__(self, input: ClinicianEnrollmentInput) -> None:
         self._input = input
-        self._machine = ClinicianLifecycle()
-        self._form: EnrollmentForm | None = None
-        self._clinician_id: int | None = None
-        self._message: str | None = None
-        self._confirmed_event = False
-        self._tfa_event = False
-        self._idp_run = 0
-        self._idp: IdpProgress | None = None
-        self._idp_child: ChildWorkflowHandle | None = None
-        self._early_idp_success = False
-        self._approvals: list[EpcsApproval] = []
-        self._billing_started = False
-        self._verified_done = False
-        self._deactivate_requested: ActorRequest | None = None
+        carry = input.carried or ClinicianCarry(state="invited", pending_effects=[EMAIL_INVITATION])
+        self._machine = ClinicianLifecycle(start_value=carry.state)
+        self._form: EnrollmentForm | None = carry.form
+        self._clinician_id = carry.clinician_id
+        self._message = carry.message
+        self._blocked = carry.blocked
+        self._confirmed_event = carry.confirmed_event
+        self._tfa_event = carry.tfa_event
+        self._idp_run = carry.idp_run
+        self._idp: IdpProgress | None = carry.idp
+        self._idp_child: ChildWorkflowHandle[Any, Any] | None = None
+        self._early_idp_success = carry.early_idp_success
+        self._approvals = list(carry.approvals)
+        self._billing_started = carry.billing_started
+        self._pending_effects = list(carry.pending_effects)
+        self._deactivate_requested = carry.deactivate_requested
+        self._deactivation_done = list(carry.deactivation_done)
+        self._wait_deadline = carry.wait_deadline
+        self._poll_interval = carry.poll_interval
+        self._audit_seq = carry.audit_seq
+        self._continuing = False
         self._published: str | None = None
 
     @workflow.run
     async def run(self, input: ClinicianEnrollmentInput) -> ClinicianStatus:
-        await self._publish()
-        await self._email("invitation")
-        while not self._deactivating:
+        while True:
+            if self._deactivating:
+                if await self._deactivate():
+                    return self.status()
+                await self._publish()
+                await workflow.wait_condition(lambda: self._blocked is None)
+                continue
+            if self._continue_as_new_due():
+                await self._continue_as_new()
+                continue
             await self._step()
-        await self._deactivate()
-        return self.status()
 
     # The story: act on the state the lifecycle is in ----------------------------
 
@@ -141,68 +189,92 @@ class ClinicianEnrollmentWorkflow:
         return self._deactivate_requested is not None
 
     async def _step(self) -> None:
-        """One step from the current state; every wait also ends on a deactivation request."""
+        """One bounded step from the current state; every wait also ends on deactivation."""
         await self._publish()
         state = self._state
+        if state not in ("blocked", "stalled") and not await self._pending_effects_done():
+            return
         if state == "enrolling":
             await self._register()
         elif state == "awaiting_confirmation":
             await self._await_confirmation()
         elif state == "verifying":
             await self._verify()
-        elif state == "verified":
-            await self._on_verified()
-            await self._until_state_changes(state)
         elif state == "tfa_pending":
             await self._await_two_factor()
         else:
-            # invited, registration_failed, confirmed, verification_expired,
-            # tfa_active, epcs_enabled: waiting for a person.
+            # invited, registration_failed, confirmed, verification_expired, verified,
+            # tfa_active, epcs_enabled, blocked, stalled: waiting for a person.
             await self._until_state_changes(state)
+
+    async def _pending_effects_done(self) -> bool:
+        while self._pending_effects:
+            effect = self._pending_effects[0]
+            if effect == START_BILLING:
+                done = await self._guarded(
+                    effect, policies.RECORD, BillingControlActivities.start, self._billing_control()
+                )
+                if done is not FAILED:
+                    self._billing_started = True
+            else:
+                done = await self._email(effect)
+            if done is FAILED:
+                return False
+            self._pending_effects.pop(0)
+        return True
 
     async def _register(self) -> None:
         assert self._form is not None
         try:
-            self._clinician_id = await workflow.execute_activity(
-                "register_clinician",
+            self._clinician_id = await policies.call(
+                policies.DOSESPOT_CREATE,
+                ClinicianActivities.register_clinician,
                 RegisterClinicianInput(
                     workspace_id=self._input.workspace_id,
                     member_id=self._input.member_id,
                     form=self._form,
                 ),
-                result_type=int,
-                start_to_close_timeout=timedelta(seconds=90),
-                retry_policy=DOSESPOT_RETRY,
             )
         except ActivityError as err:
-            self._message = _failure_message(err)
+            self._record_failure("registration", err)
             self._fire("registration_error")
             return
         self._message = None
+        self._blocked = None
         self._fire("registered")
 
     async def _await_confirmation(self) -> None:
-        interval = self._input.timings.confirmation_poll_seconds
-        while not self._deactivating:
-            if await wait_until(lambda: self._confirmed_event or self._deactivating, interval):
-                if self._deactivating:
-                    return
+        """One wait for DoseSpot's confirmation push, then one look at the registration."""
+        timeout = self._next_wait(
+            "confirmation",
+            self._input.timings.confirmation_poll_seconds,
+            self._input.timings.confirmation_deadline_days,
+        )
+        if timeout is None:
+            return
+        if await wait_until(lambda: self._confirmed_event or self._deactivating, timeout):
+            if not self._deactivating:
                 self._fire("confirm")
-                return
-            status = await self._registration_status()
-            if status == "RegistrationError":
-                self._message = "DoseSpot could not register the clinician; check the details"
-                self._fire("registration_error")
-                return
-            if status not in ("Pending", "Unknown"):
-                self._fire("confirm")
-                return
-            interval = min(interval * 1.5, self._input.timings.poll_max_seconds)
+            return
+        status = await self._registration_status("confirmation")
+        if status is FAILED:
+            return
+        if status == "RegistrationError":
+            self._message = "DoseSpot could not register the clinician; check the details"
+            self._fire("registration_error")
+        elif status not in ("Pending", "Unknown"):
+            self._fire("confirm")
 
     async def _verify(self) -> None:
         self._idp_run += 1
         ref = self._ref()
-        self._idp = IdpProgress(run=self._idp_run)
+        resumed = self._idp if self._idp and self._idp.outcome in ("blocked", "stalled") else None
+        progress = (
+            resumed.model_copy(update={"run": self._idp_run, "outcome": None})
+            if resumed
+            else IdpProgress(run=self._idp_run)
+        )
+        self._idp = progress
         self._idp_child = await workflow.start_child_workflow(
             IdentityProofingWorkflow.run,
             IdentityProofingInput(
@@ -212,6 +284,7 @@ class ClinicianEnrollmentWorkflow:
                 clinic_id=ref.clinic_id,
                 run=self._idp_run,
                 timings=self._input.timings,
+                progress=progress if resumed else None,
             ),
             id=identity_proofing_workflow_id(ref.workspace_id, ref.member_id, self._idp_run),
         )
@@ -227,78 +300,94 @@ class ClinicianEnrollmentWorkflow:
             # The child handle is a task: cancelling it cancels identity proofing.
             child.cancel()
             return
-        result: IdentityProofingResult = child.result()
+        try:
+            result: IdentityProofingResult = child.result()
+        except ChildWorkflowError as err:
+            self._block("identity_proofing", err)
+            return
         self._idp = result.progress
         if result.verified:
+            self._early_idp_success = False
             self._fire("verification_succeeded")
+            self._pending_effects += [EMAIL_VERIFIED, START_BILLING]
+        elif result.blocked is not None:
+            self._blocked = result.blocked.model_copy(update={"resume_state": "verifying"})
+            self._message = result.blocked.message
+            self._fire("block")
+        elif result.progress.outcome == "stalled":
+            self._stall("identity_proofing", "identity proofing waited past its deadline")
         else:
             self._fire("verification_window_expired")
-            await self._publish()
-            await self._email("verification_expired")
-
-    async def _on_verified(self) -> None:
-        if self._verified_done:
-            return
-        await self._email("verified")
-        await self._start_billing()
-        self._verified_done = True
-
-    async def _start_billing(self) -> None:
-        if self._billing_started:
-            return
-        await workflow.execute_activity(
-            "start_clinician_billing",
-            self._billing_control(),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=RECORD_RETRY,
-        )
-        self._billing_started = True
+            self._pending_effects.append(EMAIL_EXPIRED)
 
     async def _await_two_factor(self) -> None:
-        interval = self._input.timings.tfa_poll_seconds
-        while self._state == "tfa_pending" and not self._deactivating:
-            if await wait_until(
-                lambda: self._tfa_event or self._state != "tfa_pending" or self._deactivating,
-                interval,
-            ):
-                if self._tfa_event:
-                    self._fire("two_factor_activated")
-                return
-            status = await self._registration_status()
-            if status == "TFAActivatedSuccess":
+        """One wait for DoseSpot's two-factor push, then one look at the registration."""
+        timeout = self._next_wait(
+            "two_factor",
+            self._input.timings.tfa_poll_seconds,
+            self._input.timings.tfa_deadline_days,
+        )
+        if timeout is None:
+            return
+        if await wait_until(
+            lambda: self._tfa_event or self._state != "tfa_pending" or self._deactivating,
+            timeout,
+        ):
+            if self._tfa_event and self._state == "tfa_pending":
                 self._fire("two_factor_activated")
-                return
-            if status == "TFAActivatedError":
-                self._message = "two-factor activation failed in DoseSpot; start it again"
-                self._fire("two_factor_failed")
-                return
-            interval = min(interval * 1.5, self._input.timings.poll_max_seconds)
+            return
+        status = await self._registration_status("two_factor")
+        if status == "TFAActivatedSuccess":
+            self._fire("two_factor_activated")
+        elif status == "TFAActivatedError":
+            self._message = "two-factor activation failed in DoseSpot; start it again"
+            self._fire("two_factor_failed")
 
-    async def _deactivate(self) -> None:
+    async def _deactivate(self) -> bool:
+        """Revoke, stop billing, deactivate in DoseSpot; False if a step blocked."""
         actor = self._deactivate_requested
-        if self._state == "epcs_enabled":
-            await self._audit(
-                "revoke",
-                "granted",
-                actor.actor_member_id if actor else None,
-                "clinician deactivated",
-            )
-        if self._billing_started:
-            await workflow.execute_activity(
-                "stop_clinician_billing",
-                self._billing_control(),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=RECORD_RETRY,
-            )
-        if self._clinician_id is not None and self._form is not None:
-            await workflow.execute_activity(
-                "deactivate_dosespot_clinician",
-                DeactivateClinicianInput(ref=self._ref(), form=self._form),
-                start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=DOSESPOT_RETRY,
-            )
+        was_enabled = self._resume_state == "epcs_enabled"
+        steps: list[tuple[str, bool, Callable[[], Any]]] = [
+            (
+                REVOKE_AUDIT,
+                was_enabled,
+                lambda: self._audit(
+                    "revoke",
+                    "granted",
+                    actor.actor_member_id if actor else None,
+                    "clinician deactivated",
+                ),
+            ),
+            (
+                STOP_BILLING,
+                self._billing_started,
+                lambda: self._guarded(
+                    STOP_BILLING,
+                    policies.RECORD,
+                    BillingControlActivities.stop,
+                    self._billing_control(),
+                ),
+            ),
+            (
+                DOSESPOT_DEACTIVATE,
+                self._clinician_id is not None and self._form is not None,
+                lambda: self._guarded(
+                    "deactivation",
+                    policies.DOSESPOT,
+                    ClinicianActivities.deactivate,
+                    DeactivateClinicianInput(ref=self._ref()),
+                ),
+            ),
+        ]
+        for name, needed, action in steps:
+            if not needed or name in self._deactivation_done:
+                continue
+            if await action() is FAILED:
+                return False
+            self._deactivation_done.append(name)
         self._fire("deactivate")
         await self._publish()
+        return True
 
     # Updates -------------------------------------------------------------------
 
@@ -306,19 +395,23 @@ class ClinicianEnrollmentWorkflow:
     async def submit_enrollment(self, form: EnrollmentForm) -> EnrollmentResult:
         self._form = form
         self._message = None
+        self._blocked = None
         self._confirmed_event = False
         self._fire("submit_enrollment")
         await workflow.wait_condition(
-            lambda: self._state not in ("enrolling", "awaiting_confirmation")
+            lambda: self._state not in ("enrolling", "awaiting_confirmation") or self._continuing
         )
-        if self._state == "registration_failed":
-            return EnrollmentResult(
-                outcome=EnrollmentOutcome.registration_failed,
-                dosespot_clinician_id=self._clinician_id,
-                message=self._message,
-            )
+        outcome = {
+            "registration_failed": EnrollmentOutcome.registration_failed,
+            "enrolling": EnrollmentOutcome.pending,
+            "awaiting_confirmation": EnrollmentOutcome.pending,
+            "blocked": EnrollmentOutcome.blocked,
+            "stalled": EnrollmentOutcome.stalled,
+        }.get(self._state, EnrollmentOutcome.confirmed)
         return EnrollmentResult(
-            outcome=EnrollmentOutcome.confirmed, dosespot_clinician_id=self._clinician_id
+            outcome=outcome,
+            dosespot_clinician_id=self._clinician_id,
+            message=self._message if outcome != EnrollmentOutcome.confirmed else None,
         )
 
     @submit_enrollment.validator
@@ -348,15 +441,7 @@ class ClinicianEnrollmentWorkflow:
 
     @workflow.update
     async def start_two_factor(self, request: ActorRequest) -> ClinicianStatus:
-        await workflow.execute_activity(
-            "start_two_factor",
-            self._ref(),
-            start_to_close_timeout=timedelta(seconds=60),
-            retry_policy=DOSESPOT_RETRY,
-        )
-        self._tfa_event = False
-        self._message = None
-        self._fire("start_two_factor")
+        await self._init_two_factor()
         return self.status()
 
     @start_two_factor.validator
@@ -384,6 +469,33 @@ class ClinicianEnrollmentWorkflow:
         refusal = epcs_approval_refusal(self._input.member_id, self._approvals, approval)
         if refusal:
             raise ApprovalRefused(refusal)
+
+    @workflow.update
+    async def retry(self, request: ActorRequest) -> ClinicianStatus:
+        blocked = self._blocked
+        self._blocked = None
+        self._message = None
+        self._wait_deadline = None
+        self._poll_interval = None
+        if self._state == "registration_failed":
+            self._fire("retry")
+            return self.status()
+        assert blocked is not None
+        self._machine.send("retry", resume_to=blocked.resume_state)
+        if blocked.step == "two_factor_init":
+            await self._init_two_factor()
+        return self.status()
+
+    @retry.validator
+    def _check_retry(self, request: ActorRequest) -> None:
+        self._require("retry")
+        if self._state == "registration_failed":
+            return
+        trial = ClinicianLifecycle(start_value=self._state)
+        try:
+            trial.send("retry", resume_to=self._blocked.resume_state if self._blocked else "")
+        except TransitionNotAllowed:
+            raise ActionNotAllowed("retry", self._state) from None
 
     @workflow.update
     async def authorize_controlled_substance(self) -> None:
@@ -443,6 +555,7 @@ class ClinicianEnrollmentWorkflow:
             member_id=self._input.member_id,
             state=self._state,
             allowed_actions=allowed_actions(self._state),
+            blocked=self._blocked,
             dosespot_clinician_id=self._clinician_id,
             dosespot_clinic_id=form.default_location.dosespot_clinic_id if form else None,
             idp=self._idp,
@@ -453,6 +566,10 @@ class ClinicianEnrollmentWorkflow:
             message=self._message,
             summary=self._summary(),
         )
+
+    @workflow.query
+    def controlled_substance_permission(self) -> ControlledSubstancePermission:
+        return ControlledSubstancePermission(allowed=self._state == "epcs_enabled")
 
     # Helpers -------------------------------------------------------------------
 
@@ -466,9 +583,91 @@ class ClinicianEnrollmentWorkflow:
 
     def _fire(self, event: str) -> None:
         if event in {e.id for e in self._machine.allowed_events}:
+            before = self._state
             self._machine.send(event)
+            if self._state != before:
+                # A new state starts its own wait: a fresh deadline and poll interval.
+                self._wait_deadline = None
+                self._poll_interval = None
         else:
             workflow.logger.warning("ignored %s in state %s", event, self._state)
+
+    @property
+    def _resume_state(self) -> str:
+        """The state to go on from: a blocked or stalled clinician's earlier one."""
+        if self._blocked is not None and self._state in ("blocked", "stalled"):
+            return self._blocked.resume_state
+        return self._state
+
+    def _record_failure(self, step: str, err: BaseException) -> None:
+        facts = policies.failure_facts(err)
+        self._message = facts.message
+        self._blocked = Blocked(
+            step=step,
+            resume_state=self._resume_state,
+            reason=facts.reason,
+            error_type=facts.error_type,
+            message=facts.message,
+            since=workflow.now(),
+        )
+
+    def _block(self, step: str, err: BaseException) -> None:
+        self._record_failure(step, err)
+        self._fire("block")
+
+    def _stall(self, step: str, message: str) -> None:
+        self._message = message
+        self._blocked = Blocked(
+            step=step,
+            resume_state=self._state,
+            reason=f"{step}_deadline_passed",
+            message=message,
+            since=workflow.now(),
+        )
+        self._fire("stall")
+
+    async def _guarded(
+        self, step: str, policy: policies.CallPolicy, activity: Callable[..., Any], arg: Any
+    ) -> Any:
+        """Run an activity; on a failure for good, block the clinician and return FAILED."""
+        try:
+            return await policies.call(policy, activity, arg)
+        except ActivityError as err:
+            self._block(step, err)
+            return FAILED
+
+    def _next_wait(self, step: str, first_poll: float, deadline_days: float) -> float | None:
+        """Seconds to wait before the next poll, or None when the wait stalled at its deadline."""
+        now = workflow.now()
+        if self._wait_deadline is None:
+            self._wait_deadline = now + timedelta(days=deadline_days)
+        remaining = (self._wait_deadline - now).total_seconds()
+        if remaining <= 0:
+            self._stall(step, f"no answer from DoseSpot or the clinician by {self._deadline_text}")
+            return None
+        interval = first_poll if self._poll_interval is None else self._poll_interval
+        self._poll_interval = min(interval * 1.5, self._input.timings.poll_max_seconds)
+        return min(interval, remaining)
+
+    @property
+    def _deadline_text(self) -> str:
+        deadline: datetime | None = self._wait_deadline
+        return f"{deadline:%Y-%m-%d %H:%M} UTC" if deadline else "the deadline"
+
+    async def _init_two_factor(self) -> None:
+        if (
+            await self._guarded(
+                "two_factor_init",
+                policies.DOSESPOT,
+                ClinicianActivities.start_two_factor,
+                self._ref(),
+            )
+            is FAILED
+        ):
+            return
+        self._tfa_event = False
+        self._message = None
+        self._fire("start_two_factor")
 
     def _billing_control(self) -> BillingControl:
         return BillingControl(
@@ -489,38 +688,30 @@ class ClinicianEnrollmentWorkflow:
     async def _until_state_changes(self, state: str) -> None:
         await workflow.wait_condition(lambda: self._state != state or self._deactivating)
 
-    async def _registration_status(self) -> str:
-        try:
-            result = await workflow.execute_activity(
-                "clinician_registration_status",
-                self._ref(),
-                result_type=RegistrationStatusResult,
-                start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=DOSESPOT_RETRY,
-            )
-        except ActivityError as err:
-            # An answer we cannot read is not a confirmation: keep waiting (fail closed).
-            self._message = _failure_message(err)
-            return "Unknown"
-        return result.status
+    async def _registration_status(self, step: str) -> Any:
+        result = await self._guarded(
+            step, policies.DOSESPOT, ClinicianActivities.registration_status, self._ref()
+        )
+        return result if result is FAILED else result.status
 
-    async def _email(self, template: str) -> None:
-        await workflow.execute_activity(
-            "send_member_email",
-            {
-                "workspace_id": self._input.workspace_id,
-                "member_id": self._input.member_id,
-                "template": template,
-            },
-            start_to_close_timeout=timedelta(seconds=60),
-            retry_policy=EMAIL_RETRY,
+    async def _email(self, effect: str) -> Any:
+        return await self._guarded(
+            effect,
+            policies.EMAIL,
+            NotificationActivities.send_member_email,
+            MemberEmail(
+                workspace_id=self._input.workspace_id,
+                member_id=self._input.member_id,
+                template=effect.removeprefix("email:"),  # type: ignore[arg-type]
+            ),
         )
 
-    async def _audit(
-        self, action: str, outcome: str, actor: str | None, reason: str | None
-    ) -> None:
-        await workflow.execute_activity(
-            "append_epcs_audit",
+    async def _audit(self, action: str, outcome: str, actor: str | None, reason: str | None) -> Any:
+        info = workflow.info()
+        done = await self._guarded(
+            f"audit_{action}",
+            policies.RECORD,
+            ClinicianActivities.append_epcs_audit,
             EpcsAuditInput(
                 workspace_id=self._input.workspace_id,
                 subject_member_id=self._input.member_id,
@@ -528,10 +719,14 @@ class ClinicianEnrollmentWorkflow:
                 action=action,
                 outcome=outcome,
                 reason=reason,
+                idempotency_key=(
+                    f"{info.workflow_id}:{info.first_execution_run_id}:{self._audit_seq}"
+                ),
             ),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=RECORD_RETRY,
         )
+        if done is not FAILED:
+            self._audit_seq += 1
+        return done
 
     def _summary(self) -> str:
         text = CLINICIAN_STATE_NAMES[self._state]
@@ -539,29 +734,39 @@ class ClinicianEnrollmentWorkflow:
             text += f"; {self._idp.path.value}, {self._idp.failed_attempts} failed attempt(s)"
             if self._idp.deadline:
                 text += f", ID.me window closes {self._idp.deadline:%Y-%m-%d %H:%M} UTC"
+        if self._blocked:
+            text += f"; {self._blocked.step}: {self._blocked.reason}"
+            if self._blocked.error_type:
+                text += f" ({self._blocked.error_type})"
         if self._message:
             text += f"; {self._message}"
         return text
+
+    @property
+    def _blocked_reason(self) -> str | None:
+        if self._blocked is not None and self._state in BLOCKED_STATES:
+            return self._blocked.reason
+        return self._state if self._state in BLOCKED_STATES else None
 
     async def _publish(self) -> None:
         """Search attributes, details and the read model follow the lifecycle's state."""
         if self._published == self._state:
             return
         self._published = self._state
+        reason = self._blocked_reason
         workflow.upsert_search_attributes(
             [
                 SA_WORKSPACE.value_set(self._input.workspace_id),
                 SA_MEMBER.value_set(self._input.member_id),
                 SA_STAGE.value_set(self._state),
-                SA_BLOCKED_REASON.value_set(self._state)
-                if self._state in BLOCKED_STATES
-                else SA_BLOCKED_REASON.value_unset(),
+                SA_BLOCKED_REASON.value_set(reason) if reason else SA_BLOCKED_REASON.value_unset(),
             ]
         )
         workflow.set_current_details(self._summary())
         idp = self._idp
-        await workflow.execute_activity(
-            "record_clinician",
+        await policies.call(
+            policies.RECORD,
+            ClinicianActivities.record,
             ClinicianSnapshot(
                 workspace_id=self._input.workspace_id,
                 member_id=self._input.member_id,
@@ -575,14 +780,57 @@ class ClinicianEnrollmentWorkflow:
                 idp_deadline=idp.deadline if idp else None,
                 at=workflow.now(),
             ),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=RECORD_RETRY,
         )
         if self._input.setup_workflow_id:
             await workflow.get_external_workflow_handle(self._input.setup_workflow_id).signal(
                 "clinician_progress",
                 ClinicianProgress(member_id=self._input.member_id, state=self._state),
             )
+
+    # Continue-as-new -----------------------------------------------------------
+
+    def _continue_as_new_due(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self._input.timings.continue_as_new_after_events
+        )
+
+    async def _continue_as_new(self) -> None:
+        """Let running handlers finish, then start a fresh run with the same state.
+
+        A deactivation that arrives meanwhile is done first, in this run.
+        """
+        self._continuing = True
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() or self._deactivating
+        )
+        self._continuing = False
+        if self._deactivating:
+            return
+        workflow.continue_as_new(self._input.model_copy(update={"carried": self._carry()}))
+
+    def _carry(self) -> ClinicianCarry:
+        return ClinicianCarry(
+            state=self._state,
+            form=self._form,
+            clinician_id=self._clinician_id,
+            message=self._message,
+            blocked=self._blocked,
+            confirmed_event=self._confirmed_event,
+            tfa_event=self._tfa_event,
+            idp_run=self._idp_run,
+            idp=self._idp,
+            early_idp_success=self._early_idp_success,
+            approvals=self._approvals,
+            billing_started=self._billing_started,
+            pending_effects=self._pending_effects,
+            deactivate_requested=self._deactivate_requested,
+            deactivation_done=self._deactivation_done,
+            wait_deadline=self._wait_deadline,
+            poll_interval=self._poll_interval,
+            audit_seq=self._audit_seq,
+        )
 
 
 def epcs_approval_refusal(
@@ -611,8 +859,3 @@ def epcs_approval_refusal(
                 "and a workspace admin"
             )
     return None
-
-
-def _failure_message(err: ActivityError) -> str:
-    cause = err.cause
-    return cause.message if isinstance(cause, ApplicationError) else str(err)

@@ -1,13 +1,20 @@
 """IdentityProofing (child of ClinicianEnrollment): Experian attempts, then ID.me.
 
-Workflow id ``erx-idp:{workspace}:{member}:{run}``; ``run`` counts restarts after an
-expired window. The clinician answers Experian's questions in DoseSpot's UI; each
-attempt starts with ``idpInit`` and ends as DoseSpot reports it: the
-``ClinicianIDPCompleteSuccess`` push (forwarded by the parent) or, when no push
-comes, ``registrationStatus`` (IDPSuccess / IDPError). After the third failed
-Experian attempt the clinician moves to ID.me, which has a window (24 h by
-default) to succeed. Identity proofing is complete when DoseSpot reports success
-and the ePrescribing authorization agreement is accepted.
+Workflow id ``erx-idp:{workspace}:{member}:{run}``; ``run`` counts the children its
+parent started (a restart after an expired window, or an admin's retry). The
+clinician answers Experian's questions in DoseSpot's UI; each attempt starts with
+``idpInit`` and ends as DoseSpot reports it: the ``ClinicianIDPCompleteSuccess`` push
+(forwarded by the parent) or, when no push comes, ``registrationStatus`` (IDPSuccess /
+IDPError). After the third failed Experian attempt the clinician moves to ID.me, which
+has a window (24 h by default) to succeed. Identity proofing is complete when DoseSpot
+reports success and the ePrescribing authorization agreement is accepted.
+
+The child never fails because of DoseSpot's answer: a call that fails for good ends it
+with ``progress.outcome == "blocked"`` and the reason, and a wait for an Experian
+outcome, the clinician's next attempt or the agreements that passes
+``idp_deadline_days`` ends it ``stalled``. The parent shows either and, on an admin's
+retry, starts the next run with the progress carried (attempts are never forgotten).
+Each step is bounded; the run continues-as-new when its history grows.
 
 Signals:
     attempt_requested()             the clinician asked to try again (new SSO link)
@@ -19,20 +26,23 @@ Queries:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.clinicians import ClinicianActivities
+    from workflows import policies
     from workflows.models import (
-        AgreementsResult,
+        Blocked,
         ClinicianRef,
         DoseSpotEvent,
         IdentityProofingInput,
         IdentityProofingResult,
+        IdpCarry,
         IdpPath,
         IdpProgress,
-        RegistrationStatusResult,
     )
     from workflows.waiting import wait_until
 
@@ -48,23 +58,21 @@ PROOFED_STATUSES = {
     "TFADeactivatedSuccess",
     "TFADeactivatedError",
 }
-DOSESPOT_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=5),
-    non_retryable_error_types=[
-        "DoseSpotRefused",
-        "DoseSpotValidationError",
-        "DoseSpotAuthError",
-        "DoseSpotNotFound",
-        "ClinicNotRegistered",
-        "UnknownRegistrationStatus",
-    ],
-)
+# Runs started before the clinician's wait for a next attempt had a deadline.
+NEXT_ATTEMPT_DEADLINE_PATCH = "idp-next-attempt-deadline"
 
 
 def identity_proofing_workflow_id(workspace_id: str, member_id: str, run: int) -> str:
     return f"erx-idp:{workspace_id}:{member_id}:{run}"
+
+
+class _Ended(Exception):
+    """The run ends here with ``outcome`` (expired, blocked or stalled)."""
+
+    def __init__(self, outcome: str, blocked: Blocked | None = None) -> None:
+        super().__init__(outcome)
+        self.outcome = outcome
+        self.blocked = blocked
 
 
 @workflow.defn(name="IdentityProofing")
@@ -72,9 +80,16 @@ class IdentityProofingWorkflow:
     @workflow.init
     def __init__(self, input: IdentityProofingInput) -> None:
         self._input = input
-        self._progress = IdpProgress(run=input.run)
-        self._attempt_requested = False
-        self._succeeded = False
+        self._progress = (
+            input.progress.model_copy(update={"run": input.run})
+            if input.progress
+            else IdpProgress(run=input.run)
+        )
+        carry = input.carried or IdpCarry()
+        self._attempt_requested = carry.attempt_requested
+        self._succeeded = carry.succeeded
+        self._wait_deadline = carry.wait_deadline
+        self._poll_interval = carry.poll_interval
         self._ref = ClinicianRef(
             workspace_id=input.workspace_id,
             member_id=input.member_id,
@@ -84,15 +99,26 @@ class IdentityProofingWorkflow:
 
     @workflow.run
     async def run(self, input: IdentityProofingInput) -> IdentityProofingResult:
-        while not self._succeeded:
-            if self._progress.path == IdpPath.experian:
-                await self._experian_attempt()
-            elif not await self._idme():
-                self._progress.outcome = "expired"
-                await self._report()
-                return IdentityProofingResult(verified=False, progress=self._progress)
-        self._progress.attempt_in_progress = False
-        await self._wait_for_agreements()
+        try:
+            while not self._succeeded:
+                self._continue_as_new_if_due()
+                if self._progress.path == IdpPath.experian:
+                    await self._experian_step()
+                else:
+                    await self._idme_step()
+            if self._progress.attempt_in_progress:
+                self._progress.attempt_in_progress = False
+                self._new_wait()
+            while not self._progress.agreements_accepted:
+                self._continue_as_new_if_due()
+                await self._agreements_step()
+        except _Ended as ended:
+            self._progress.outcome = ended.outcome
+            self._progress.attempt_in_progress = False
+            await self._report()
+            return IdentityProofingResult(
+                verified=False, progress=self._progress, blocked=ended.blocked
+            )
         self._progress.outcome = "verified"
         await self._report()
         return IdentityProofingResult(verified=True, progress=self._progress)
@@ -112,107 +138,168 @@ class IdentityProofingWorkflow:
 
     # The story's steps ---------------------------------------------------------
 
-    async def _experian_attempt(self) -> None:
-        # The first attempt starts with the child; later ones when the clinician asks.
-        if self._progress.failed_attempts > 0:
-            await workflow.wait_condition(lambda: self._attempt_requested or self._succeeded)
-            if self._succeeded:
+    async def _experian_step(self) -> None:
+        """Start an attempt (the first at once, later ones when asked), or poll one."""
+        if not self._progress.attempt_in_progress:
+            if self._progress.failed_attempts > 0 and not await self._next_attempt_requested():
                 return
-        self._attempt_requested = False
-        await self._start_attempt()
-        if await self._attempt_outcome(deadline=None) == "pass":
-            self._succeeded = True
-            return
-        self._progress.failed_attempts += 1
-        self._progress.attempt_in_progress = False
-        if self._progress.failed_attempts >= MAX_EXPERIAN_FAILURES:
-            self._progress.path = IdpPath.idme
-            self._progress.deadline = workflow.now() + timedelta(
-                hours=self._input.timings.idme_window_hours
-            )
-        await self._report()
-
-    async def _idme(self) -> bool:
-        """ID.me within its window; False when the window closes without success."""
-        deadline = self._progress.deadline
-        assert deadline is not None
-        await self._start_attempt()
-        while True:
-            outcome = await self._attempt_outcome(deadline=deadline)
-            if outcome == "pass":
-                self._succeeded = True
-                return True
-            if outcome == "expired":
-                return False
-            # A failed ID.me try: the clinician may try again until the window closes.
-            self._progress.attempt_in_progress = False
-            await self._report()
-            remaining = (deadline - workflow.now()).total_seconds()
-            if remaining <= 0 or not await wait_until(
-                lambda: self._attempt_requested or self._succeeded, remaining
-            ):
-                return self._succeeded
-            if self._succeeded:
-                return True
             self._attempt_requested = False
             await self._start_attempt()
+            return
+        outcome = await self._poll_attempt(deadline=self._stall_deadline())
+        if outcome == "pass":
+            self._succeeded = True
+        elif outcome == "fail":
+            self._progress.failed_attempts += 1
+            self._progress.attempt_in_progress = False
+            self._new_wait()
+            if self._progress.failed_attempts >= MAX_EXPERIAN_FAILURES:
+                self._progress.path = IdpPath.idme
+                self._progress.deadline = workflow.now() + timedelta(
+                    hours=self._input.timings.idme_window_hours
+                )
+            await self._report()
+
+    async def _idme_step(self) -> None:
+        """ID.me within its window: the first try at once, later ones when asked."""
+        deadline = self._progress.deadline
+        assert deadline is not None
+        if not self._progress.attempt_in_progress:
+            if self._progress.idme_attempts > 0:
+                remaining = (deadline - workflow.now()).total_seconds()
+                if remaining <= 0 or not await wait_until(
+                    lambda: self._attempt_requested or self._succeeded, remaining
+                ):
+                    if not self._succeeded:
+                        raise _Ended("expired")
+                if self._succeeded:
+                    return
+            self._attempt_requested = False
+            self._progress.idme_attempts += 1
+            await self._start_attempt()
+            return
+        outcome = await self._poll_attempt(deadline=deadline)
+        if outcome == "pass":
+            self._succeeded = True
+        elif outcome == "expired":
+            raise _Ended("expired")
+        elif outcome == "fail":
+            # A failed ID.me try: the clinician may try again until the window closes.
+            self._progress.attempt_in_progress = False
+            self._new_wait()
+            await self._report()
+
+    async def _agreements_step(self) -> None:
+        deadline = self._stall_deadline()
+        remaining = (deadline - workflow.now()).total_seconds()
+        if remaining <= 0:
+            raise _Ended("stalled")
+        result = await self._guarded("agreements", ClinicianActivities.agreements, self._ref)
+        if result.eprescribing_accepted:
+            self._progress.agreements_accepted = True
+            return
+        await workflow.sleep(min(self._next_interval(), remaining))
+
+    async def _next_attempt_requested(self) -> bool:
+        """Wait for the clinician to ask for the next attempt; stall at the deadline."""
+        condition = lambda: self._attempt_requested or self._succeeded  # noqa: E731
+        if not workflow.patched(NEXT_ATTEMPT_DEADLINE_PATCH):
+            await workflow.wait_condition(condition)
+            return not self._succeeded
+        remaining = (self._stall_deadline() - workflow.now()).total_seconds()
+        if remaining <= 0 or not await wait_until(condition, remaining):
+            raise _Ended("stalled")
+        return not self._succeeded
 
     async def _start_attempt(self) -> None:
-        await workflow.execute_activity(
-            "start_identity_proofing",
-            self._ref,
-            start_to_close_timeout=timedelta(seconds=60),
-            retry_policy=DOSESPOT_RETRY,
-        )
+        await self._guarded("start_attempt", ClinicianActivities.start_identity_proofing, self._ref)
         self._progress.attempt_in_progress = True
+        self._new_wait()
         await self._report()
 
-    async def _attempt_outcome(self, deadline: datetime | None) -> str:
-        """'pass', 'fail' or (past the deadline) 'expired': push first, polling as fallback."""
-        interval = self._input.timings.idp_poll_seconds
-        while True:
-            timeout = interval
-            if deadline is not None:
-                remaining = (deadline - workflow.now()).total_seconds()
-                if remaining <= 0:
-                    return "pass" if self._succeeded else "expired"
-                timeout = min(interval, remaining)
-            if await wait_until(lambda: self._succeeded, timeout):
+    async def _poll_attempt(self, deadline: datetime) -> str:
+        """One wait for the success push, then one look: 'pass', 'fail', 'expired' or ''."""
+        remaining = (deadline - workflow.now()).total_seconds()
+        if remaining <= 0:
+            if self._succeeded:
                 return "pass"
-            status = await self._status()
-            if status in PROOFED_STATUSES:
-                return "pass"
-            if status == "IDPError":
-                return "fail"
-            interval = min(interval * 1.5, self._input.timings.poll_max_seconds)
-
-    async def _wait_for_agreements(self) -> None:
-        interval = self._input.timings.idp_poll_seconds
-        while True:
-            result = await workflow.execute_activity(
-                "clinician_agreements",
-                self._ref,
-                result_type=AgreementsResult,
-                start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=DOSESPOT_RETRY,
+            if self._progress.path == IdpPath.idme:
+                return "expired"
+            raise _Ended("stalled")
+        if await wait_until(lambda: self._succeeded, min(self._next_interval(), remaining)):
+            return "pass"
+        status = (
+            await self._guarded(
+                "attempt_status", ClinicianActivities.registration_status, self._ref
             )
-            if result.eprescribing_accepted:
-                self._progress.agreements_accepted = True
-                return
-            await workflow.sleep(interval)
-            interval = min(interval * 1.5, self._input.timings.poll_max_seconds)
+        ).status
+        if status in PROOFED_STATUSES:
+            return "pass"
+        if status == "IDPError":
+            return "fail"
+        return ""
 
     # Helpers -------------------------------------------------------------------
 
-    async def _status(self) -> str:
-        result = await workflow.execute_activity(
-            "clinician_registration_status",
-            self._ref,
-            result_type=RegistrationStatusResult,
-            start_to_close_timeout=timedelta(seconds=60),
-            retry_policy=DOSESPOT_RETRY,
+    async def _guarded(self, step: str, activity: Any, arg: Any) -> Any:
+        """Run a DoseSpot activity; a failure for good ends this run as blocked."""
+        try:
+            return await policies.call(policies.DOSESPOT, activity, arg)
+        except ActivityError as err:
+            facts = policies.failure_facts(err)
+            raise _Ended(
+                "blocked",
+                Blocked(
+                    step=f"identity_proofing:{step}",
+                    resume_state="verifying",
+                    reason=facts.reason,
+                    error_type=facts.error_type,
+                    message=facts.message,
+                    since=workflow.now(),
+                ),
+            ) from None
+
+    def _new_wait(self) -> None:
+        self._wait_deadline = None
+        self._poll_interval = None
+
+    def _stall_deadline(self) -> datetime:
+        if self._wait_deadline is None:
+            self._wait_deadline = workflow.now() + timedelta(
+                days=self._input.timings.idp_deadline_days
+            )
+        return self._wait_deadline
+
+    def _next_interval(self) -> float:
+        interval = (
+            self._input.timings.idp_poll_seconds
+            if self._poll_interval is None
+            else self._poll_interval
         )
-        return result.status
+        self._poll_interval = min(interval * 1.5, self._input.timings.poll_max_seconds)
+        return interval
+
+    def _continue_as_new_if_due(self) -> None:
+        info = workflow.info()
+        if not (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self._input.timings.continue_as_new_after_events
+        ):
+            return
+        # Signal handlers are synchronous here, so nothing is left running.
+        workflow.continue_as_new(
+            self._input.model_copy(
+                update={
+                    "progress": self._progress,
+                    "carried": IdpCarry(
+                        succeeded=self._succeeded,
+                        attempt_requested=self._attempt_requested,
+                        wait_deadline=self._wait_deadline,
+                        poll_interval=self._poll_interval,
+                    ),
+                }
+            )
+        )
 
     async def _report(self) -> None:
         parent = workflow.info().parent
@@ -224,6 +311,7 @@ class IdentityProofingWorkflow:
                 if self._progress.deadline
                 else ""
             )
+            + (f"; {self._progress.outcome}" if self._progress.outcome else "")
         )
         if parent is not None:
             await workflow.get_external_workflow_handle(parent.workflow_id).signal(

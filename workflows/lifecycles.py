@@ -74,6 +74,10 @@ class ClinicianLifecycle(StateMachine):
     tfa_pending = State("Activating two-factor")
     tfa_active = State("Two-factor active")
     epcs_enabled = State("EPCS enabled")
+    # A call failed for good (DoseSpot refused, data missing): an admin retries.
+    blocked = State("Blocked")
+    # A wait on DoseSpot or the clinician passed its deadline: an admin retries.
+    stalled = State("Stalled")
     deactivated = State("Deactivated", final=True)
 
     submit_enrollment = invited.to(enrolling) | registration_failed.to(enrolling)
@@ -91,6 +95,39 @@ class ClinicianLifecycle(StateMachine):
     two_factor_failed = tfa_pending.to(verified)
     approve_epcs = tfa_active.to.itself()
     grant_epcs = tfa_active.to(epcs_enabled)
+    block = (
+        invited.to(blocked)
+        | enrolling.to(blocked)
+        | awaiting_confirmation.to(blocked)
+        | confirmed.to(blocked)
+        | verifying.to(blocked)
+        | verification_expired.to(blocked)
+        | verified.to(blocked)
+        | tfa_pending.to(blocked)
+        | tfa_active.to(blocked)
+        | epcs_enabled.to(blocked)
+        | registration_failed.to(blocked)
+    )
+    stall = awaiting_confirmation.to(stalled) | verifying.to(stalled) | tfa_pending.to(stalled)
+    # Back to the state the failed step belongs to (``resume_to``); a refused
+    # registration is submitted again with the same form.
+    retry = (
+        registration_failed.to(enrolling)
+        | blocked.to(invited, cond="resuming")
+        | blocked.to(enrolling, cond="resuming")
+        | blocked.to(awaiting_confirmation, cond="resuming")
+        | blocked.to(confirmed, cond="resuming")
+        | blocked.to(verifying, cond="resuming")
+        | blocked.to(verification_expired, cond="resuming")
+        | blocked.to(verified, cond="resuming")
+        | blocked.to(tfa_pending, cond="resuming")
+        | blocked.to(tfa_active, cond="resuming")
+        | blocked.to(epcs_enabled, cond="resuming")
+        | blocked.to(registration_failed, cond="resuming")
+        | stalled.to(awaiting_confirmation, cond="resuming")
+        | stalled.to(verifying, cond="resuming")
+        | stalled.to(tfa_pending, cond="resuming")
+    )
     deactivate = (
         invited.to(deactivated)
         | enrolling.to(deactivated)
@@ -103,7 +140,12 @@ class ClinicianLifecycle(StateMachine):
         | tfa_pending.to(deactivated)
         | tfa_active.to(deactivated)
         | epcs_enabled.to(deactivated)
+        | blocked.to(deactivated)
+        | stalled.to(deactivated)
     )
+
+    def resuming(self, target: State, resume_to: str = "") -> bool:
+        return bool(target.id == resume_to)
 
 
 # What the EHR may ask of a clinician in each state, by the update that asks it.
@@ -113,6 +155,7 @@ CLINICIAN_ACTIONS = {
     "restart_verification": "restart_verification",
     "start_two_factor": "start_two_factor",
     "approve_epcs": "approve_epcs",
+    "retry": "retry",
     "deactivate": "deactivate",
 }
 

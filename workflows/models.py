@@ -41,6 +41,20 @@ class ClinicRecord(BaseModel):
     dosespot_clinic_id: int | None = None
     blocked_reason: str | None = None
     message: str | None = None
+    # The failed call's error type (e.g. DoseSpotRefused), when a call blocked it.
+    error_type: str | None = None
+
+
+class Blocked(BaseModel):
+    """Why a lifecycle cannot go on by itself: a call that failed for good, or a wait that
+    passed its deadline. An admin's retry resumes ``step`` in ``resume_state``."""
+
+    step: str
+    resume_state: str
+    reason: str
+    error_type: str | None = None
+    message: str
+    since: datetime
 
 
 # ClinicSetup ------------------------------------------------------------------
@@ -53,6 +67,8 @@ class ClinicSetupInput(BaseModel):
     clinics: dict[str, ClinicRecord] = Field(default_factory=dict)
     pending: list[str] = Field(default_factory=list)
     clinicians: dict[str, str] = Field(default_factory=dict)
+    # A run continues-as-new after this many events, if Temporal has not suggested it sooner.
+    continue_as_new_after_events: int = 2000
 
 
 class RegisterClinicRequest(BaseModel):
@@ -143,13 +159,42 @@ class EnrollmentForm(BaseModel):
 
 
 class EnrollmentTimings(BaseModel):
-    """How often DoseSpot is polled when its push notifications do not arrive."""
+    """How often DoseSpot is polled when its push notifications do not arrive, how long
+    each wait may last before the lifecycle stalls, and when a run continues-as-new."""
 
     confirmation_poll_seconds: float = 30
     poll_max_seconds: float = 900
     idp_poll_seconds: float = 30
     tfa_poll_seconds: float = 30
     idme_window_hours: float = 24
+    confirmation_deadline_days: float = 30
+    tfa_deadline_days: float = 30
+    # Waiting for an Experian attempt's outcome, the clinician's next attempt, or agreements.
+    idp_deadline_days: float = 30
+    continue_as_new_after_events: int = 1000
+
+
+class ClinicianCarry(BaseModel):
+    """A ClinicianEnrollment's state, carried across continue-as-new."""
+
+    state: str
+    form: EnrollmentForm | None = None
+    clinician_id: int | None = None
+    message: str | None = None
+    blocked: Blocked | None = None
+    confirmed_event: bool = False
+    tfa_event: bool = False
+    idp_run: int = 0
+    idp: IdpProgress | None = None
+    early_idp_success: bool = False
+    approvals: list[EpcsApproval] = Field(default_factory=list)
+    billing_started: bool = False
+    pending_effects: list[str] = Field(default_factory=list)
+    deactivate_requested: ActorRequest | None = None
+    deactivation_done: list[str] = Field(default_factory=list)
+    wait_deadline: datetime | None = None
+    poll_interval: float | None = None
+    audit_seq: int = 0
 
 
 class ClinicianEnrollmentInput(BaseModel):
@@ -158,11 +203,16 @@ class ClinicianEnrollmentInput(BaseModel):
     timings: EnrollmentTimings = Field(default_factory=EnrollmentTimings)
     # The ClinicSetup workflow to tell about progress, if it started this one.
     setup_workflow_id: str | None = None
+    carried: ClinicianCarry | None = None
 
 
 class EnrollmentOutcome(StrEnum):
     confirmed = "confirmed"
     registration_failed = "registration_failed"
+    # Still registering when the workflow continued-as-new; the state tells the rest.
+    pending = "pending"
+    blocked = "blocked"
+    stalled = "stalled"
 
 
 class EnrollmentResult(BaseModel):
@@ -184,6 +234,7 @@ class IdpProgress(BaseModel):
     deadline: datetime | None = None
     agreements_accepted: bool = False
     outcome: str | None = None
+    idme_attempts: int = 0
 
 
 class EpcsApproval(BaseModel):
@@ -203,6 +254,7 @@ class ClinicianStatus(BaseModel):
     member_id: str
     state: str
     allowed_actions: list[str]
+    blocked: Blocked | None = None
     dosespot_clinician_id: int | None = None
     dosespot_clinic_id: int | None = None
     idp: IdpProgress | None = None
@@ -238,6 +290,15 @@ class InviteResult(BaseModel):
 # IdentityProofing (child) ------------------------------------------------------
 
 
+class IdpCarry(BaseModel):
+    """An IdentityProofing run's wait, carried across continue-as-new."""
+
+    succeeded: bool = False
+    attempt_requested: bool = False
+    wait_deadline: datetime | None = None
+    poll_interval: float | None = None
+
+
 class IdentityProofingInput(BaseModel):
     workspace_id: str
     member_id: str
@@ -245,11 +306,21 @@ class IdentityProofingInput(BaseModel):
     clinic_id: int
     run: int
     timings: EnrollmentTimings = Field(default_factory=EnrollmentTimings)
+    # Progress so far: after continue-as-new, or when an admin resumes a blocked run.
+    progress: IdpProgress | None = None
+    carried: IdpCarry | None = None
 
 
 class IdentityProofingResult(BaseModel):
+    """``progress.outcome``: verified, expired (ID.me window closed), blocked or stalled."""
+
     verified: bool
     progress: IdpProgress
+    blocked: Blocked | None = None
+
+
+class ControlledSubstancePermission(BaseModel):
+    allowed: bool
 
 
 # Clinician activities ----------------------------------------------------------
@@ -271,8 +342,11 @@ class ClinicianRef(BaseModel):
 
 
 class DeactivateClinicianInput(BaseModel):
+    """Deactivate in DoseSpot: its current record is read and only ``Active`` is changed."""
+
     ref: ClinicianRef
-    form: EnrollmentForm
+    # Older runs sent the enrollment form; it is no longer used.
+    form: EnrollmentForm | None = None
 
 
 class RegistrationStatusResult(BaseModel):
@@ -304,6 +378,9 @@ class EpcsAuditInput(BaseModel):
     action: str
     outcome: str
     reason: str | None = None
+    # Unique per audit event (workflow id + event sequence, or the API request's id): a
+    # retried append with the same key writes nothing new.
+    idempotency_key: str | None = None
 
 
 class BillingControl(BaseModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -67,6 +69,7 @@ def _public(status_: ClinicianStatus, member: Member | None = None) -> Clinician
         member_id=status_.member_id,
         state=status_.state,
         allowed_actions=status_.allowed_actions,
+        blocked=status_.blocked,
         first_name=member.first_name if member else None,
         last_name=member.last_name if member else None,
         idp=status_.idp,
@@ -433,10 +436,28 @@ async def approve_epcs(
                     action="approve",
                     outcome="refused",
                     reason=err.message,
+                    # Each refused request is its own audit event.
+                    idempotency_key=f"api:{uuid.uuid4()}",
                 ),
             )
             await audit_session.commit()
         raise
+    return _public(clinician, await session.get(Member, (ws, member_id)))
+
+
+@router.post("/clinicians/{member_id}/retry", response_model=ClinicianPublic)
+async def retry(
+    ws: str, member_id: str, principal: PrincipalDep, session: SessionDep, temporal: TemporalDep
+) -> ClinicianPublic:
+    """Re-drive a blocked or stalled clinician from the step that stopped (admin or service)."""
+    principal.require_workspace(ws)
+    principal.require_role(Role.service, Role.admin)
+    handle = svc.handle_for(temporal, ws, member_id)
+    clinician = await svc.call(
+        handle.execute_update(
+            ClinicianEnrollmentWorkflow.retry, ActorRequest(actor_member_id=principal.member_id)
+        )
+    )
     return _public(clinician, await session.get(Member, (ws, member_id)))
 
 

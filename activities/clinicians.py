@@ -117,9 +117,14 @@ class ClinicianActivities(DoseSpotActivities):
 
     @activity.defn(name="deactivate_dosespot_clinician")
     async def deactivate(self, input: DeactivateClinicianInput) -> None:
+        """Set ``Active: false`` on DoseSpot's current record; ``input.form`` is not used.
+
+        The enrollment form is stale once anyone edits the clinician in DoseSpot, so the
+        record is read back and only ``Active`` changes.
+        """
         client = await self._in_clinic(input.ref.clinic_id)
         with dosespot_errors_as_application_errors():
-            await client.deactivate_clinician(input.ref.clinician_id, clinician_body(input.form))
+            await client.deactivate_clinician(input.ref.clinician_id)
 
     @activity.defn(name="record_clinician")
     async def record(self, snapshot: ClinicianSnapshot) -> None:

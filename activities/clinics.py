@@ -112,7 +112,9 @@ class ClinicActivities(DoseSpotActivities):
                     )
                 ).all()
             )
-        clinic = await self._dosespot.find_clinic(candidate, [i for i in ids if i not in claimed])
+        clinic = await self._dosespot.find_clinic(
+            candidate, [i for i in ids if i not in claimed], on_progress=_heartbeat_scan
+        )
         return clinic.clinic_id if clinic is not None else None
 
     async def _save(
@@ -135,6 +137,11 @@ class ClinicActivities(DoseSpotActivities):
                 registration.blocked_reason = KEY_MISSING
             await session.commit()
             return _record(registration)
+
+
+def _heartbeat_scan(scanned: int, total: int) -> None:
+    # One GET per partner clinic: without heartbeats a long scan looks like a dead worker.
+    activity.heartbeat({"scanned": scanned, "total": total})
 
 
 def _address(location: Location) -> Address:

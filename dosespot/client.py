@@ -1,8 +1,10 @@
-"""The I/O shell of the DoseSpot client: tokens, retries on 401 and 429, and httpx.
+"""The I/O shell of the DoseSpot client: tokens, one retry on 401, and httpx.
 
 Every rule about what DoseSpot sends back lives in :mod:`dosespot.protocol`; this module
-only moves bytes, caches tokens and paces calls. Logs name the method, the path template
-and the status, never a body or query string (both carry personal data).
+only moves bytes and caches tokens. It never waits: a 429 raises DoseSpotRateLimited at
+once with the delay DoseSpot asked for, and the caller's retry policy (Temporal's, in the
+worker) does the waiting. Logs name the method, the path template and the status, never a
+body or query string (both carry personal data).
 """
 
 from __future__ import annotations
@@ -11,19 +13,17 @@ import asyncio
 import copy
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import httpx
 
 from dosespot.enums import RegistrationStatus, TfaType
 from dosespot.errors import (
-    DEFAULT_RATE_LIMIT_BACKOFF,
     DoseSpotAuthError,
     DoseSpotNotFound,
-    DoseSpotRateLimited,
     DoseSpotUnavailable,
 )
 from dosespot.models import (
@@ -44,6 +44,7 @@ from dosespot.protocol import (
     check_request,
     clinic_matches,
     clinician_clinic_ids_request,
+    clinician_edit,
     create_clinic_request,
     create_clinician_request,
     find_clinician_by_npi_request,
@@ -63,8 +64,8 @@ from dosespot.protocol import (
     parse_response,
     parse_response_list,
     parse_token,
+    rate_limited,
     registration_status_request,
-    retry_after_seconds,
     token_request,
     update_clinician_request,
 )
@@ -74,11 +75,9 @@ logger = logging.getLogger(__name__)
 TOKEN_EXPIRY_MARGIN = 30.0
 """Seconds before ``expires_in`` at which a cached token is replaced."""
 
-MAX_INLINE_BACKOFF = 60.0
-"""A 429 asking for a longer wait is raised at once, for the caller's retry policy to pace."""
-
-Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
+ScanProgress = Callable[[int, int], None]
+"""Told ``(scanned, total)`` after each clinic a scan has looked at."""
 
 
 @dataclass(slots=True)
@@ -131,9 +130,6 @@ class DoseSpotClient:
         *,
         timeout: float = 20.0,
         transport: httpx.AsyncBaseTransport | None = None,
-        rate_limit_backoff: float = DEFAULT_RATE_LIMIT_BACKOFF,
-        rate_limit_retries: int = 1,
-        sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
     ) -> None:
         if not base_url.endswith("/"):
@@ -148,9 +144,6 @@ class DoseSpotClient:
         self._owns_http = True
         self._credentials = credentials
         self._tokens = TokenCache(clock)
-        self._rate_limit_backoff = rate_limit_backoff
-        self._rate_limit_retries = max(0, rate_limit_retries)
-        self._sleep = sleep
         self._clock = clock
 
     @property
@@ -234,18 +227,29 @@ class DoseSpotClient:
     async def update_clinician(self, clinician_id: int, clinician: ClinicianCreate) -> None:
         """``PUT api/clinicians/{clinicianId}``: replaces the record, so send all of it.
 
-        Start from :meth:`ClinicianCreate.from_clinician` to change a few fields.
+        To change a few fields, use :meth:`update_clinician_fields`.
         """
         request = update_clinician_request(clinician_id, clinician)
         parse_response(await self._call(request), operation=_operation(request))
 
-    async def deactivate_clinician(self, clinician_id: int, current: ClinicianCreate) -> None:
+    async def update_clinician_fields(self, clinician_id: int, **changes: Any) -> None:
+        """Change only ``changes`` (:class:`ClinicianCreate` field names) of a clinician.
+
+        Reads the record as DoseSpot holds it now and puts it back with ``changes`` applied,
+        so whatever was edited in DoseSpot since enrollment (prefix, suffix, PDMP role,
+        specialty, DEA numbers...) is kept. DoseSpot offers no version check: an edit
+        landing between the read and the write is lost, so keep the two close together.
+        """
+        current = await self.get_clinician(clinician_id)
+        await self.update_clinician(clinician_id, clinician_edit(current, changes))
+
+    async def deactivate_clinician(self, clinician_id: int) -> None:
         """Deactivate a clinician: DoseSpot deletes nothing, it edits with ``Active: false``.
 
-        ``current`` is the clinician as it stands; only ``Active`` is changed. Afterwards the
-        clinician can no longer get tokens or sign in by SSO.
+        Only ``Active`` changes. Afterwards the clinician can no longer get tokens or sign
+        in by SSO.
         """
-        await self.update_clinician(clinician_id, current.model_copy(update={"active": False}))
+        await self.update_clinician_fields(clinician_id, active=False)
 
     async def legal_agreements(self, clinician_id: int) -> list[LegalAgreement]:
         """The agreements the clinician signs in DoseSpot's UI, each with its accepted state."""
@@ -284,19 +288,28 @@ class DoseSpotClient:
         parse_response(await self._call(request), operation=_operation(request))
 
     async def find_clinic(
-        self, candidate: ClinicCreate, clinic_ids: Iterable[int]
+        self,
+        candidate: ClinicCreate,
+        clinic_ids: Iterable[int],
+        *,
+        on_progress: ScanProgress | None = None,
     ) -> Clinic | None:
         """The first of ``clinic_ids`` describing the same location as ``candidate``.
 
+        One GET per clinic, so a partner with many clinics makes this long: ``on_progress``
+        is told ``(scanned, total)`` after each clinic (an activity heartbeats from it).
         A clinic that no longer exists is skipped; any other failure propagates, since
         guessing "absent" would create a duplicate clinic.
         """
-        for clinic_id in dict.fromkeys(clinic_ids):
+        ids = list(dict.fromkeys(clinic_ids))
+        for scanned, clinic_id in enumerate(ids, start=1):
             try:
                 clinic = await self.get_clinic(clinic_id)
             except DoseSpotNotFound:
-                continue
-            if clinic_matches(candidate, clinic):
+                clinic = None
+            if on_progress is not None:
+                on_progress(scanned, len(ids))
+            if clinic is not None and clinic_matches(candidate, clinic):
                 return clinic
         return None
 
@@ -306,11 +319,11 @@ class DoseSpotClient:
         """Send an API request with a bearer token, refreshing it once on 401."""
         key = self._credentials.token_key
         bearer = await self._bearer()
-        reply = await self._send_paced(request, bearer)
+        reply = await self._send(request, bearer)
         if reply.status == 401:
             self._tokens.discard(key, bearer)
             bearer = await self._bearer()
-            reply = await self._send_paced(request, bearer)
+            reply = await self._send(request, bearer)
             if reply.status == 401:
                 raise DoseSpotAuthError(
                     f"{_operation(request)}: unauthorised with a fresh token",
@@ -328,32 +341,9 @@ class DoseSpotClient:
             token = self._tokens.get(key)
             if token is not None:
                 return token
-            issued = parse_token(await self._send_paced(token_request(self._credentials), None))
+            issued = parse_token(await self._send(token_request(self._credentials), None))
             self._tokens.put(key, issued.access_token, issued.expires_in)
             return issued.access_token
-
-    async def _send_paced(self, request: Request, bearer: str | None) -> Reply:
-        """Send, waiting out a 429 up to ``rate_limit_retries`` times."""
-        retries = 0
-        while True:
-            reply = await self._send(request, bearer)
-            if reply.status != 429:
-                return reply
-            delay = retry_after_seconds(reply)
-            if delay is None:
-                delay = self._rate_limit_backoff
-            if retries >= self._rate_limit_retries or delay > MAX_INLINE_BACKOFF:
-                raise DoseSpotRateLimited(
-                    f"{_operation(request)}: rate limited",
-                    http_status=429,
-                    request_id=reply.request_id,
-                    retry_after=delay,
-                )
-            retries += 1
-            logger.warning(
-                "DoseSpot %s rate limited; retrying in %.1f s", _operation(request), delay
-            )
-            await self._sleep(delay)
 
     async def _send(self, request: Request, bearer: str | None) -> Reply:
         headers = {"Authorization": f"Bearer {bearer}"} if bearer else None
@@ -381,6 +371,8 @@ class DoseSpotClient:
             (self._clock() - started) * 1000,
             reply.request_id or "-",
         )
+        if reply.status == 429:
+            raise rate_limited(reply, operation=_operation(request))
         return reply
 
 

@@ -120,6 +120,41 @@ class ClinicianRoleType(DoseSpotEnum):
     ProxyClinician = 6
 
 
+class PdmpRoleType(DoseSpotEnum):
+    """PDMPRoleType; the Swagger spells NursePractioner so. Numbered 1.. in declared order."""
+
+    Physician = 1
+    Dentist = 2
+    NursePractioner = 3
+    PhysiciansAssistant = 4
+    Resident = 5
+    Intern = 6
+    Psychologist = 7
+    Optometrist = 8
+    NaturopathicPhysician = 9
+
+
+class ClinicianSpecialtyType(DoseSpotEnum):
+    """ClinicianSpecialtyType of an edit; a read returns its number as ``SpecialtyTypeId``.
+
+    The numbers (1.. in the Swagger's declared order) are an assumption the sandbox shares:
+    DoseSpot documents neither the numbering nor the mapping.
+    """
+
+    AllergyAndImmunology = 1
+    Dermatology = 2
+    Dentistry = 3
+    BehavioralHealth = 4
+    FamilyMedicine = 5
+    InternalMedicine = 6
+    ObstetricsAndGynecology = 7
+    Orthopedics = 8
+    Pediatrics = 9
+    PhysicalMedicine = 10
+    Psychiatry = 11
+    Urology = 12
+
+
 class TfaType(DoseSpotEnum):
     """The second factor a clinician activates for controlled substances."""
 

@@ -21,7 +21,13 @@ from pydantic import (
     field_validator,
 )
 
-from dosespot.enums import ClinicianRoleType, PhoneType, TfaType
+from dosespot.enums import (
+    ClinicianRoleType,
+    ClinicianSpecialtyType,
+    PdmpRoleType,
+    PhoneType,
+    TfaType,
+)
 
 DEA_NUMBER_PATTERN = r"^[A-Z][A-Z9][0-9]{7}(-[A-Z0-9]{1,7})?$"
 NADEA_NUMBER_PATTERN = r"^[a-zA-Z0-9]{9}$"
@@ -63,6 +69,11 @@ DateOnly = Annotated[date, BeforeValidator(_date_part)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=25)]
 Line35 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=35)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Line10 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10)]
+Line25 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=25)]
+DeaText = Annotated[str, BeforeValidator(_upper), StringConstraints(pattern=DEA_NUMBER_PATTERN)]
+# A read may say "nothing" as null or as an empty string: both become None.
+Blank = BeforeValidator(_blank_to_none)
 
 
 class DoseSpotModel(BaseModel):
@@ -82,9 +93,7 @@ class DeaNumber(DoseSpotRequest):
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
-    dea_number: Annotated[
-        str, BeforeValidator(_upper), StringConstraints(pattern=DEA_NUMBER_PATTERN)
-    ] = Field(alias="DEANumber")
+    dea_number: DeaText = Field(alias="DEANumber")
     state: str | None = Field(default=None, alias="State")
     clinic_id: ClinicIdText = Field(default=None, alias="ClinicId")
 
@@ -152,11 +161,13 @@ class Clinic(DoseSpotModel):
 
 
 class ClinicianCreate(DoseSpotRequest):
-    """Body of ``POST api/clinicians`` (AddEditClinicianRequest)."""
+    """Body of ``POST api/clinicians`` and ``PUT api/clinicians/{id}`` (AddEditClinicianRequest)."""
 
+    prefix: Annotated[Line10 | None, Blank] = Field(default=None, alias="Prefix")
     first_name: Text = Field(alias="FirstName")
     middle_name: Line35 | None = Field(default=None, alias="MiddleName")
     last_name: Text = Field(alias="LastName")
+    suffix: Annotated[Line10 | None, Blank] = Field(default=None, alias="Suffix")
     date_of_birth: DateOnly = Field(alias="DateOfBirth")
     email: str | None = Field(default=None, alias="Email")
     address1: Annotated[
@@ -169,7 +180,26 @@ class ClinicianCreate(DoseSpotRequest):
     primary_phone: Phone = Field(alias="PrimaryPhone")
     primary_phone_type: PhoneType | None = Field(default=None, alias="PrimaryPhoneType")
     primary_fax: Phone = Field(alias="PrimaryFax")
+    phone_additional1: Annotated[Line25 | None, Blank] = Field(
+        default=None, alias="PhoneAdditional1"
+    )
+    phone_additional_type1: Annotated[PhoneType | None, Blank] = Field(
+        default=None, alias="PhoneAdditionalType1"
+    )
+    phone_additional2: Annotated[Line25 | None, Blank] = Field(
+        default=None, alias="PhoneAdditional2"
+    )
+    phone_additional_type2: Annotated[PhoneType | None, Blank] = Field(
+        default=None, alias="PhoneAdditionalType2"
+    )
+    phone_additional3: Annotated[Line25 | None, Blank] = Field(
+        default=None, alias="PhoneAdditional3"
+    )
+    phone_additional_type3: Annotated[PhoneType | None, Blank] = Field(
+        default=None, alias="PhoneAdditionalType3"
+    )
     npi_number: str | None = Field(default=None, alias="NPINumber")
+    dea_number: Annotated[DeaText | None, Blank] = Field(default=None, alias="DEANumber")
     dea_numbers: list[DeaNumber] | None = Field(default=None, alias="DEANumbers")
     nadea_numbers: list[NaDeaNumber] | None = Field(default=None, alias="NADEANumbers")
     medical_license_numbers: list[MedicalLicenseNumber] | None = Field(
@@ -178,6 +208,8 @@ class ClinicianCreate(DoseSpotRequest):
     roles: list[ClinicianRoleType] = Field(alias="ClinicianRoleType", min_length=1)
     epcs_requested: bool | None = Field(default=None, alias="EPCSRequested")
     active: bool | None = Field(default=None, alias="Active")
+    pdmp_role_type: PdmpRoleType | None = Field(default=None, alias="PDMPRoleType")
+    specialty: ClinicianSpecialtyType | None = Field(default=None, alias="ClinicianSpecialtyType")
 
     @field_serializer("date_of_birth", when_used="json")
     def _serialize_date_of_birth(self, value: date) -> str:
@@ -188,19 +220,26 @@ class ClinicianCreate(DoseSpotRequest):
         """The edit request restating ``clinician`` as DoseSpot holds it.
 
         ``PUT api/clinicians/{clinicianId}`` replaces the whole record, so an edit starts
-        from what DoseSpot returned rather than from a partial body.
+        from what DoseSpot returned rather than from a partial body. Every member of the
+        request that the read returns is carried, under the request's name.
         """
         shared = set(cls.model_fields) & set(Clinician.model_fields)
-        return cls.model_validate(clinician.model_dump(include=shared))
+        fields = clinician.model_dump(include=shared)
+        # The read names the specialty by number, the edit by name.
+        fields["specialty"] = clinician.specialty_type_id
+        # Keyed by the request's names, so a validation error names the Swagger member.
+        return cls.model_validate({cls.model_fields[k].alias: v for k, v in fields.items()})
 
 
 class Clinician(DoseSpotModel):
     """A clinician as DoseSpot reports it (``Item`` of ItemResponse[Clinician])."""
 
     clinician_id: int = Field(alias="ClinicianId")
+    prefix: str | None = Field(default=None, alias="Prefix")
     first_name: str = Field(alias="FirstName")
     middle_name: str | None = Field(default=None, alias="MiddleName")
     last_name: str = Field(alias="LastName")
+    suffix: str | None = Field(default=None, alias="Suffix")
     date_of_birth: DateOnly = Field(alias="DateOfBirth")
     email: str | None = Field(default=None, alias="Email")
     address1: str = Field(alias="Address1")
@@ -211,13 +250,31 @@ class Clinician(DoseSpotModel):
     primary_phone: str = Field(alias="PrimaryPhone")
     primary_phone_type: PhoneType | None = Field(default=None, alias="PrimaryPhoneType")
     primary_fax: str | None = Field(default=None, alias="PrimaryFax")
+    phone_additional1: str | None = Field(default=None, alias="PhoneAdditional1")
+    phone_additional_type1: Annotated[PhoneType | None, Blank] = Field(
+        default=None, alias="PhoneAdditionalType1"
+    )
+    phone_additional2: str | None = Field(default=None, alias="PhoneAdditional2")
+    phone_additional_type2: Annotated[PhoneType | None, Blank] = Field(
+        default=None, alias="PhoneAdditionalType2"
+    )
+    phone_additional3: str | None = Field(default=None, alias="PhoneAdditional3")
+    phone_additional_type3: Annotated[PhoneType | None, Blank] = Field(
+        default=None, alias="PhoneAdditionalType3"
+    )
     npi_number: str | None = Field(default=None, alias="NPINumber")
+    dea_number: str | None = Field(default=None, alias="DEANumber")
     dea_numbers: list[DeaNumber] = Field(default_factory=list, alias="DEANumbers")
     nadea_numbers: list[NaDeaNumber] = Field(default_factory=list, alias="NADEANumbers")
     medical_license_numbers: list[MedicalLicenseNumber] = Field(
         default_factory=list, alias="MedicalLicenseNumbers"
     )
     roles: list[ClinicianRoleType] = Field(default_factory=list, alias="Roles")
+    pdmp_role_type: Annotated[PdmpRoleType | None, Blank] = Field(
+        default=None, alias="PDMPRoleType"
+    )
+    # A number here; an edit sends the ClinicianSpecialtyType name (see from_clinician).
+    specialty_type_id: int | None = Field(default=None, alias="SpecialtyTypeId")
     confirmed: bool | None = Field(default=None, alias="Confirmed")
     active: bool | None = Field(default=None, alias="Active")
     account_locked: bool | None = Field(default=None, alias="AccountLocked")

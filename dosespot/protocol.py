@@ -316,6 +316,17 @@ def _field_label(name: str) -> str:
     return name.split(".", 1)[1] if name.lower().startswith("request.") else name
 
 
+def rate_limited(reply: Reply, *, operation: str) -> DoseSpotRateLimited:
+    """The error for a 429: wait as long as Retry-After says, else DoseSpot's 10 s."""
+    retry_after = retry_after_seconds(reply)
+    return DoseSpotRateLimited(
+        f"{operation}: rate limited",
+        http_status=reply.status,
+        request_id=reply.request_id,
+        retry_after=DEFAULT_RATE_LIMIT_BACKOFF if retry_after is None else retry_after,
+    )
+
+
 def raise_for_status(reply: Reply, *, operation: str) -> None:
     """Raise the typed error for a non-2xx reply."""
     status = reply.status
@@ -327,13 +338,7 @@ def raise_for_status(reply: Reply, *, operation: str) -> None:
     detail = f"{operation}: {description}" if description else operation
 
     if status == 429:
-        retry_after = retry_after_seconds(reply)
-        raise DoseSpotRateLimited(
-            f"{operation}: rate limited",
-            http_status=status,
-            request_id=request_id,
-            retry_after=DEFAULT_RATE_LIMIT_BACKOFF if retry_after is None else retry_after,
-        )
+        raise rate_limited(reply, operation=operation)
     if status >= 500 or status == 408:
         raise DoseSpotUnavailable(
             f"{operation}: DoseSpot unavailable", http_status=status, request_id=request_id
@@ -388,13 +393,17 @@ def _validate(model: type[M], data: Any, reply: Reply, *, operation: str, where:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        # Locations only: pydantic's message would quote the (personal) values.
-        fields = sorted({".".join(str(p) for p in err["loc"]) or "(root)" for err in exc.errors()})
         raise DoseSpotUnexpectedResponse(
-            f"{operation}: {where} is not a valid {model.__name__} ({', '.join(fields)})",
+            f"{operation}: {where} is not a valid {model.__name__} ({_invalid_fields(exc)})",
             http_status=reply.status,
             request_id=reply.request_id,
         ) from None
+
+
+def _invalid_fields(exc: ValidationError) -> str:
+    # Locations only: pydantic's message would quote the (personal) values.
+    fields = {".".join(str(p) for p in err["loc"]) or "(root)" for err in exc.errors()}
+    return ", ".join(sorted(fields))
 
 
 def _require(body: Mapping[str, Any], key: str, reply: Reply, *, operation: str) -> Any:
@@ -619,6 +628,31 @@ def _as_int(value: Any) -> int | None:
     return None
 
 
+# Edits
+
+
+def clinician_edit(current: Clinician, changes: Mapping[str, Any]) -> ClinicianCreate:
+    """The ``PUT api/clinicians/{clinicianId}`` body: ``current`` restated, ``changes`` applied.
+
+    The PUT replaces the whole record, so every member of AddEditClinicianRequest that
+    DoseSpot returned is sent back as it was (edits made in DoseSpot's UI survive) and only
+    the fields named in ``changes`` (Python names of :class:`ClinicianCreate`) differ.
+    A record that cannot be restated raises DoseSpotUnexpectedResponse rather than
+    dropping a field, since a dropped field would be cleared in DoseSpot.
+    """
+    unknown = sorted(set(changes) - set(ClinicianCreate.model_fields))
+    if unknown:
+        raise ValueError(f"not fields of a clinician edit: {', '.join(unknown)}")
+    operation = "GET api/clinicians/{clinicianId}"
+    try:
+        restated = ClinicianCreate.from_clinician(current)
+    except ValidationError as exc:
+        raise DoseSpotUnexpectedResponse(
+            f"{operation}: the clinician cannot be restated in an edit ({_invalid_fields(exc)})"
+        ) from None
+    return ClinicianCreate.model_validate({**restated.model_dump(), **changes})
+
+
 # Look before write
 
 
@@ -664,6 +698,7 @@ __all__ = [
     "check_result",
     "clinic_matches",
     "clinician_clinic_ids_request",
+    "clinician_edit",
     "create_clinic_request",
     "create_clinician_request",
     "find_clinician_by_npi_request",
@@ -687,6 +722,7 @@ __all__ = [
     "parse_response_list",
     "parse_token",
     "raise_for_status",
+    "rate_limited",
     "read_body",
     "registration_status_request",
     "retry_after_seconds",

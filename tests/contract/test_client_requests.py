@@ -16,8 +16,15 @@ import httpx
 import jsonschema
 import pytest
 
-from dosespot import ClinicianCreate, DoseSpotClient, MedicalLicenseNumber, NaDeaNumber, TfaType
-from tests.contract.swagger import validate_request, validate_response
+from dosespot import (
+    Clinician,
+    ClinicianCreate,
+    DoseSpotClient,
+    MedicalLicenseNumber,
+    NaDeaNumber,
+    TfaType,
+)
+from tests.contract.swagger import load_swagger, validate_request, validate_response
 from tests.dosespot import (
     AGREEMENT_ACCEPTED,
     CHECK,
@@ -25,6 +32,7 @@ from tests.dosespot import (
     CLINIC_IDS,
     CLINIC_KEY,
     CLINICIAN_DETAIL,
+    CLINICIAN_EDITED_IN_DOSESPOT,
     CLINICIAN_ID,
     LEGAL_AGREEMENTS,
     LINKED,
@@ -44,6 +52,7 @@ REPLIES: list[tuple[str, str, Any]] = [
     ("get", "/api/clinicians/3003/clinicIds", CLINIC_IDS),
     ("post", "/api/clinicians", CLINICIAN_ID),
     ("get", "/api/clinicians/3003", CLINICIAN_DETAIL),
+    ("get", "/api/clinicians/3003", CLINICIAN_EDITED_IN_DOSESPOT),
     ("get", "/api/clinician", CLINICIAN_ID),
     ("get", "/api/clinicians/3003/registrationStatus", REGISTRATION_STATUS),
     ("post", "/api/clinicians/3003/clinics", LINKED),
@@ -60,13 +69,32 @@ def swagger_reply(method: str, path: str, body: Any) -> httpx.Response:
     return json_response(200, body)
 
 
-def fake_dosespot() -> FakeDoseSpot:
-    return FakeDoseSpot(
-        {
-            f"{method.upper()} {path.lstrip('/')}": [swagger_reply(method, path, body)]
-            for method, path, body in REPLIES
-        }
-    )
+# Members of Clinician a read returns that an edit cannot send back.
+READ_ONLY_CLINICIAN = {"ClinicianId", "Confirmed", "AccountLocked", "ClinicInfo"}
+# Members an edit sends under another name than the read's.
+RENAMED_IN_EDIT = {
+    "Roles": "ClinicianRoleType",
+    "EpcsRequested": "EPCSRequested",
+    "SpecialtyTypeId": "ClinicianSpecialtyType",
+}
+
+
+def fake_dosespot(**replies: Any) -> FakeDoseSpot:
+    """DoseSpot serving REPLIES (the first per route), or ``replies`` keyed by route."""
+    routes: dict[str, list[Any]] = {}
+    for method, path, body in REPLIES:
+        routes.setdefault(
+            f"{method.upper()} {path.lstrip('/')}", [swagger_reply(method, path, body)]
+        )
+    for route, body in replies.items():
+        method, path = route.split(" ", 1)
+        routes[route] = [swagger_reply(method.lower(), "/" + path, body)]
+    return FakeDoseSpot(routes)
+
+
+def definition(name: str) -> dict[str, Any]:
+    schema: dict[str, Any] = load_swagger()["definitions"][name]
+    return schema
 
 
 async def sent_body(
@@ -98,7 +126,8 @@ async def test_every_operation_reads_its_swagger_shaped_reply():
         assert (await client.registration_status(3003)).name == "IDPSuccess"
         await client.add_clinician_to_clinics(3003, [1001, 2002])
         await client.update_clinician(3003, clinician_create())
-        await client.deactivate_clinician(3003, clinician_create())
+        await client.update_clinician_fields(3003, email="ada.okafor@example.org")
+        await client.deactivate_clinician(3003)
         assert [a.accepted for a in await client.legal_agreements(3003)] == [True, False, False]
         await client.accept_agreement(2, "Ada Okafor")
         await client.idp_init(3003)
@@ -191,11 +220,41 @@ async def test_edit_and_deactivate_bodies_fit_add_edit_clinician_request():
         "PUT api/clinicians/3003", lambda c: c.update_clinician(3003, clinician_create())
     )
     validate_request("put", "/api/clinicians/3003", edit)
-    off = await sent_body(
-        "PUT api/clinicians/3003", lambda c: c.deactivate_clinician(3003, clinician_create())
-    )
+    off = await sent_body("PUT api/clinicians/3003", lambda c: c.deactivate_clinician(3003))
     validate_request("put", "/api/clinicians/3003", off)
-    assert off == {**edit, "Active": False}
+    held = Clinician.model_validate(CLINICIAN_DETAIL["Item"])
+    assert off == {**ClinicianCreate.from_clinician(held).to_body(), "Active": False}
+
+
+def test_the_models_name_every_member_of_the_swagger_clinician_schemas():
+    edit_members = set(definition("AddEditClinicianRequest")["properties"])
+    read_members = set(definition("Clinician")["properties"])
+    assert {f.alias for f in ClinicianCreate.model_fields.values()} == edit_members
+    assert {f.alias for f in Clinician.model_fields.values()} == read_members - {"ClinicInfo"}
+    # Every member an edit accepts comes from the read, so a read-then-edit loses nothing.
+    carried = {RENAMED_IN_EDIT.get(name, name) for name in read_members - READ_ONLY_CLINICIAN}
+    assert carried == edit_members
+
+
+async def test_deactivation_puts_back_every_member_dosespot_returned():
+    record = CLINICIAN_EDITED_IN_DOSESPOT["Item"]
+    assert isinstance(record, dict)
+    fake = fake_dosespot(**{"GET api/clinicians/3003": CLINICIAN_EDITED_IN_DOSESPOT})
+    async with make_client(fake) as client:
+        await client.deactivate_clinician(3003)
+    (read,) = fake.calls("GET api/clinicians/3003")
+    (request,) = fake.calls("PUT api/clinicians/3003")
+    assert fake.requests.index(read) < fake.requests.index(request)
+    body = json.loads(request.content)
+    validate_request("put", "/api/clinicians/3003", body)
+    expected = {
+        RENAMED_IN_EDIT.get(name, name): value
+        for name, value in record.items()
+        if name not in READ_ONLY_CLINICIAN
+    }
+    expected["ClinicianSpecialtyType"] = "FamilyMedicine"
+    assert body == {**expected, "Active": False}
+    assert set(body) == set(definition("AddEditClinicianRequest")["properties"])
 
 
 async def test_accept_agreement_body_fits():

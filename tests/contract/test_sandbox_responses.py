@@ -225,6 +225,43 @@ def test_edit_clinician(partner: httpx.Client):
     assert result_code(refused) == "ERROR"
 
 
+def test_a_read_returns_every_member_the_last_edit_stored(partner: httpx.Client):
+    clinician = call(partner, "POST", "api/clinicians", clinician_body())["Id"]
+    npi = call(partner, "GET", f"api/clinicians/{clinician}")["Item"]["NPINumber"]
+    edit = clinician_body(
+        NPINumber=npi,
+        Prefix="Dr.",
+        MiddleName="Q",
+        Suffix="MD, PhD",
+        Address2="Suite 4",
+        PhoneAdditional1="6175550001",
+        PhoneAdditionalType1="Cell",
+        PhoneAdditional2="6175550002",
+        PhoneAdditionalType2="Night",
+        PhoneAdditional3="6175550003",
+        PhoneAdditionalType3="Beeper",
+        DEANumbers=[{"DEANumber": "AR1234563", "State": "MA", "ClinicId": str(PARTNER_CLINIC)}],
+        NADEANumbers=[{"NADEANumber": "XA1234567", "State": "MA"}],
+        MedicalLicenseNumbers=[{"LicenseNumber": "MD-123", "State": "MA"}],
+        ClinicianRoleType=["PrescribingClinician", "EpcsCoordinator"],
+        EPCSRequested=True,
+        Active=True,
+        PDMPRoleType="NursePractioner",
+        ClinicianSpecialtyType="Psychiatry",
+    )
+    assert set(edit) == set(load_swagger()["definitions"]["AddEditClinicianRequest"]["properties"])
+    assert result_code(call(partner, "PUT", f"api/clinicians/{clinician}", edit)) == "OK"
+    item = call(partner, "GET", f"api/clinicians/{clinician}")["Item"]
+    renamed = {
+        "ClinicianRoleType": "Roles",
+        "EPCSRequested": "EpcsRequested",
+        "ClinicianSpecialtyType": "SpecialtyTypeId",
+    }
+    returned = {name: item.get(renamed.get(name, name)) for name in edit}
+    # The read numbers the specialty (declared order from 1); the edit names it.
+    assert returned == {**edit, "ClinicianSpecialtyType": 11}
+
+
 @pytest.mark.parametrize(
     ("definition", "spec"),
     [

@@ -72,6 +72,34 @@ CLINICIAN_DETAIL = {
     },
     "Result": OK,
 }
+# The same clinician after a DoseSpot user edited it: every member a read can return.
+CLINICIAN_EDITED_IN_DOSESPOT = {
+    "Item": {
+        **CLINICIAN_DETAIL["Item"],  # type: ignore[dict-item]
+        "Prefix": "Dr.",
+        "MiddleName": "Ngozi",
+        "Suffix": "MD, PhD",
+        "Address2": "Suite 4",
+        "PhoneAdditional1": "2075550150",
+        "PhoneAdditionalType1": "Cell",
+        "PhoneAdditional2": "2075550151",
+        "PhoneAdditionalType2": "Night",
+        "PhoneAdditional3": "2075550152",
+        "PhoneAdditionalType3": "Beeper",
+        "DEANumber": "AO1234563",
+        "DEANumbers": [
+            {"DEANumber": "AO1234563", "State": "ME", "ClinicId": "2002"},
+            {"DEANumber": "AO7654321", "State": "NH", "ClinicId": "1001"},
+        ],
+        "NADEANumbers": [{"NADEANumber": "XO1234563", "State": "ME", "ClinicId": "2002"}],
+        "Roles": ["PrescribingClinician", "EpcsCoordinator"],
+        "PDMPRoleType": "NursePractioner",
+        "SpecialtyTypeId": 5,
+        "Confirmed": True,
+        "ClinicInfo": [{"ClinicId": 2002, "HasNewRx": True, "HasEpcs": False}],
+    },
+    "Result": OK,
+}
 CLINICIAN_ID = {"Id": 3003, "Result": OK}
 CLINIC_IDS = {"Items": [{"ClinicId": 1001}, {"ClinicId": 2002}], "Result": OK}
 REGISTRATION_STATUS = {"Item": "IDPSuccess", "Result": OK}
@@ -205,14 +233,6 @@ class FakeDoseSpot:
             {k: v[0] for k, v in parse_qs(r.content.decode()).items()}
             for r in self.calls("POST connect/token")
         ]
-
-
-class SleepRecorder:
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, delay: float) -> None:
-        self.delays.append(delay)
 
 
 def make_client(

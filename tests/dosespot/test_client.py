@@ -34,9 +34,9 @@ from tests.dosespot import (
     REFUSED_ON_200,
     REGISTRATION_STATUS,
     SUBSCRIPTION_KEY,
+    TOKEN,
     TOKEN_REFUSED,
     FakeDoseSpot,
-    SleepRecorder,
     clinic_create,
     clinician_create,
     json_response,
@@ -153,67 +153,73 @@ async def test_refused_token_is_an_auth_error():
     assert fake.calls(CHECK_ROUTE) == []
 
 
-async def test_429_backs_off_ten_seconds_then_retries():
-    sleep = SleepRecorder()
+async def test_429_raises_at_once_with_the_retry_after_dosespot_sent():
+    route = "GET api/clinicians/3003/clinicIds"
     fake = FakeDoseSpot(
-        {
-            "GET api/clinicians/3003/clinicIds": [
-                json_response(429, {}),
-                json_response(200, CLINIC_IDS),
-            ]
-        }
+        {route: [json_response(429, {}, {"Retry-After": "37"}), json_response(200, CLINIC_IDS)]}
     )
-    async with make_client(fake, sleep=sleep) as client:
-        assert await client.clinician_clinic_ids(3003) == [1001, 2002]
-    assert sleep.delays == [10.0]
-    assert len(fake.calls("GET api/clinicians/3003/clinicIds")) == 2
+    async with make_client(fake) as client:
+        with pytest.raises(DoseSpotRateLimited) as caught:
+            await client.clinician_clinic_ids(3003)
+    assert len(fake.calls(route)) == 1
+    assert (caught.value.retryable, caught.value.retry_after) == (True, 37.0)
+    assert caught.value.http_status == 429
 
 
-async def test_429_beyond_the_retries_raises_rate_limited():
-    sleep = SleepRecorder()
-    fake = FakeDoseSpot({CHECK_ROUTE: [json_response(429, {})]})
-    async with make_client(fake, sleep=sleep, rate_limit_retries=2) as client:
+async def test_429_without_retry_after_asks_for_dosespots_ten_seconds():
+    fake = FakeDoseSpot({CHECK_ROUTE: [json_response(429, {}), json_response(200, CHECK)]})
+    async with make_client(fake) as client:
         with pytest.raises(DoseSpotRateLimited) as caught:
             await client.check()
-    assert sleep.delays == [10.0, 10.0]
-    assert len(fake.calls(CHECK_ROUTE)) == 3
-    assert (caught.value.retryable, caught.value.retry_after) == (True, 10.0)
+    assert len(fake.calls(CHECK_ROUTE)) == 1
+    assert caught.value.retry_after == 10.0
 
 
-async def test_429_honours_retry_after_and_does_not_sleep_through_long_waits():
-    sleep = SleepRecorder()
-    fake = FakeDoseSpot(
-        {
-            CHECK_ROUTE: [
-                json_response(429, {}, {"Retry-After": "2"}),
-                json_response(429, {}, {"Retry-After": "3600"}),
-            ]
-        }
-    )
-    async with make_client(fake, sleep=sleep, rate_limit_retries=5) as client:
+async def test_429_is_raised_however_long_the_wait():
+    fake = FakeDoseSpot({CHECK_ROUTE: [json_response(429, {}, {"Retry-After": "3600"})]})
+    async with make_client(fake) as client:
         with pytest.raises(DoseSpotRateLimited) as caught:
             await client.check()
-    assert sleep.delays == [2.0]
+    assert len(fake.calls(CHECK_ROUTE)) == 1
     assert caught.value.retry_after == 3600.0
 
 
-async def test_429_on_the_token_call_is_paced_too():
-    sleep = SleepRecorder()
+async def test_429_on_the_token_call_is_raised_at_once_too():
     fake = FakeDoseSpot(
         {
             "POST connect/token": [
-                json_response(429, {}),
-                json_response(
-                    200, {"access_token": "t", "expires_in": 599, "token_type": "Bearer"}
-                ),
+                json_response(429, {}, {"Retry-After": "4"}),
+                json_response(200, TOKEN),
             ],
             CHECK_ROUTE: [json_response(200, CHECK)],
         }
     )
-    async with make_client(fake, sleep=sleep) as client:
+    async with make_client(fake) as client:
+        with pytest.raises(DoseSpotRateLimited) as caught:
+            await client.check()
+        assert caught.value.retry_after == 4.0
+        assert len(fake.requests) == 1
+        # The next attempt (Temporal's retry) gets a token and goes through.
         await client.check()
-    assert sleep.delays == [10.0]
-    assert bearer(fake.calls(CHECK_ROUTE)[0]) == "Bearer t"
+    assert len(fake.calls("POST connect/token")) == 2
+    assert bearer(fake.calls(CHECK_ROUTE)[0]) == "Bearer token-1"
+
+
+async def test_429_after_a_401_refresh_is_raised_without_waiting():
+    fake = FakeDoseSpot(
+        {
+            CHECK_ROUTE: [
+                json_response(401, {}),
+                json_response(429, {}, {"Retry-After": "2"}),
+                json_response(200, CHECK),
+            ]
+        }
+    )
+    async with make_client(fake) as client:
+        with pytest.raises(DoseSpotRateLimited) as caught:
+            await client.check()
+    assert caught.value.retry_after == 2.0
+    assert len(fake.calls(CHECK_ROUTE)) == 2
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
@@ -388,6 +394,27 @@ async def test_find_clinic_looks_before_write():
         missing = await client.find_clinic(clinic_create(city="Bangor"), [1001, 2002])
     assert found is not None and found.clinic_id == 2002
     assert missing is None
+
+
+async def test_find_clinic_reports_progress_after_each_clinic_it_scans():
+    fake = FakeDoseSpot({"GET api/clinics/2002": [json_response(200, CLINIC_DETAIL)]})
+    progress: list[tuple[int, int]] = []
+    async with make_client(fake) as client:
+        missing = await client.find_clinic(
+            clinic_create(city="Bangor"),
+            [404, 2002, 404, 2002],
+            on_progress=lambda scanned, total: progress.append((scanned, total)),
+        )
+        progress_until_found: list[tuple[int, int]] = []
+        found = await client.find_clinic(
+            clinic_create(),
+            [404, 2002, 1001],
+            on_progress=lambda scanned, total: progress_until_found.append((scanned, total)),
+        )
+    assert missing is None
+    assert progress == [(1, 2), (2, 2)]
+    assert found is not None and found.clinic_id == 2002
+    assert progress_until_found == [(1, 3), (2, 3)]
 
 
 async def test_find_clinic_does_not_guess_absent_on_failure():

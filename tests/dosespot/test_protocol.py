@@ -30,7 +30,7 @@ from dosespot import (
     parse_enum,
 )
 from dosespot import protocol as p
-from dosespot.models import ClinicCredentials, DeaNumber, PageResult
+from dosespot.models import ClinicCredentials, Clinician, DeaNumber, PageResult
 from tests.dosespot import (
     ADMIN,
     CLINIC_DETAIL,
@@ -449,3 +449,41 @@ def test_clinic_match_ignores_case_spacing_and_phone_punctuation():
     assert not clinic_matches(clinic_create(address1="14 Wharf St."), clinic)
     assert not clinic_matches(clinic_create(primary_phone="2075550199"), clinic)
     assert not clinic_matches(clinic_create(zip_code="04102"), clinic)
+
+
+def test_clinician_edit_restates_the_record_and_applies_only_the_changes():
+    item = {
+        **CLINICIAN_DETAIL["Item"],  # type: ignore[dict-item]
+        "Prefix": "",
+        "Suffix": "MD",
+        "PhoneAdditional1": " ",
+        "PhoneAdditionalType1": "",
+        "PDMPRoleType": 3,
+        "SpecialtyTypeId": 11,
+    }
+    current = Clinician.model_validate(item)
+    body = p.clinician_edit(current, {"active": False}).to_body()
+    assert body["Active"] is False
+    assert (body["Suffix"], body["PDMPRoleType"], body["ClinicianSpecialtyType"]) == (
+        "MD",
+        "NursePractioner",
+        "Psychiatry",
+    )
+    # DoseSpot's blanks are "nothing", sent as nothing.
+    assert not {"Prefix", "PhoneAdditional1", "PhoneAdditionalType1"} & set(body)
+    assert p.clinician_edit(current, {}).to_body() == {**body, "Active": True}
+    assert current.active is True
+
+
+def test_clinician_edit_refuses_names_that_are_not_edit_fields():
+    current = Clinician.model_validate(CLINICIAN_DETAIL["Item"])
+    with pytest.raises(ValueError, match="account_locked"):
+        p.clinician_edit(current, {"account_locked": False})
+
+
+def test_rate_limited_carries_the_request_id_and_the_wait():
+    error = p.rate_limited(
+        reply(429, None, {"Retry-After": "12", "Request-Id": "r-9"}), operation="GET api/x"
+    )
+    assert (error.http_status, error.request_id, error.retry_after) == (429, "r-9", 12.0)
+    assert error.retryable is True

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from dosespot import (
     ClinicianCreate,
     DoseSpotRefused,
+    DoseSpotUnexpectedResponse,
     LegalAgreement,
     TfaType,
 )
@@ -20,7 +21,9 @@ from tests.dosespot import (
     CHECK,
     CLINICIAN,
     CLINICIAN_DETAIL,
+    CLINICIAN_EDITED_IN_DOSESPOT,
     LEGAL_AGREEMENTS,
+    OK,
     FakeDoseSpot,
     clinician_create,
     json_response,
@@ -113,15 +116,70 @@ async def test_update_clinician_puts_the_whole_record():
     assert body == {**clinician_create().to_body(), "LastName": "Okafor-Ade"}
 
 
-async def test_deactivate_clinician_changes_only_active():
-    route = "PUT api/clinicians/3003"
-    fake = FakeDoseSpot({route: [json_response(200, CHECK)]})
-    current = clinician_create(active=True)
+async def test_deactivate_clinician_reads_the_record_and_changes_only_active():
+    get, put = "GET api/clinicians/3003", "PUT api/clinicians/3003"
+    fake = FakeDoseSpot(
+        {get: [json_response(200, CLINICIAN_EDITED_IN_DOSESPOT)], put: [json_response(200, CHECK)]}
+    )
     async with make_client(fake) as client:
-        await client.deactivate_clinician(3003, current)
-    body = json.loads(fake.calls(route)[0].content)
-    assert body == {**current.to_body(), "Active": False}
-    assert current.active is True
+        await client.deactivate_clinician(3003)
+    assert [(r.method, r.url.path.rsplit("/", 2)[-2:]) for r in fake.requests[1:]] == [
+        ("GET", ["clinicians", "3003"]),
+        ("PUT", ["clinicians", "3003"]),
+    ]
+    held = Clinician.model_validate(CLINICIAN_EDITED_IN_DOSESPOT["Item"])
+    body = json.loads(fake.calls(put)[0].content)
+    assert body == {**ClinicianCreate.from_clinician(held).to_body(), "Active": False}
+    assert (body["Prefix"], body["Suffix"], body["PDMPRoleType"]) == (
+        "Dr.",
+        "MD, PhD",
+        "NursePractioner",
+    )
+    assert body["ClinicianSpecialtyType"] == "FamilyMedicine"
+    assert [d["DEANumber"] for d in body["DEANumbers"]] == ["AO1234563", "AO7654321"]
+
+
+async def test_update_clinician_fields_changes_only_the_fields_named():
+    get, put = "GET api/clinicians/3003", "PUT api/clinicians/3003"
+    fake = FakeDoseSpot(
+        {get: [json_response(200, CLINICIAN_EDITED_IN_DOSESPOT)], put: [json_response(200, CHECK)]}
+    )
+    async with make_client(fake) as client:
+        await client.update_clinician_fields(
+            3003, email="ada.okafor@example.org", epcs_requested=False
+        )
+        with pytest.raises(ValueError, match="confirmed"):
+            await client.update_clinician_fields(3003, confirmed=True)
+    held = Clinician.model_validate(CLINICIAN_EDITED_IN_DOSESPOT["Item"])
+    body = json.loads(fake.calls(put)[0].content)
+    assert body == {
+        **ClinicianCreate.from_clinician(held).to_body(),
+        "Email": "ada.okafor@example.org",
+        "EPCSRequested": False,
+    }
+    assert len(fake.calls(put)) == 1
+
+
+async def test_deactivate_clinician_puts_nothing_when_the_read_fails():
+    get, put = "GET api/clinicians/3003", "PUT api/clinicians/3003"
+    fake = FakeDoseSpot({get: [json_response(200, REFUSED)], put: [json_response(200, CHECK)]})
+    async with make_client(fake) as client:
+        with pytest.raises(DoseSpotRefused):
+            await client.deactivate_clinician(3003)
+    assert fake.calls(put) == []
+
+
+async def test_a_record_that_cannot_be_restated_is_not_put_back_with_fields_dropped():
+    item = {**CLINICIAN_EDITED_IN_DOSESPOT["Item"], "SpecialtyTypeId": 99}  # type: ignore[dict-item]
+    get, put = "GET api/clinicians/3003", "PUT api/clinicians/3003"
+    fake = FakeDoseSpot(
+        {get: [json_response(200, {"Item": item, "Result": OK})], put: [json_response(200, CHECK)]}
+    )
+    async with make_client(fake) as client:
+        with pytest.raises(DoseSpotUnexpectedResponse, match="ClinicianSpecialtyType") as caught:
+            await client.deactivate_clinician(3003)
+    assert caught.value.retryable is False
+    assert fake.calls(put) == []
 
 
 def test_edit_request_from_the_clinician_dosespot_holds():

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.dosespot_access import DoseSpotActivities, clinic_key
 from activities.errors import dosespot_errors_as_application_errors
-from db.models import ClinicianEnrollment, ClinicRegistration, EpcsAuditEntry
+from db.models import ClinicianEnrollment, ClinicRegistration, EpcsAuditEntry, utcnow
 from db.upsert import upsert
 from dosespot import (
     ClinicianCreate,
@@ -162,15 +163,23 @@ class ClinicianActivities(DoseSpotActivities):
 
 
 async def append_audit(session: AsyncSession, entry: EpcsAuditInput) -> None:
-    session.add(
-        EpcsAuditEntry(
+    """Insert the audit row unless one with its idempotency key exists (never an update:
+    the table is append-only). Written in the caller's transaction."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    # A concurrent append with the same key waits for the first to commit, then does nothing.
+    await session.execute(
+        insert(EpcsAuditEntry)
+        .values(
             workspace_id=entry.workspace_id,
             subject_member_id=entry.subject_member_id,
             actor_member_id=entry.actor_member_id,
             action=entry.action,
             outcome=entry.outcome,
             reason=entry.reason,
+            idempotency_key=entry.idempotency_key,
+            created_at=utcnow(),
         )
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
     )
 
 

@@ -142,6 +142,13 @@ class EpcsAuditEntry(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # One row per audit event: a retried append with the same key writes nothing new.
+    # NULL on rows written before keys existed (NULLs never conflict).
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("idempotency_key", name="uq_epcs_audit_log_idempotency_key"),
+    )
 
 
 Index("ix_members_workspace_last_name", Member.workspace_id, Member.last_name)

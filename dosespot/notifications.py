@@ -93,25 +93,41 @@ def parse_notification(body: Any) -> PushNotification:
     )
 
 
+# PrescriberNotificationCounts reports counts, not a status: a change of any count is news.
+_COUNT_KEYS = (
+    "PendingPrescriptionCount",
+    "TransmissionErrorCount",
+    "RefillRequestCount",
+    "ChangeRequestCount",
+)
+
+
 def event_key(body: Any, secret: str) -> str:
-    """The de-duplication key: HMAC-SHA256, keyed by ``secret``, of the canonical JSON of
-    EventType and Data. Keyed so that a stored key cannot be matched against guessed
-    patient data.
+    """The event's identity for de-duplication: HMAC-SHA256, keyed by ``secret``, of its
+    canonical event type, the ids the parser reads from Data (clinician, clinic, patient,
+    prescription), the status it reports and, for notification counts, the counts.
+
+    Timestamps and free text are left out, so a redelivery matches its original; a later
+    event with the same identity (two-factor activated again) matches too, and only the time
+    it arrives tells it apart (api.routes.notifications). Keyed so that a stored key cannot
+    be matched against guessed patient ids.
 
     Takes the body (as ``parse_notification`` does) or an already parsed notification.
-    The event type is folded to its canonical name so a redelivery that differs only in
-    the casing of the type is still recognised as the same event.
     """
-    if isinstance(body, PushNotification):
-        event_type, data = body.event_type, body.data
-    else:
-        event_type, data = _envelope(body)
-    canonical = json.dumps(
-        {"EventType": event_type, "Data": data},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    notification = body if isinstance(body, PushNotification) else parse_notification(body)
+    status = notification.status
+    identity: dict[str, Any] = {
+        "EventType": notification.event_type,
+        "ClinicianId": notification.clinician_id,
+        "ClinicId": notification.clinic_id,
+        "PatientId": notification.patient_id,
+        "PrescriptionId": notification.prescription_id,
+        # Senders disagree on the casing of status names.
+        "Status": status.casefold() if isinstance(status, str) else status,
+    }
+    if notification.event_type == "PrescriberNotificationCounts":
+        identity.update({key: _id(notification.data, key) for key in _COUNT_KEYS})
+    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hmac.new(secret.encode(), canonical.encode(), hashlib.sha256).hexdigest()
 
 

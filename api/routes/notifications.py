@@ -1,10 +1,20 @@
 """DoseSpot push notifications: authenticate, de-duplicate in the inbox, signal the owner.
 
-DoseSpot documents neither retries nor ordering, so every event is recorded under a hash
-of its content before anything else happens, and a copy that was already handed to its
-workflow is answered as a duplicate. Events no workflow can take (an unknown clinician,
-an event type nothing owns yet, a finished workflow) are kept and answered 200: DoseSpot
-must not retry them forever, and the workflows' polling of DoseSpot covers what they miss.
+DoseSpot documents neither retries nor ordering, and its notifications carry no event id.
+An event is known by its identity (dosespot.notifications.event_key: the event type, the
+ids in Data, the status or counts it reports) and by when it arrived. A copy whose identity
+first arrived less than ``notification_dedupe_window_seconds`` ago (default 600 s) is a
+redelivery of that occurrence; the same identity after the window is a new occurrence and
+is routed again: two-factor activated again after a reactivation, counts back at an earlier
+value. Ten minutes covers a sender's retries well past DoseSpot's 20 s timeout, while a
+genuine repeat of one identity inside ten minutes needs a person to undo and redo a step
+that quickly; such a repeat is left to the workflows' polling, like a lost notification.
+
+Every occurrence is recorded before anything else happens, and a copy of an occurrence
+that was already handed to its workflow is answered as a duplicate. Events no workflow can
+take (an unknown clinician, an event type nothing owns yet, a finished workflow) are kept
+and answered 200: DoseSpot must not retry them forever, and the workflows' polling of
+DoseSpot covers what they miss.
 
 Notification bodies can carry patient details, so logs name the event type and a prefix
 of the event key only.
@@ -15,11 +25,11 @@ from __future__ import annotations
 import hmac
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
@@ -96,7 +106,8 @@ async def receive_notification(
     except MalformedNotification as err:
         raise DomainError(str(err)) from err
     key = event_key(notification, settings.dosespot_webhook_secret)
-    status = await _receive(session, temporal, notification, key)
+    window = timedelta(seconds=settings.notification_dedupe_window_seconds)
+    status = await _receive(session, temporal, notification, key, window)
     logger.info("dosespot notification %s %s: %s", _loggable(notification), key[:12], status)
     return NotificationReceipt(status=status)
 
@@ -119,15 +130,18 @@ def _authenticate(settings: Settings, authorization: str | None) -> None:
 
 
 async def _receive(
-    session: AsyncSession, temporal: Client, notification: PushNotification, key: str
+    session: AsyncSession,
+    temporal: Client,
+    notification: PushNotification,
+    key: str,
+    window: timedelta,
 ) -> Literal["routed", "duplicate", "unrouted"]:
     # Committed on its own first, so the event is kept whatever happens to its routing.
-    await _record(session, key, notification)
-    await session.commit()
+    occurrence = await _record(session, key, notification, window)
 
     # The claim holds the row's write lock until the commit below, so a concurrent copy
     # waits here and then sees the event as routed instead of signalling a second time.
-    received_at = await _claim(session, key)
+    received_at = await _claim(session, key, occurrence)
     if received_at is None:
         await session.commit()
         return "duplicate"
@@ -154,39 +168,71 @@ async def _receive(
         raise Unavailable("the workflow service did not take the event; it is kept") from err
     await session.execute(
         update(DoseSpotInboxEntry)
-        .where(DoseSpotInboxEntry.event_key == key)
+        .where(DoseSpotInboxEntry.event_key == key, DoseSpotInboxEntry.occurrence == occurrence)
         .values(routed_workflow_id=workflow_id, routed_at=utcnow())
     )
     await session.commit()
     return "routed"
 
 
-async def _record(session: AsyncSession, key: str, notification: PushNotification) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING: the first copy of an event creates its row."""
+async def _record(
+    session: AsyncSession, key: str, notification: PushNotification, window: timedelta
+) -> int:
+    """The occurrence this copy belongs to: the identity's latest one if it began within the
+    window, else a new one, inserted and committed here. Returns its number."""
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(DoseSpotInboxEntry).values(
-        event_key=key,
-        event_type=notification.event_type[:_EVENT_TYPE_LENGTH],
-        clinician_id=notification.clinician_id,
-        received_at=utcnow(),
-        attempts=0,
-    )
-    await session.execute(stmt.on_conflict_do_nothing(index_elements=["event_key"]))
+    now = utcnow()
+    while True:
+        latest = (
+            await session.execute(
+                select(DoseSpotInboxEntry.occurrence, DoseSpotInboxEntry.received_at)
+                .where(DoseSpotInboxEntry.event_key == key)
+                .order_by(DoseSpotInboxEntry.occurrence.desc())
+                .limit(1)
+            )
+        ).first()
+        if latest is not None and now - _aware(latest.received_at) < window:
+            await session.commit()
+            return latest.occurrence
+        occurrence = 1 if latest is None else latest.occurrence + 1
+        # Two copies that saw the same latest occurrence race for the same new number: the
+        # primary key lets one insert it, and the other finds it on the next pass.
+        result = await session.execute(
+            insert(DoseSpotInboxEntry)
+            .values(
+                event_key=key,
+                occurrence=occurrence,
+                event_type=notification.event_type[:_EVENT_TYPE_LENGTH],
+                clinician_id=notification.clinician_id,
+                received_at=now,
+                attempts=0,
+            )
+            .on_conflict_do_nothing(index_elements=["event_key", "occurrence"])
+        )
+        await session.commit()
+        if cast(CursorResult[Any], result).rowcount == 1:
+            return occurrence
 
 
-async def _claim(session: AsyncSession, key: str) -> datetime | None:
-    """Take the event for routing unless it was already routed; returns when it first came."""
+async def _claim(session: AsyncSession, key: str, occurrence: int) -> datetime | None:
+    """Take the occurrence for routing unless it was already routed; returns when it came."""
     result = await session.execute(
         update(DoseSpotInboxEntry)
-        .where(DoseSpotInboxEntry.event_key == key, DoseSpotInboxEntry.routed_at.is_(None))
+        .where(
+            DoseSpotInboxEntry.event_key == key,
+            DoseSpotInboxEntry.occurrence == occurrence,
+            DoseSpotInboxEntry.routed_at.is_(None),
+        )
         .values(attempts=DoseSpotInboxEntry.attempts + 1)
         .returning(DoseSpotInboxEntry.received_at)
     )
     received_at = result.scalar_one_or_none()
-    if received_at is not None and received_at.tzinfo is None:
-        # SQLite hands back naive datetimes; they were written in UTC.
-        received_at = received_at.replace(tzinfo=UTC)
-    return received_at
+    return None if received_at is None else _aware(received_at)
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; they were written in UTC.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 async def _owner(session: AsyncSession, notification: PushNotification) -> str | None:

@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any, cast
 
 from temporalio import workflow
@@ -20,7 +21,7 @@ from temporalio.worker import Worker
 with workflow.unsafe.imports_passed_through():
     import httpx
     import pytest
-    from sqlalchemy import func, select
+    from sqlalchemy import func, select, update
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from api.app import create_app
@@ -105,11 +106,41 @@ async def enroll(
         await session.commit()
 
 
+async def occurrences(
+    sessionmaker: async_sessionmaker[AsyncSession], body: Any
+) -> list[DoseSpotInboxEntry]:
+    """The inbox rows of the body's event identity, first occurrence first."""
+    async with sessionmaker() as session:
+        result = await session.scalars(
+            select(DoseSpotInboxEntry)
+            .where(DoseSpotInboxEntry.event_key == event_key(body, DEV_WEBHOOK_SECRET))
+            .order_by(DoseSpotInboxEntry.occurrence)
+        )
+        return list(result)
+
+
 async def inbox_entry(
     sessionmaker: async_sessionmaker[AsyncSession], body: Any
 ) -> DoseSpotInboxEntry | None:
+    """The latest occurrence of the body's event identity."""
+    rows = await occurrences(sessionmaker, body)
+    return rows[-1] if rows else None
+
+
+async def age(sessionmaker: async_sessionmaker[AsyncSession], body: Any, by: timedelta) -> None:
+    """Move the latest occurrence of the body's identity back in time by ``by``."""
+    latest = await inbox_entry(sessionmaker, body)
+    assert latest is not None
     async with sessionmaker() as session:
-        return await session.get(DoseSpotInboxEntry, event_key(body, DEV_WEBHOOK_SECRET))
+        await session.execute(
+            update(DoseSpotInboxEntry)
+            .where(
+                DoseSpotInboxEntry.event_key == latest.event_key,
+                DoseSpotInboxEntry.occurrence == latest.occurrence,
+            )
+            .values(received_at=latest.received_at - by)
+        )
+        await session.commit()
 
 
 @pytest.mark.parametrize(
@@ -333,3 +364,188 @@ async def test_temporal_unavailable_keeps_the_event_and_asks_for_redelivery(
     entry = await inbox_entry(sessionmaker, body)
     assert entry is not None
     assert (entry.routed_at, entry.attempts) == (None, 1)
+
+
+def past_the_window(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.notification_dedupe_window_seconds + 1)
+
+
+def test_the_window_defaults_to_ten_minutes() -> None:
+    assert Settings.model_fields["notification_dedupe_window_seconds"].default == 600
+
+
+async def test_a_redelivery_within_the_window_is_dropped(
+    api: httpx.AsyncClient,
+    settings: Settings,
+    temporal: Client,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    workspace: WorkspaceKeys,
+) -> None:
+    clinician_id = new_clinician_id()
+    await enroll(sessionmaker, workspace, clinician_id)
+    body = {"EventType": "ClinicianConfirmed", "Data": {"ClinicianId": clinician_id}}
+    # The same event from a sender that writes ids as strings and names in another case.
+    respelled = {"eventtype": "clinicianConfirmed", "data": {"clinicianId": str(clinician_id)}}
+    async with probe(temporal, workflow_id(workspace)) as handle:
+        first = await api.post(URL, json=body, headers=secret(settings))
+        assert first.json() == {"status": "routed"}
+        await age(sessionmaker, body, past_the_window(settings) - timedelta(seconds=5))
+        for copy in (body, respelled):
+            resp = await api.post(URL, json=copy, headers=secret(settings))
+            assert resp.json() == {"status": "duplicate"}
+        assert len(await events_of(handle)) == 1
+    [entry] = await occurrences(sessionmaker, body)
+    assert (entry.occurrence, entry.attempts) == (1, 1)
+
+
+async def test_the_same_event_after_the_window_is_routed_again(
+    api: httpx.AsyncClient,
+    settings: Settings,
+    temporal: Client,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    workspace: WorkspaceKeys,
+) -> None:
+    """Two-factor activated, deactivated and activated again: the second activation counts."""
+    clinician_id = new_clinician_id()
+    await enroll(sessionmaker, workspace, clinician_id)
+    activated = {"EventType": "ClinicianTfaActivateSuccess", "Data": {"ClinicianId": clinician_id}}
+    deactivated = {
+        "EventType": "ClinicianTfaDeactivateSuccess",
+        "Data": {"ClinicianId": clinician_id},
+    }
+    async with probe(temporal, workflow_id(workspace)) as handle:
+        for body in (activated, deactivated):
+            resp = await api.post(URL, json=body, headers=secret(settings))
+            assert resp.json() == {"status": "routed"}
+        await age(sessionmaker, activated, past_the_window(settings))
+        again = await api.post(URL, json=activated, headers=secret(settings))
+        assert again.json() == {"status": "routed"}
+        copy = await api.post(URL, json=activated, headers=secret(settings))
+        assert copy.json() == {"status": "duplicate"}
+        events = await events_of(handle, at_least=3)
+    assert [e.event_type for e in events] == [
+        "ClinicianTfaActivateSuccess",
+        "ClinicianTfaDeactivateSuccess",
+        "ClinicianTfaActivateSuccess",
+    ]
+    assert events[0].received_at != events[2].received_at
+    rows = await occurrences(sessionmaker, activated)
+    assert [(r.occurrence, r.attempts, r.routed_workflow_id) for r in rows] == [
+        (1, 1, workflow_id(workspace)),
+        (2, 1, workflow_id(workspace)),
+    ]
+
+
+async def test_concurrent_copies_after_the_window_route_once(
+    api: httpx.AsyncClient,
+    settings: Settings,
+    temporal: Client,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    workspace: WorkspaceKeys,
+) -> None:
+    clinician_id = new_clinician_id()
+    await enroll(sessionmaker, workspace, clinician_id)
+    body = {"EventType": "ClinicianPINReset", "Data": {"ClinicianId": clinician_id}}
+    async with probe(temporal, workflow_id(workspace)) as handle:
+        first = await api.post(URL, json=body, headers=secret(settings))
+        assert first.json() == {"status": "routed"}
+        await age(sessionmaker, body, past_the_window(settings))
+        responses = await asyncio.gather(
+            *(api.post(URL, json=body, headers=secret(settings)) for _ in range(5))
+        )
+        assert [r.status_code for r in responses] == [200] * 5, [r.text for r in responses]
+        assert sorted(r.json()["status"] for r in responses) == ["duplicate"] * 4 + ["routed"]
+        assert len(await events_of(handle, at_least=2)) == 2
+    assert [r.occurrence for r in await occurrences(sessionmaker, body)] == [1, 2]
+
+
+async def test_first_copies_racing_create_one_occurrence(
+    api: httpx.AsyncClient,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    # No workflow owns it, so every copy tries to route it; still only one row is made.
+    body = {"EventType": "ClinicianLockedOut", "Data": {"ClinicianId": new_clinician_id()}}
+    responses = await asyncio.gather(
+        *(api.post(URL, json=body, headers=secret(settings)) for _ in range(5))
+    )
+    assert [r.json() for r in responses] == [{"status": "unrouted"}] * 5
+    [entry] = await occurrences(sessionmaker, body)
+    assert (entry.occurrence, entry.attempts) == (1, 5)
+
+
+async def test_different_ids_types_and_statuses_are_different_events(
+    api: httpx.AsyncClient,
+    settings: Settings,
+    temporal: Client,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    workspace: WorkspaceKeys,
+) -> None:
+    clinician_id = new_clinician_id()
+    await enroll(sessionmaker, workspace, clinician_id)
+    confirmed = {"EventType": "ClinicianConfirmed", "Data": {"ClinicianId": clinician_id}}
+    tfa = {"EventType": "ClinicianTfaActivateSuccess", "Data": {"ClinicianId": clinician_id}}
+    async with probe(temporal, workflow_id(workspace)) as handle:
+        for body in (confirmed, tfa):
+            resp = await api.post(URL, json=body, headers=secret(settings))
+            assert resp.json() == {"status": "routed"}
+        assert len(await events_of(handle, at_least=2)) == 2
+
+    other_clinician = {"EventType": "ClinicianConfirmed", "Data": {"ClinicianId": clinician_id + 1}}
+    prescription = new_clinician_id()
+
+    def result(prescription_id: int, status: str, patient_id: int = 55501) -> dict[str, Any]:
+        return {
+            "EventType": "PrescriptionResult",
+            "Data": {
+                "PatientId": patient_id,
+                "ClinicianId": clinician_id,
+                "PrescriptionId": prescription_id,
+                "PrescriptionStatus": status,
+            },
+        }
+
+    others = [
+        other_clinician,
+        result(prescription, "Entered"),
+        result(prescription, "eRxSent"),
+        result(prescription + 1, "eRxSent"),
+        result(prescription, "eRxSent", patient_id=55502),
+    ]
+    for body in others:
+        resp = await api.post(URL, json=body, headers=secret(settings))
+        assert resp.json() == {"status": "unrouted"}
+    for body in [confirmed, tfa, *others]:
+        [entry] = await occurrences(sessionmaker, body)
+        assert (entry.occurrence, entry.attempts) == (1, 1)
+    keys = {event_key(body, DEV_WEBHOOK_SECRET) for body in [confirmed, tfa, *others]}
+    assert len(keys) == 7
+
+
+async def test_the_window_is_the_setting(
+    settings: Settings,
+    temporal: Client,
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    workspace: WorkspaceKeys,
+) -> None:
+    clinician_id = new_clinician_id()
+    await enroll(sessionmaker, workspace, clinician_id)
+    body = {"EventType": "ClinicianConfirmed", "Data": {"ClinicianId": clinician_id}}
+    an_hour = settings.model_copy(update={"notification_dedupe_window_seconds": 3600.0})
+    app = create_app(an_hour, temporal=temporal)
+    async with (
+        probe(temporal, workflow_id(workspace)) as handle,
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        first = await client.post(URL, json=body, headers=secret(settings))
+        assert first.json() == {"status": "routed"}
+        # Past the default ten minutes, but inside this app's hour.
+        await age(sessionmaker, body, timedelta(minutes=30))
+        copy = await client.post(URL, json=body, headers=secret(settings))
+        assert copy.json() == {"status": "duplicate"}
+        await age(sessionmaker, body, timedelta(minutes=31))
+        later = await client.post(URL, json=body, headers=secret(settings))
+        assert later.json() == {"status": "routed"}
+        assert len(await events_of(handle, at_least=2)) == 2

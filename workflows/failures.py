@@ -1,0 +1,34 @@
+"""Our own non-retryable failures, raised by activities and named in retry policies.
+
+Each is an ``ApplicationError`` whose ``type`` is its class name, so a workflow's retry
+policy and its blocked-state mapping refer to the class, never to a copied string.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.exceptions import ApplicationError
+
+
+class DomainFailure(ApplicationError):
+    """A refusal that retrying cannot change: data is missing or was refused."""
+
+    def __init__(self, message: str, *details: Any) -> None:
+        super().__init__(message, *details, type=type(self).__name__, non_retryable=True)
+
+
+class ClinicNotRegistered(DomainFailure):
+    """The DoseSpot clinic the call acts in is not registered with us."""
+
+
+class LocationNotFound(DomainFailure):
+    """The practice location a clinic is registered for does not exist."""
+
+
+class MemberNotFound(DomainFailure):
+    """The team member an email is for does not exist."""
+
+
+class MailRejected(DomainFailure):
+    """The mail server refused the message for good."""

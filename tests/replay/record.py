@@ -114,7 +114,13 @@ async def record_clinician_enrollment(env: WorkflowEnvironment, name: str) -> No
                     ClinicianEnrollmentWorkflow.start_verification, ActorRequest()
                 )
             await asyncio.sleep(0.5)
+        # Two-factor is refused once: the clinician is blocked until an admin retries.
+        dosespot.fail(
+            "start_two_factor",
+            ApplicationError("TFA refused", type="DoseSpotRefused", non_retryable=True),
+        )
         await handle.execute_update(ClinicianEnrollmentWorkflow.start_two_factor, ActorRequest())
+        await handle.execute_update(ClinicianEnrollmentWorkflow.retry, ActorRequest())
         for _ in range(100):
             if (await handle.query(ClinicianEnrollmentWorkflow.status)).state == "tfa_active":
                 break

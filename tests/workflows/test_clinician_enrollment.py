@@ -112,15 +112,28 @@ class ScriptedDoseSpot:
     snapshots: list[ClinicianSnapshot] = field(default_factory=list)
     deactivated: bool = False
     failed: int = 0
+    # Activity name -> errors to raise, one per call, before answering normally.
+    failures: dict[str, list[BaseException]] = field(default_factory=dict)
+    audit_keys: list[str | None] = field(default_factory=list)
+
+    def fail(self, name: str, *errors: BaseException) -> None:
+        self.failures.setdefault(name, []).extend(errors)
+
+    def _maybe_fail(self, name: str) -> None:
+        pending = self.failures.get(name)
+        if pending:
+            raise pending.pop(0)
 
     def activities(self) -> list[Any]:
         @activity.defn(name="register_clinician")
         async def register_clinician(input: RegisterClinicianInput) -> int:
+            self._maybe_fail("register_clinician")
             self.creates += 1
             return 555
 
         @activity.defn(name="clinician_registration_status")
         async def registration_status(ref: ClinicianRef) -> RegistrationStatusResult:
+            self._maybe_fail("clinician_registration_status")
             self.polls += 1
             if self.status == "Pending" and self.polls > self.confirm_after_polls:
                 self.status = "RegistrationSuccess"
@@ -128,6 +141,7 @@ class ScriptedDoseSpot:
 
         @activity.defn(name="start_identity_proofing")
         async def start_identity_proofing(ref: ClinicianRef) -> None:
+            self._maybe_fail("start_identity_proofing")
             self.idp_inits += 1
             if self.failed >= 3:
                 self.status = {"pass": "IDPSuccess", "fail": "IDPError"}.get(
@@ -141,36 +155,45 @@ class ScriptedDoseSpot:
 
         @activity.defn(name="clinician_agreements")
         async def agreements(ref: ClinicianRef) -> AgreementsResult:
+            self._maybe_fail("clinician_agreements")
             return AgreementsResult(eprescribing_accepted=True)
 
         @activity.defn(name="start_two_factor")
         async def start_two_factor(ref: ClinicianRef) -> None:
+            self._maybe_fail("start_two_factor")
             self.tfa_inits += 1
             self.status = "TFAActivatedSuccess"
 
         @activity.defn(name="deactivate_dosespot_clinician")
         async def deactivate(input: DeactivateClinicianInput) -> None:
+            self._maybe_fail("deactivate_dosespot_clinician")
             self.deactivated = True
 
         @activity.defn(name="record_clinician")
         async def record(snapshot: ClinicianSnapshot) -> None:
+            self._maybe_fail("record_clinician")
             self.snapshots.append(snapshot)
 
         @activity.defn(name="append_epcs_audit")
         async def append_epcs_audit(entry: EpcsAuditInput) -> None:
+            self.audit_keys.append(entry.idempotency_key)
+            self._maybe_fail("append_epcs_audit")
             self.audit.append((entry.action, entry.outcome, entry.actor_member_id))
 
         @activity.defn(name="send_member_email")
         async def send_member_email(input: dict[str, str]) -> dict[str, str]:
+            self._maybe_fail("send_member_email")
             self.emails.append(input["template"])
             return {"message_id": f"<{len(self.emails)}@test>"}
 
         @activity.defn(name="start_clinician_billing")
         async def start_billing(control: BillingControl) -> None:
+            self._maybe_fail("start_clinician_billing")
             self.billing.append("start")
 
         @activity.defn(name="stop_clinician_billing")
         async def stop_billing(control: BillingControl) -> None:
+            self._maybe_fail("stop_clinician_billing")
             self.billing.append("stop")
 
         return [
@@ -202,7 +225,10 @@ def dosespot() -> Iterator[ScriptedDoseSpot]:
 
 @asynccontextmanager
 async def enrollment(
-    env: WorkflowEnvironment, dosespot: ScriptedDoseSpot, queue: str | None = None
+    env: WorkflowEnvironment,
+    dosespot: ScriptedDoseSpot,
+    queue: str | None = None,
+    timings: EnrollmentTimings = TIMINGS,
 ) -> AsyncIterator[WorkflowHandle[Any, Any]]:
     queue = queue or f"enroll-{uuid.uuid4()}"
     ws, member = f"ws_{uuid.uuid4().hex[:8]}", "m_ada"
@@ -211,7 +237,7 @@ async def enrollment(
     ):
         handle = await env.client.start_workflow(
             ClinicianEnrollmentWorkflow.run,
-            ClinicianEnrollmentInput(workspace_id=ws, member_id=member, timings=TIMINGS),
+            ClinicianEnrollmentInput(workspace_id=ws, member_id=member, timings=timings),
             id=clinician_workflow_id(ws, member),
             task_queue=queue,
         )

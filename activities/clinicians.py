@@ -6,7 +6,6 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.dosespot_access import DoseSpotActivities, clinic_key
 from activities.errors import dosespot_errors_as_application_errors
@@ -22,6 +21,7 @@ from dosespot import (
     PhoneType,
 )
 from erx.us import dosespot_phone
+from workflows.failures import ClinicNotRegistered
 from workflows.models import (
     AgreementsResult,
     ClinicianRef,
@@ -45,11 +45,7 @@ class ClinicianActivities(DoseSpotActivities):
             )
         key = clinic_key(registration, self._secrets) if registration else None
         if key is None:
-            raise ApplicationError(
-                "the clinic is not registered with DoseSpot",
-                type="ClinicNotRegistered",
-                non_retryable=True,
-            )
+            raise ClinicNotRegistered("the clinic is not registered with DoseSpot")
         return self._as_admin_in(clinic_id, key)
 
     @activity.defn(name="register_clinician")

@@ -14,6 +14,7 @@ from activities.errors import dosespot_errors_as_application_errors
 from db.models import ClinicRegistration, Location
 from dosespot import ClinicCreate, PhoneType
 from erx.us import dosespot_phone
+from workflows.failures import LocationNotFound
 from workflows.models import (
     KEY_INVALID,
     KEY_MISSING,
@@ -36,11 +37,7 @@ class ClinicActivities(DoseSpotActivities):
         async with self._sessionmaker() as session:
             location = await session.get(Location, (input.workspace_id, input.location_id))
             if location is None:
-                raise ApplicationError(
-                    "the practice location does not exist",
-                    type="LocationNotFound",
-                    non_retryable=True,
-                )
+                raise LocationNotFound("the practice location does not exist")
             registration = await session.get(
                 ClinicRegistration, (input.workspace_id, input.location_id)
             )

@@ -104,6 +104,8 @@ EMAIL_INVITATION = "email:invitation"
 EMAIL_VERIFIED = "email:verified"
 EMAIL_EXPIRED = "email:verification_expired"
 START_BILLING = "billing:start"
+# Runs started earlier told the clinic only after the verified state was visible.
+CLINIC_TOLD_BEFORE_VERIFIED_PATCH = "clinic-told-before-verified"
 # Deactivation's steps, each done once.
 REVOKE_AUDIT = "revoke_audit"
 STOP_BILLING = "stop_billing"
@@ -308,6 +310,9 @@ class ClinicianEnrollmentWorkflow:
         self._idp = result.progress
         if result.verified:
             self._early_idp_success = False
+            if workflow.patched(CLINIC_TOLD_BEFORE_VERIFIED_PATCH):
+                # Whoever sees this clinician verified then finds the workspace ready.
+                await self._tell_clinic("verified")
             self._fire("verification_succeeded")
             self._pending_effects += [EMAIL_VERIFIED, START_BILLING]
         elif result.blocked is not None:
@@ -781,10 +786,14 @@ class ClinicianEnrollmentWorkflow:
                 at=workflow.now(),
             ),
         )
+        await self._tell_clinic(self._state)
+
+    async def _tell_clinic(self, state: str) -> None:
+        """Tell the ClinicSetup that started this clinician (the workspace's four steps)."""
         if self._input.setup_workflow_id:
             await workflow.get_external_workflow_handle(self._input.setup_workflow_id).signal(
                 "clinician_progress",
-                ClinicianProgress(member_id=self._input.member_id, state=self._state),
+                ClinicianProgress(member_id=self._input.member_id, state=state),
             )
 
     # Continue-as-new -----------------------------------------------------------

@@ -7,9 +7,11 @@ import random
 import threading
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-FaultKind = Literal["error_5xx", "rate_limit", "slow", "timeout_after_commit"]
+FaultKind = Literal[
+    "error_5xx", "error_4xx", "result_error", "rate_limit", "slow", "timeout_after_commit"
+]
 
 
 def path_matches(pattern: str, path: str) -> bool:
@@ -28,7 +30,21 @@ class FaultRule(BaseModel):
     probability: float = Field(default=1.0, ge=0.0, le=1.0)
     times: int | None = Field(default=None, ge=0)
     delay_seconds: float = Field(default=0.0, ge=0.0)
-    status_code: int = Field(default=500, ge=500, le=599)
+    # error_5xx: 5xx (default 500); error_4xx: 4xx (default 400).
+    status_code: int = Field(default=500, ge=400, le=599)
+    # result_error's ResultDescription, error_4xx's Message; DoseSpot's wording if left out.
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _status_fits_kind(self) -> FaultRule:
+        if self.kind == "error_4xx":
+            if "status_code" not in self.model_fields_set:
+                self.status_code = 400
+            elif self.status_code >= 500:
+                raise ValueError("error_4xx needs a 4xx status_code")
+        elif self.kind == "error_5xx" and self.status_code < 500:
+            raise ValueError("error_5xx needs a 5xx status_code")
+        return self
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method == "*" or self.method.upper() == method.upper()) and path_matches(

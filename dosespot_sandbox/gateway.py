@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import Request, Response
+from fastapi.responses import JSONResponse
 
 from dosespot_sandbox import envelope
 from dosespot_sandbox.runtime import Sandbox
@@ -67,6 +68,11 @@ async def _handle(
         return await call_next(request)
     if fault.kind == "error_5xx":
         return envelope.gateway_error(fault.status_code, "An error has occurred.")
+    if fault.kind == "error_4xx":
+        return _client_error(fault.status_code, fault.description)
+    if fault.kind == "result_error":
+        # A business refusal, as DoseSpot answers one: HTTP 200, nothing done.
+        return envelope.error(fault.description or "An error has occurred.")
     if fault.kind == "rate_limit":
         return _rate_limited(retry_after)
     if fault.kind == "slow":
@@ -76,6 +82,21 @@ async def _handle(
     response = await call_next(request)
     await asyncio.sleep(fault.delay_seconds)
     return response
+
+
+_CLIENT_ERROR_MESSAGES = {
+    400: "The request is invalid.",
+    403: "Authorization has been denied for this request.",
+    404: "No HTTP resource was found that matches the request URI.",
+}
+
+
+def _client_error(status_code: int, description: str | None) -> Response:
+    """An injected 4xx in ASP.NET's ``{Message}`` shape (401 as the API's own refusal)."""
+    if status_code == 401:
+        return envelope.unauthorized()
+    message = description or _CLIENT_ERROR_MESSAGES.get(status_code, "The request failed.")
+    return JSONResponse({"Message": message}, status_code=status_code)
 
 
 def _rate_limited(retry_after: str) -> Response:

@@ -111,6 +111,7 @@ class ClinicPublic(BaseModel):
     name: str
     address: Address | None
     blocked_reason: str | None = None
+    error_type: str | None = None
     message: str | None = None
 
     @classmethod
@@ -121,6 +122,7 @@ class ClinicPublic(BaseModel):
             name=record.clinic_name,
             address=record.address,
             blocked_reason=record.blocked_reason,
+            error_type=record.error_type,
             message=record.message,
         )
 

@@ -235,12 +235,13 @@ class ClinicSetupWorkflow:
             )
         except ActivityError as err:
             facts = policies.failure_facts(err)
-            record = ClinicRecord(
-                location_id=location_id,
-                status=ClinicStatus.blocked,
-                blocked_reason=facts.reason,
-                error_type=facts.error_type,
-                message=facts.message,
+            record = self._clinics[location_id].model_copy(
+                update={
+                    "status": ClinicStatus.blocked,
+                    "blocked_reason": facts.reason,
+                    "error_type": facts.error_type,
+                    "message": facts.message,
+                }
             )
         self._clinics[location_id] = record
         if record.status == ClinicStatus.registered:

@@ -110,6 +110,7 @@ CLINIC_TOLD_BEFORE_VERIFIED_PATCH = "clinic-told-before-verified"
 REVOKE_AUDIT = "revoke_audit"
 STOP_BILLING = "stop_billing"
 DOSESPOT_DEACTIVATE = "dosespot_deactivate"
+DEACTIVATION_STEPS = {"audit_revoke", STOP_BILLING, "deactivation"}
 
 
 def clinician_workflow_id(workspace_id: str, member_id: str) -> str:
@@ -167,6 +168,7 @@ class ClinicianEnrollmentWorkflow:
         self._wait_deadline = carry.wait_deadline
         self._poll_interval = carry.poll_interval
         self._audit_seq = carry.audit_seq
+        self._idp_carry = carry.idp_carry
         self._continuing = False
         self._published: str | None = None
 
@@ -287,6 +289,7 @@ class ClinicianEnrollmentWorkflow:
                 run=self._idp_run,
                 timings=self._input.timings,
                 progress=progress if resumed else None,
+                carried=self._idp_carry if resumed else None,
             ),
             id=identity_proofing_workflow_id(ref.workspace_id, ref.member_id, self._idp_run),
         )
@@ -308,6 +311,7 @@ class ClinicianEnrollmentWorkflow:
             self._block("identity_proofing", err)
             return
         self._idp = result.progress
+        self._idp_carry = result.carried
         if result.verified:
             self._early_idp_success = False
             if workflow.patched(CLINIC_TOLD_BEFORE_VERIFIED_PATCH):
@@ -516,7 +520,13 @@ class ClinicianEnrollmentWorkflow:
     @workflow.update
     async def deactivate(self, request: ActorRequest) -> ClinicianStatus:
         self._deactivate_requested = request
-        await workflow.wait_condition(lambda: self._state == "deactivated")
+        # Answers once deactivated, or as soon as a step of the deactivation is blocked.
+        await workflow.wait_condition(
+            lambda: (
+                self._state == "deactivated"
+                or (self._blocked is not None and self._blocked.step in DEACTIVATION_STEPS)
+            )
+        )
         return self.status()
 
     @deactivate.validator
@@ -839,6 +849,7 @@ class ClinicianEnrollmentWorkflow:
             wait_deadline=self._wait_deadline,
             poll_interval=self._poll_interval,
             audit_seq=self._audit_seq,
+            idp_carry=self._idp_carry,
         )
 
 

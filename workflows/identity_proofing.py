@@ -114,10 +114,16 @@ class IdentityProofingWorkflow:
                 await self._agreements_step()
         except _Ended as ended:
             self._progress.outcome = ended.outcome
-            self._progress.attempt_in_progress = False
+            if ended.outcome == "expired":
+                self._progress.attempt_in_progress = False
             await self._report()
             return IdentityProofingResult(
-                verified=False, progress=self._progress, blocked=ended.blocked
+                verified=False,
+                progress=self._progress,
+                blocked=ended.blocked,
+                carried=IdpCarry(
+                    succeeded=self._succeeded, attempt_requested=self._attempt_requested
+                ),
             )
         self._progress.outcome = "verified"
         await self._report()
@@ -143,7 +149,6 @@ class IdentityProofingWorkflow:
         if not self._progress.attempt_in_progress:
             if self._progress.failed_attempts > 0 and not await self._next_attempt_requested():
                 return
-            self._attempt_requested = False
             await self._start_attempt()
             return
         outcome = await self._poll_attempt(deadline=self._stall_deadline())
@@ -174,9 +179,8 @@ class IdentityProofingWorkflow:
                         raise _Ended("expired")
                 if self._succeeded:
                     return
-            self._attempt_requested = False
-            self._progress.idme_attempts += 1
             await self._start_attempt()
+            self._progress.idme_attempts += 1
             return
         outcome = await self._poll_attempt(deadline=deadline)
         if outcome == "pass":
@@ -212,7 +216,9 @@ class IdentityProofingWorkflow:
         return not self._succeeded
 
     async def _start_attempt(self) -> None:
+        # A request stays pending until DoseSpot took the attempt: a blocked start keeps it.
         await self._guarded("start_attempt", ClinicianActivities.start_identity_proofing, self._ref)
+        self._attempt_requested = False
         self._progress.attempt_in_progress = True
         self._new_wait()
         await self._report()

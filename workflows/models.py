@@ -195,6 +195,7 @@ class ClinicianCarry(BaseModel):
     wait_deadline: datetime | None = None
     poll_interval: float | None = None
     audit_seq: int = 0
+    idp_carry: IdpCarry | None = None
 
 
 class ClinicianEnrollmentInput(BaseModel):
@@ -317,6 +318,8 @@ class IdentityProofingResult(BaseModel):
     verified: bool
     progress: IdpProgress
     blocked: Blocked | None = None
+    # Where a blocked or stalled run stood, for the run an admin's retry starts.
+    carried: IdpCarry | None = None
 
 
 class ControlledSubstancePermission(BaseModel):

@@ -294,11 +294,6 @@ async def test_refused_clinic_create_blocks_the_location_until_setup_again(
     assert len(await dosespot_clinics_named(dosespot, location["name"])) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: ClinicPublic (api/schemas.py) has no error_type, so the setup answer "
-    "and GET .../erx never show the failed call's error type that ClinicRecord carries",
-)
 async def test_blocked_clinic_shows_the_error_type_through_the_api(
     api: httpx.AsyncClient,
     workspace: WorkspaceKeys,
@@ -595,14 +590,6 @@ async def test_refused_second_idp_init_keeps_the_failed_attempt(
     await assert_unblocked(j, temporal, "m_ada")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: a retry after a refused idpInit for attempt 2 starts identity-proofing "
-    "run 2 with the progress carried but not the clinician's pending request "
-    "(ClinicianEnrollmentWorkflow._verify passes no IdpCarry(attempt_requested=True)), so the "
-    "new run waits in _next_attempt_requested for another POST .../verification instead of "
-    "resuming the step that failed (identity_proofing:start_attempt)",
-)
 async def test_retry_restarts_the_refused_attempt_without_another_request(
     journey: Journey, temporal: Client
 ) -> None:

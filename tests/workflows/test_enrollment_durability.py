@@ -257,8 +257,10 @@ async def test_deactivation_refusal_blocks_and_retry_finishes_it_once(
         await assert_blocked(handle, "deactivation", "dosespot_refused", "DoseSpotRefused")
         assert not dosespot.deactivated
 
+        # The DELETE answers at once with the blocked deactivation.
+        assert (await pending.result()).state == "blocked"
         await retry(handle)
-        final = await pending.result()
+        final = await handle.result()
         assert final.state == "deactivated"
         assert dosespot.deactivated
         # Revocation and the billing stop happened once, before the refusal; not again.

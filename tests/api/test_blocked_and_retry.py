@@ -482,7 +482,7 @@ async def test_refused_deactivation_blocks_until_retried_then_completes(
         await clear_faults(j.sandbox)
         await retry(j, "m_ada")
         workflow_id = clinician_workflow_id(j.ws.id, "m_ada")
-        handle = temporal.get_workflow_handle_for(ClinicianEnrollmentWorkflow.run, workflow_id)
+        handle = temporal.get_workflow_handle(workflow_id)
         for _ in range(100):
             if (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED:
                 break

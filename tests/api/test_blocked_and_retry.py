@@ -36,7 +36,7 @@ from tests.api.test_clinician_journey import Journey, valid_dea, valid_npi
 from tests.api.test_setup import dosespot_clinics_named, unique_location
 from tests.conftest import WorkspaceKeys
 from workflows.clinic_setup import ClinicSetupWorkflow, clinic_setup_workflow_id
-from workflows.clinician_enrollment import ClinicianEnrollmentWorkflow, clinician_workflow_id
+from workflows.clinician_enrollment import clinician_workflow_id
 from workflows.identity_proofing import identity_proofing_workflow_id
 
 FAST = {

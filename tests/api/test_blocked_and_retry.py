@@ -38,6 +38,7 @@ from tests.conftest import WorkspaceKeys
 from workflows.clinic_setup import ClinicSetupWorkflow, clinic_setup_workflow_id
 from workflows.clinician_enrollment import clinician_workflow_id
 from workflows.identity_proofing import identity_proofing_workflow_id
+from workflows.models import ClinicianStatus
 
 FAST = {
     "confirmation_delay_seconds": 0.2,
@@ -488,7 +489,7 @@ async def test_refused_deactivation_blocks_until_retried_then_completes(
                 break
             await asyncio.sleep(0.2)
         assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
-        result = await handle.result()
+        result = ClinicianStatus.model_validate(await handle.result())
         assert result.state == "deactivated" and result.blocked is None, result
         if not deleting.done() or deleting.result().json()["state"] != "blocked":
             gone = await asyncio.wait_for(deleting, timeout=10)

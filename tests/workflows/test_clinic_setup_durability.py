@@ -19,7 +19,11 @@ from typing import Any
 import pytest
 from temporalio import activity
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import EventType, UpdateWorkflowExecutionLifecycleStage
+from temporalio.api.enums.v1 import (
+    EventType,
+    UpdateWorkflowExecutionLifecycleStage,
+    WorkflowTaskFailedCause,
+)
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.api.update.v1 import UpdateRef, WaitPolicy
@@ -135,11 +139,11 @@ async def setup_workflow(
 
 
 async def register(handle: WorkflowHandle[Any, Any], location_id: str) -> ClinicRecord:
-    record = await asyncio.wait_for(
+    record = await within(
         handle.execute_update(
             ClinicSetupWorkflow.register_clinic, RegisterClinicRequest(location_id=location_id)
         ),
-        UPDATE_TIMEOUT,
+        f"register_clinic({location_id}) did not answer (retried, or waiting forever)",
     )
     assert isinstance(record, ClinicRecord)
     return record
@@ -172,10 +176,18 @@ def event_types(history: WorkflowHistory) -> list[EventType.ValueType]:
 
 def assert_never_failed(runs: list[tuple[str, WorkflowHistory]]) -> None:
     for run_id, history in runs:
-        types = event_types(history)
-        assert EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED not in types, run_id
-        # A failed workflow task is a bug or nondeterminism in our code, even if retried.
-        assert EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED not in types, run_id
+        assert EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED not in event_types(history), run_id
+        # A failed workflow task is a bug or nondeterminism in our code, even if retried;
+        # except UnhandledCommand: the server refusing a continue-as-new because a signal
+        # (here the clinician's progress) came in meanwhile, and retrying the task with it.
+        failed = [
+            e.workflow_task_failed_event_attributes
+            for e in history.events
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+            and e.workflow_task_failed_event_attributes.cause
+            != WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND
+        ]
+        assert not failed, (run_id, failed)
 
 
 async def started_input(client: Client, history: WorkflowHistory) -> ClinicSetupInput:
@@ -301,7 +313,7 @@ async def test_retries_exhausted_after_the_deadline_blocks_location(
 
         assert record.status == ClinicStatus.blocked
         assert record.blocked_reason == "retries_exhausted"
-        # The last attempt's error, or the deadline itself.
+        # The last attempt's error, in DoseSpot's words.
         assert (record.error_type, record.message) == ("DoseSpotUnavailable", "DoseSpot is down")
         desc = await handle.describe()
         assert desc.status == WorkflowExecutionStatus.RUNNING

@@ -24,9 +24,17 @@ STATES: dict[str, str] = {
     "PR": "Puerto Rico", "VI": "U.S. Virgin Islands",
 }  # fmt: skip
 
-_ZIP = re.compile(r"^\d{5}(-\d{4})?$")
+# [0-9], not \d: \d also matches other scripts' digits (Arabic-Indic, Devanagari, ...).
+_ZIP = re.compile(r"[0-9]{5}(-[0-9]{4})?")
 _PHONE_PUNCTUATION = re.compile(r"[\s().\-]")
-_E164_US = re.compile(r"^\+1(\d{10})$")
+_E164_US = re.compile(r"\+1([0-9]{10})")
+
+
+def refuse_non_ascii_digits(value: str) -> str:
+    """Refuse digits of other scripts, which Python's int() and \\d would take as 0-9."""
+    if any(c.isdigit() and not c.isascii() for c in value):
+        raise ValueError("digits must be ASCII 0-9")
+    return value
 
 
 def check_state(value: str) -> str:
@@ -37,16 +45,16 @@ def check_state(value: str) -> str:
 
 
 def check_zip(value: str) -> str:
-    code = value.strip()
-    if not _ZIP.match(code):
+    code = refuse_non_ascii_digits(value.strip())
+    if not _ZIP.fullmatch(code):
         raise ValueError("must be a 5-digit ZIP code or ZIP+4 (12345 or 12345-6789)")
     return code
 
 
 def check_us_phone(value: str) -> str:
     """Accept +1 followed by a valid NANP number; return it as +1NXXNXXXXXX."""
-    compact = _PHONE_PUNCTUATION.sub("", value)
-    match = _E164_US.match(compact)
+    compact = _PHONE_PUNCTUATION.sub("", refuse_non_ascii_digits(value))
+    match = _E164_US.fullmatch(compact)
     if not match:
         raise ValueError("must be a US phone number: +1 followed by 10 digits")
     digits = match.group(1)
@@ -59,7 +67,7 @@ def check_us_phone(value: str) -> str:
         raise ValueError(f"area code {area} is a service code, not an area code")
     if exchange[0] in "01":
         raise ValueError(f"exchange {exchange} is not valid: it cannot start with 0 or 1")
-    if re.search(r"(\d)\1{6}", digits):
+    if re.search(r"([0-9])\1{6}", digits):
         raise ValueError("must not contain 7 or more repeated digits")
     return "+1" + digits
 

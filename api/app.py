@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from temporalio.client import Client
 
 from api.errors import install_error_handlers
-from api.routes import billing, clinicians, codec, directory, erx, health, notifications
+from api.routes import billing, clients, clinicians, codec, directory, erx, health, notifications
 from db.session import create_engine, create_sessionmaker
 from erx.codec import EncryptionCodec
 from erx.settings import Settings, get_settings
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     for router in (
         health.router,
         directory.router,
+        clients.router,
         erx.router,
         clinicians.router,
         billing.router,

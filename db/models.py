@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
+    CheckConstraint,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -152,3 +155,58 @@ class EpcsAuditEntry(Base):
 
 
 Index("ix_members_workspace_last_name", Member.workspace_id, Member.last_name)
+
+
+class Client(Base):
+    """A client (patient) as the EHR knows them: the source of their eRx registration."""
+
+    __tablename__ = "clients"
+    __table_args__ = (
+        CheckConstraint("sex IN ('Male', 'Female', 'Unknown')", name="ck_clients_sex"),
+        CheckConstraint(
+            "(height IS NULL) = (height_unit IS NULL) AND height_unit IN ('cm', 'in')",
+            name="ck_clients_height_unit",
+        ),
+        CheckConstraint(
+            "(weight IS NULL) = (weight_unit IS NULL) AND weight_unit IN ('kg', 'lb')",
+            name="ck_clients_weight_unit",
+        ),
+        CheckConstraint(
+            "(insurance_member_id IS NULL) = (insurance_payer_name IS NULL)",
+            name="ck_clients_insurance",
+        ),
+    )
+
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_name: Mapped[str] = mapped_column(String(35))
+    middle_name: Mapped[str | None] = mapped_column(String(35), nullable=True)
+    last_name: Mapped[str] = mapped_column(String(35))
+    date_of_birth: Mapped[date] = mapped_column(Date)
+    sex: Mapped[str] = mapped_column(String(7))
+    # E.164 (+1NXXNXXXXXX) and DoseSpot's PhoneType name.
+    phone: Mapped[str] = mapped_column(String(16))
+    phone_type: Mapped[str] = mapped_column(String(16))
+    email: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    address1: Mapped[str] = mapped_column(String(35))
+    address2: Mapped[str | None] = mapped_column(String(35), nullable=True)
+    city: Mapped[str] = mapped_column(String(35))
+    state: Mapped[str] = mapped_column(String(2))
+    zip_code: Mapped[str] = mapped_column(String(10))
+    medical_record_number: Mapped[str | None] = mapped_column(String(35), nullable=True)
+    # The EHR's last measured vitals, in the unit it gave.
+    height: Mapped[float | None] = mapped_column(Float, nullable=True)
+    height_unit: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    weight: Mapped[float | None] = mapped_column(Float, nullable=True)
+    weight_unit: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    vitals_recorded_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    insurance_payer_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    insurance_payer_id: Mapped[str | None] = mapped_column(String(35), nullable=True)
+    insurance_member_id: Mapped[str | None] = mapped_column(String(35), nullable=True)
+    insurance_group_id: Mapped[str | None] = mapped_column(String(35), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )

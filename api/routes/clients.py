@@ -1,0 +1,149 @@
+"""The EHR's clients (patients): the record an eRx registration is built from.
+
+Nothing here logs: a client's fields are PHI and leave only in the response body.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth import Role
+from api.deps import PrincipalDep, SessionDep
+from api.errors import NotFound
+from api.patient_schemas import (
+    AddressPublic,
+    ClientPublic,
+    ClientUpsert,
+    HeightPublic,
+    InsurancePublic,
+    WeightPublic,
+)
+from db.models import Client
+from db.upsert import upsert
+
+router = APIRouter(prefix="/v1/workspaces/{ws}", tags=["clients"])
+
+ClientId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="The EHR's opaque id for the client (no PHI)",
+    ),
+]
+
+
+def client_public(client: Client) -> ClientPublic:
+    return ClientPublic(
+        id=client.id,
+        first_name=client.first_name,
+        middle_name=client.middle_name,
+        last_name=client.last_name,
+        date_of_birth=client.date_of_birth,
+        sex=client.sex,  # type: ignore[arg-type]
+        phone=client.phone,
+        phone_type=client.phone_type,  # type: ignore[arg-type]
+        email=client.email,
+        address=AddressPublic(
+            street_address=client.address1,
+            suburb=client.address2,
+            city=client.city,
+            state=client.state,
+            zip_code=client.zip_code,
+        ),
+        medical_record_number=client.medical_record_number,
+        height=(
+            HeightPublic(value=client.height, unit=client.height_unit)  # type: ignore[arg-type]
+            if client.height is not None
+            else None
+        ),
+        weight=(
+            WeightPublic(value=client.weight, unit=client.weight_unit)  # type: ignore[arg-type]
+            if client.weight is not None
+            else None
+        ),
+        vitals_recorded_at=client.vitals_recorded_at,
+        insurance=(
+            InsurancePublic(
+                payer_name=client.insurance_payer_name or "",
+                payer_id=client.insurance_payer_id,
+                member_id=client.insurance_member_id,
+                group_id=client.insurance_group_id,
+            )
+            if client.insurance_member_id is not None
+            else None
+        ),
+        updated_at=client.updated_at,
+    )
+
+
+async def upsert_client(
+    session: AsyncSession, ws: str, client_id: str, body: ClientUpsert
+) -> Client:
+    """Create the client or replace every field of it: a field left out becomes empty."""
+    address, height, weight, insurance = body.address, body.height, body.weight, body.insurance
+    await upsert(
+        session,
+        Client,
+        {
+            "workspace_id": ws,
+            "id": client_id,
+            "first_name": body.first_name,
+            "middle_name": body.middle_name,
+            "last_name": body.last_name,
+            "date_of_birth": body.date_of_birth,
+            "sex": body.sex,
+            "phone": body.phone,
+            "phone_type": body.phone_type,
+            "email": str(body.email) if body.email is not None else None,
+            "address1": address.street_address,
+            "address2": address.suburb,
+            "city": address.city,
+            "state": address.state,
+            "zip_code": address.zip_code,
+            "medical_record_number": body.medical_record_number,
+            "height": height.value if height else None,
+            "height_unit": height.unit if height else None,
+            "weight": weight.value if weight else None,
+            "weight_unit": weight.unit if weight else None,
+            "vitals_recorded_at": body.vitals_recorded_at,
+            "insurance_payer_name": insurance.payer_name if insurance else None,
+            "insurance_payer_id": insurance.payer_id if insurance else None,
+            "insurance_member_id": insurance.member_id if insurance else None,
+            "insurance_group_id": insurance.group_id if insurance else None,
+        },
+    )
+    client = await session.get(Client, (ws, client_id), populate_existing=True)
+    assert client is not None
+    return client
+
+
+async def get_client(session: AsyncSession, ws: str, client_id: str) -> Client:
+    """The workspace's client, or NotFound (another workspace's client does not exist here)."""
+    client = await session.get(Client, (ws, client_id))
+    if client is None:
+        raise NotFound("client not found")
+    return client
+
+
+@router.put("/clients/{client_id}", response_model=ClientPublic)
+async def put_client(
+    ws: str, client_id: ClientId, body: ClientUpsert, principal: PrincipalDep, session: SessionDep
+) -> ClientPublic:
+    """Create or replace a client (patient) record."""
+    principal.require_workspace(ws)
+    principal.require_role(Role.service, Role.admin)
+    return client_public(await upsert_client(session, ws, client_id, body))
+
+
+@router.get("/clients/{client_id}", response_model=ClientPublic)
+async def read_client(
+    ws: str, client_id: ClientId, principal: PrincipalDep, session: SessionDep
+) -> ClientPublic:
+    """A client (patient) record."""
+    principal.require_workspace(ws)
+    return client_public(await get_client(session, ws, client_id))

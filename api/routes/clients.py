@@ -5,6 +5,7 @@ Nothing here logs: a client's fields are PHI and leave only in the response body
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path
@@ -37,6 +38,11 @@ ClientId = Annotated[
 ]
 
 
+def _utc(moment: datetime) -> datetime:
+    # SQLite keeps no offset: what it returns is the UTC time that was stored.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def client_public(client: Client) -> ClientPublic:
     return ClientPublic(
         id=client.id,
@@ -66,7 +72,9 @@ def client_public(client: Client) -> ClientPublic:
             if client.weight is not None
             else None
         ),
-        vitals_recorded_at=client.vitals_recorded_at,
+        vitals_recorded_at=(
+            _utc(client.vitals_recorded_at) if client.vitals_recorded_at is not None else None
+        ),
         insurance=(
             InsurancePublic(
                 payer_name=client.insurance_payer_name or "",
@@ -77,7 +85,7 @@ def client_public(client: Client) -> ClientPublic:
             if client.insurance_member_id is not None
             else None
         ),
-        updated_at=client.updated_at,
+        updated_at=_utc(client.updated_at),
     )
 
 
@@ -110,7 +118,9 @@ async def upsert_client(
             "height_unit": height.unit if height else None,
             "weight": weight.value if weight else None,
             "weight_unit": weight.unit if weight else None,
-            "vitals_recorded_at": body.vitals_recorded_at,
+            "vitals_recorded_at": (
+                body.vitals_recorded_at.astimezone(UTC) if body.vitals_recorded_at else None
+            ),
             "insurance_payer_name": insurance.payer_name if insurance else None,
             "insurance_payer_id": insurance.payer_id if insurance else None,
             "insurance_member_id": insurance.member_id if insurance else None,

@@ -15,25 +15,53 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import date
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import httpx
+from pydantic import BaseModel
 
-from dosespot.enums import RegistrationStatus, TfaType
+from dosespot.enums import (
+    AllergyStatus,
+    DrugStatus,
+    PatientSearchStatus,
+    PrescriptionStatusClass,
+    RefillClinicScope,
+    RegistrationStatus,
+    TfaType,
+)
 from dosespot.errors import (
     DoseSpotAuthError,
     DoseSpotNotFound,
     DoseSpotUnavailable,
+    DoseSpotUnexpectedResponse,
 )
 from dosespot.models import (
     AgreementAcceptance,
+    Allergen,
+    AllergyCreate,
     Clinic,
     ClinicCreate,
     ClinicCredentials,
     Clinician,
     ClinicianCreate,
     LegalAgreement,
+    MedicationSearchResult,
+    MedicationSelection,
+    NotificationCounts,
+    Patient,
+    PatientAllergy,
+    PatientCreate,
+    PatientInsuranceCreate,
+    PatientPharmacy,
+    PatientSummary,
+    Pharmacy,
+    PharmacyPage,
+    PharmacyQuery,
+    Prescription,
+    RefillRequest,
+    SelfReportedMedication,
 )
 from dosespot.protocol import (
     DoseSpotCredentials,
@@ -41,36 +69,67 @@ from dosespot.protocol import (
     Request,
     accept_agreement_request,
     add_clinician_to_clinics_request,
+    add_no_known_allergies_request,
+    add_patient_allergy_request,
+    add_patient_insurance_request,
+    add_patient_pharmacy_request,
+    add_patient_request,
     check_request,
     clinic_matches,
     clinician_clinic_ids_request,
     clinician_edit,
     create_clinic_request,
     create_clinician_request,
+    edit_patient_allergy_request,
+    edit_patient_request,
     find_clinician_by_npi_request,
     get_clinic_request,
     get_clinician_request,
+    get_patient_request,
+    get_pharmacy_request,
     idp_init_request,
     init_tfa_activate_request,
     legal_agreements_request,
+    notification_counts_request,
     parse_clinic_detail,
     parse_clinic_ids,
     parse_clinic_key,
     parse_clinician,
     parse_clinician_lookup,
     parse_identifier,
+    parse_item,
+    parse_items,
     parse_legal_agreements,
+    parse_notification_counts,
+    parse_page,
+    parse_patient,
     parse_registration_status,
     parse_response,
     parse_response_list,
     parse_token,
+    patient_allergies_request,
+    patient_pharmacies_request,
+    patient_prescriptions_request,
+    pending_refills_request,
     rate_limited,
     registration_status_request,
+    remove_patient_pharmacy_request,
+    search_allergens_request,
+    search_medications_request,
+    search_patients_request,
+    search_pharmacies_request,
+    select_medication_request,
+    self_reported_medications_request,
     token_request,
     update_clinician_request,
 )
 
 logger = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+MAX_PAGES = 50
+"""Pages a list read follows before it gives up (1,000 items at DoseSpot's 20 a page)."""
 
 TOKEN_EXPIRY_MARGIN = 30.0
 """Seconds before ``expires_in`` at which a cached token is replaced."""
@@ -312,6 +371,207 @@ class DoseSpotClient:
             if clinic is not None and clinic_matches(candidate, clinic):
                 return clinic
         return None
+
+    # Patients
+
+    async def search_patients(
+        self,
+        first_name: str,
+        last_name: str,
+        date_of_birth: date,
+        *,
+        status: PatientSearchStatus | None = None,
+    ) -> list[PatientSummary]:
+        """Patients matching name and date of birth, every page of them.
+
+        DoseSpot can hold several patients for one name and birth date: a caller must not
+        guess among them. Look here before :meth:`add_patient`, which makes a twin if retried.
+        """
+        return await self._all_pages(
+            lambda page: search_patients_request(
+                first_name, last_name, date_of_birth, status=status, page=page
+            ),
+            PatientSummary,
+        )
+
+    async def add_patient(self, patient: PatientCreate) -> int:
+        """``POST api/patients``: the new patient's id. Not idempotent: search first."""
+        request = add_patient_request(patient)
+        return parse_identifier(await self._call(request), operation=_operation(request))
+
+    async def edit_patient(self, patient_id: int, patient: PatientCreate) -> None:
+        """``PUT api/patients/{patientId}``: replaces the record, so send all of it.
+
+        There is no DELETE: a patient is retired by an edit with ``active=False``.
+        """
+        request = edit_patient_request(patient_id, patient)
+        parse_response(await self._call(request), operation=_operation(request))
+
+    async def get_patient(self, patient_id: int) -> Patient:
+        request = get_patient_request(patient_id)
+        return parse_patient(await self._call(request), operation=_operation(request))
+
+    async def add_patient_insurance(
+        self, patient_id: int, insurance: PatientInsuranceCreate
+    ) -> int:
+        """Add the patient's insurance plan as a custom insurance (if the clinic allows it)."""
+        request = add_patient_insurance_request(patient_id, insurance)
+        return parse_identifier(await self._call(request), operation=_operation(request))
+
+    # Allergies
+
+    async def search_allergens(self, name: str, *, page: int = 1) -> list[Allergen]:
+        """Allergen classes and ingredients matching ``name`` (3+ characters), one page."""
+        request = search_allergens_request(name, page=page)
+        reply = await self._call(request)
+        return parse_page(reply, Allergen, operation=_operation(request)).items
+
+    async def patient_allergies(self, patient_id: int) -> list[PatientAllergy]:
+        request = patient_allergies_request(patient_id)
+        return parse_items(await self._call(request), PatientAllergy, operation=_operation(request))
+
+    async def add_patient_allergy(self, patient_id: int, allergy: AllergyCreate) -> int:
+        """Record a coded or a free-text allergy; returns the patient allergy id."""
+        request = add_patient_allergy_request(patient_id, allergy)
+        return parse_identifier(await self._call(request), operation=_operation(request))
+
+    async def add_no_known_allergies(self, patient_id: int) -> int:
+        """Record "no known allergies"; returns the patient allergy id of that record."""
+        request = add_no_known_allergies_request(patient_id)
+        return parse_identifier(await self._call(request), operation=_operation(request))
+
+    async def edit_patient_allergy(
+        self, patient_id: int, allergy_id: int, allergy: AllergyCreate
+    ) -> None:
+        """Change an allergy's reaction, reaction type, status or onset (not what it is to)."""
+        request = edit_patient_allergy_request(patient_id, allergy_id, allergy)
+        parse_response(await self._call(request), operation=_operation(request))
+
+    async def delete_patient_allergy(self, patient_id: int, allergy_id: int) -> None:
+        """Mark an allergy ``Deleted``: DoseSpot has no DELETE for allergies.
+
+        The edit needs the allergy's reaction type, so the record is read first; an allergy
+        no longer listed is taken as already gone, so a retried delete succeeds.
+        """
+        for allergy in await self.patient_allergies(patient_id):
+            if allergy.patient_allergy_id == int(allergy_id):
+                if allergy.status_type is AllergyStatus.Deleted:
+                    return
+                edit = AllergyCreate.from_allergy(allergy).model_copy(
+                    update={"status_type": AllergyStatus.Deleted}
+                )
+                await self.edit_patient_allergy(patient_id, allergy_id, edit)
+                return
+
+    # Pharmacies
+
+    async def search_pharmacies(self, query: PharmacyQuery, page: int = 1) -> PharmacyPage:
+        """One page (20 in DoseSpot) of pharmacies matching ``query``, with the page info."""
+        request = search_pharmacies_request(query, page=page)
+        found = parse_page(await self._call(request), Pharmacy, operation=_operation(request))
+        return PharmacyPage(items=found.items, page=found.page)
+
+    async def get_pharmacy(self, pharmacy_id: int) -> Pharmacy:
+        """One pharmacy; an unknown id is DoseSpotNotFound (HTTP 404) or DoseSpotRefused."""
+        request = get_pharmacy_request(pharmacy_id)
+        return parse_item(await self._call(request), Pharmacy, operation=_operation(request))
+
+    async def patient_pharmacies(self, patient_id: int) -> list[PatientPharmacy]:
+        """The patient's pharmacies; ``is_default`` marks the primary."""
+        request = patient_pharmacies_request(patient_id)
+        reply = await self._call(request)
+        return parse_items(reply, PatientPharmacy, operation=_operation(request))
+
+    async def add_patient_pharmacy(
+        self, patient_id: int, pharmacy_id: int, set_as_primary: bool
+    ) -> None:
+        """Add a pharmacy to the patient's list; ``set_as_primary`` makes it the default."""
+        request = add_patient_pharmacy_request(patient_id, pharmacy_id, set_as_primary)
+        parse_response(await self._call(request), operation=_operation(request))
+
+    async def remove_patient_pharmacy(self, patient_id: int, pharmacy_id: int) -> None:
+        """Remove a pharmacy from the patient's list; prescriptions already sent stay."""
+        request = remove_patient_pharmacy_request(patient_id, pharmacy_id)
+        parse_response(await self._call(request), operation=_operation(request))
+
+    # Medications, prescriptions and queues
+
+    async def search_medications(
+        self, name: str, *, drug_status: DrugStatus | None = None, page: int = 1
+    ) -> list[MedicationSearchResult]:
+        """Dispensable drugs matching ``name`` (3+ characters), one page."""
+        request = search_medications_request(name, drug_status=drug_status, page=page)
+        reply = await self._call(request)
+        return parse_page(reply, MedicationSearchResult, operation=_operation(request)).items
+
+    async def select_medication(
+        self,
+        *,
+        dispensable_drug_id: int | None = None,
+        ndc: str | None = None,
+        rxcui: int | None = None,
+    ) -> MedicationSelection:
+        """A drug's detail by one of its ids: dispense unit and schedule (controlled if 2..5)."""
+        request = select_medication_request(
+            dispensable_drug_id=dispensable_drug_id, ndc=ndc, rxcui=rxcui
+        )
+        return parse_item(
+            await self._call(request), MedicationSelection, operation=_operation(request)
+        )
+
+    async def patient_prescriptions(
+        self,
+        patient_id: int,
+        start: date,
+        end: date,
+        *,
+        status_class: PrescriptionStatusClass | None = None,
+    ) -> list[Prescription]:
+        """Every prescription written from ``start`` to ``end`` (inclusive, UTC days)."""
+        return await self._all_pages(
+            lambda page: patient_prescriptions_request(
+                patient_id, start, end, status_class=status_class, page=page
+            ),
+            Prescription,
+        )
+
+    async def self_reported_medications(
+        self, patient_id: int, *, start: date | None = None, end: date | None = None
+    ) -> list[SelfReportedMedication]:
+        return await self._all_pages(
+            lambda page: self_reported_medications_request(
+                patient_id, start=start, end=end, page=page
+            ),
+            SelfReportedMedication,
+        )
+
+    async def pending_refills(
+        self, *, patient_id: int | None = None, clinic: RefillClinicScope | None = None
+    ) -> list[RefillRequest]:
+        """Renewal requests waiting for this client's user, all pages."""
+        return await self._all_pages(
+            lambda page: pending_refills_request(patient_id=patient_id, clinic=clinic, page=page),
+            RefillRequest,
+        )
+
+    async def notification_counts(self) -> NotificationCounts:
+        """This user's queues at this client's clinic (the REST names, not the push's)."""
+        request = notification_counts_request()
+        return parse_notification_counts(await self._call(request), operation=_operation(request))
+
+    async def _all_pages(self, build: Callable[[int], Request], model: type[M]) -> list[M]:
+        """Read pages 1, 2, ... until DoseSpot says there is no next one."""
+        items: list[M] = []
+        for number in range(1, MAX_PAGES + 1):
+            request = build(number)
+            page = parse_page(await self._call(request), model, operation=_operation(request))
+            items.extend(page.items)
+            more = page.page.has_next or page.page.current_page < page.page.total_pages
+            if not more or not page.items:
+                return items
+        # A truncated list would pass for a complete one (a patient search that misses the
+        # patient makes a twin), so running out of pages is a failure, not a result.
+        raise DoseSpotUnexpectedResponse(f"{_operation(request)}: more than {MAX_PAGES} pages")
 
     # Transport
 

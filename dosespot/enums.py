@@ -11,7 +11,7 @@ default of the .NET enum behind it; so the ``4`` seen in real clients is ``Home`
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, IntFlag
 from typing import Any, Self, TypeVar
 
 from pydantic import GetCoreSchemaHandler
@@ -178,3 +178,232 @@ class RegistrationStatus(DoseSpotEnum):
     TFADeactivatedError = 11
     IDPInitializeSuccess = 12
     NotApplicable = 13
+
+
+# Patients
+
+
+class Gender(DoseSpotEnum):
+    """Unknown is marked deprecated in DoseSpot's enumeration tables."""
+
+    Male = 1
+    Female = 2
+    Unknown = 3
+
+
+class WeightMetric(DoseSpotEnum):
+    """Spelled in lower case by the Swagger; read in any case."""
+
+    lb = 1
+    kg = 2
+
+
+class HeightMetric(DoseSpotEnum):
+    inch = 1
+    cm = 2
+
+
+class PatientSearchStatus(DoseSpotEnum):
+    """``status`` of ``GET api/patients/search``; DoseSpot's default is Both."""
+
+    ActiveOnly = 0
+    InactiveOnly = 1
+    Both = 2
+
+
+# Allergies. DoseSpot publishes names only: the numbers are the declared order from 1.
+
+
+class AllergenType(DoseSpotEnum):
+    AllergenClass = 1
+    ScreenableIngredient = 2
+    FoodAndEnvironmentalAllergens = 3
+    RoutedDoseFormDrugs = 4
+
+
+class AllergenCategory(DoseSpotEnum):
+    CommonAllergens = 1
+    UncommonAllergens = 2
+    OtherBrandDrugs = 3
+
+
+class ReactionType(DoseSpotEnum):
+    Allergy = 1
+    AdverseReaction = 2
+
+
+class AllergyStatus(DoseSpotEnum):
+    """``StatusType`` of a patient allergy; DoseSpot has no DELETE, only ``Deleted``."""
+
+    Active = 1
+    Inactive = 2
+    Deleted = 3
+
+
+class InsuranceIdentifierType(DoseSpotEnum):
+    """``PatientInsuranceIdentifierType`` of a custom insurance (declared order from 1)."""
+
+    PayerID = 1
+    ProcessorIdentificationNumber = 2
+    NAICCode = 3
+    MutuallyDefined = 4
+    StandardUniqueHealthPlanIdentifier = 5
+    IINNumber = 6
+
+
+class EligibilityInfoType(DoseSpotEnum):
+    """``CustomEligibilityInfoType`` (declared order from 1)."""
+
+    PCN = 1
+    CardholderID = 2
+    GroupID = 3
+
+
+# Pharmacies
+
+
+class PharmacySpecialty(DoseSpotEnum):
+    """``specialty`` filter of a pharmacy search, sent by name.
+
+    The numbers are DoseSpot's specialty bits where published (MailOrder 1, Retail 8,
+    SpecialtyPharmacy 16, LongTermCarePharmacy 32, TwentyFourHourPharmacy 64, EPCS 2048);
+    Any 0 and FaxPharmacy 2 are unpublished and assumed.
+    """
+
+    Any = 0
+    MailOrder = 1
+    FaxPharmacy = 2
+    Retail = 8
+    SpecialtyPharmacy = 16
+    LongTermCarePharmacy = 32
+    TwentyFourHourPharmacy = 64
+    EPCS = 2048
+
+
+class PharmacyService(IntFlag):
+    """Bits of a pharmacy's ``ServiceLevel``: the Surescripts messages it accepts."""
+
+    NewRx = 1
+    Refill = 2
+    Change = 4
+    RxFill = 8
+    Cancel = 16
+    MedHistory = 32
+    Eligibility = 64
+    ePA = 128
+    Resupply = 256
+    Census = 512
+    CCR = 1024
+    EPCS = 2048
+
+
+# The services a prescriber cares about when choosing a pharmacy.
+PRESCRIBING_SERVICES = (
+    PharmacyService.NewRx,
+    PharmacyService.Refill,
+    PharmacyService.Change,
+    PharmacyService.RxFill,
+    PharmacyService.Cancel,
+    PharmacyService.EPCS,
+)
+
+
+def pharmacy_services(service_level: int) -> set[str]:
+    """The prescribing services in a ``ServiceLevel`` bit field, by name.
+
+    NewRx 1, Refill 2, Change 4, RxFill 8, Cancel 16, EPCS 2048; other bits (medication
+    history, eligibility, ...) are not prescribing services and are left out.
+    """
+    level = int(service_level or 0)
+    return {service.name for service in PRESCRIBING_SERVICES if level & service and service.name}
+
+
+# Medications and prescriptions
+
+
+class DrugStatus(DoseSpotEnum):
+    """``drugStatus`` of a medication search (declared order from 1)."""
+
+    Active = 1
+    Inactive = 2
+    All = 3
+
+
+class PrescriptionStatus(DoseSpotEnum):
+    """A prescription's transmission status.
+
+    eRxSent is the pharmacy system's first acknowledgement, PharmacyVerified a later
+    confirmation that not every pharmacy sends: two states, never merged. FaxSent is
+    deprecated; PharmacySelect comes only with PatientConnect. Unknown appears in
+    responses only, Retracted in the query filter only (its number is unpublished and
+    assumed to follow PharmacySelect).
+    """
+
+    Unknown = 0
+    Entered = 1
+    Printed = 2
+    Sending = 3
+    eRxSent = 4
+    FaxSent = 5
+    Error = 6
+    Deleted = 7
+    Requested = 8
+    Edited = 9
+    EpcsError = 10
+    EpcsSigned = 11
+    ReadyToSign = 12
+    PharmacyVerified = 13
+    PharmacySelect = 14
+    Retracted = 15
+
+
+class MedicationStatus(DoseSpotEnum):
+    """Where a medication stands in the patient's record; Unknown and Inactive are deprecated."""
+
+    Unknown = 0
+    Active = 1
+    Inactive = 2
+    Discontinued = 3
+    Deleted = 4
+    Completed = 5
+    CancelRequested = 6
+    CancelPending = 7
+    Cancelled = 8
+    CancelDenied = 9
+    Changed = 10
+    FullFill = 11
+    PartialFill = 12
+    NoFill = 13
+
+
+class PrescriptionStatusClass(DoseSpotEnum):
+    """``statusClass`` of a prescription list (the Swagger bounds it 1..3)."""
+
+    Active = 1
+    Inactive = 2
+    Pending = 3
+
+
+class PrescriptionType(DoseSpotEnum):
+    """``Type`` of a prescription (declared order from 1)."""
+
+    Coded = 1
+    FreeText = 2
+    NDC = 3
+    Supply = 4
+    Compound = 5
+
+
+class FreeTextType(DoseSpotEnum):
+    """``FreeTextType`` of a prescription (declared order from 1)."""
+
+    Medication = 1
+    Supply = 2
+    Compound = 3
+
+
+class RefillClinicScope(DoseSpotEnum):
+    """``clinic`` of ``GET api/refills/pending``: every clinic of the user, or the token's."""
+
+    All = 0
+    Current = 1

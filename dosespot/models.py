@@ -7,10 +7,12 @@ so DoseSpot adding a field never breaks a read.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
+    AliasChoices,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -19,14 +21,30 @@ from pydantic import (
     StringConstraints,
     field_serializer,
     field_validator,
+    model_validator,
 )
 
 from dosespot.enums import (
+    AllergenCategory,
+    AllergenType,
+    AllergyStatus,
     ClinicianRoleType,
     ClinicianSpecialtyType,
+    EligibilityInfoType,
+    FreeTextType,
+    Gender,
+    HeightMetric,
+    InsuranceIdentifierType,
+    MedicationStatus,
     PdmpRoleType,
+    PharmacySpecialty,
     PhoneType,
+    PrescriptionStatus,
+    PrescriptionType,
+    ReactionType,
     TfaType,
+    WeightMetric,
+    pharmacy_services,
 )
 
 DEA_NUMBER_PATTERN = r"^[A-Z][A-Z9][0-9]{7}(-[A-Z0-9]{1,7})?$"
@@ -335,3 +353,623 @@ class TfaActivation(DoseSpotRequest):
     """Body of ``POST api/clinicians/{clinicianId}/initTfaActivate``."""
 
     tfa_type: TfaType = Field(alias="TfaTypeId")
+
+
+# Patients, allergies, pharmacies, medications, prescriptions
+
+
+def _as_utc(value: datetime) -> datetime:
+    # DoseSpot writes times without a zone; the Swagger calls its timestamps UTC.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _digits_only(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    digits = "".join(ch for ch in value if ch.isdigit())
+    return digits[1:] if len(digits) == 11 and digits.startswith("1") else digits
+
+
+def _midnight(value: date) -> str:
+    # Dates go out as DoseSpot writes them: a date-time at midnight without a zone, which
+    # .NET reads as that calendar day whatever the server's time zone.
+    return f"{value.isoformat()}T00:00:00"
+
+
+UtcDateTime = Annotated[
+    datetime | None, BeforeValidator(_unset_date), AfterValidator(lambda v: v and _as_utc(v))
+]
+OptionalDate = Annotated[date | None, BeforeValidator(_unset_date), BeforeValidator(_date_part)]
+TenDigitPhone = Annotated[
+    str, BeforeValidator(_digits_only), StringConstraints(pattern=r"^[0-9]{10}$")
+]
+Line200 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Name35 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=35)]
+
+
+class PatientCreate(DoseSpotRequest):
+    """Body of ``POST api/patients`` and ``PUT api/patients/{patientId}`` (AddEditPatientRequest).
+
+    Height and weight travel with their metrics: one without the other is refused here,
+    since DoseSpot would store a number it cannot read. Whether a patient needs them (a
+    minor) is the caller's rule, set by ``ERX_PEDIATRIC_VITALS_MAX_AGE``.
+    """
+
+    prefix: Annotated[Line10 | None, Blank] = Field(default=None, alias="Prefix")
+    first_name: Name35 = Field(alias="FirstName")
+    middle_name: Annotated[Line35 | None, Blank] = Field(default=None, alias="MiddleName")
+    last_name: Name35 = Field(alias="LastName")
+    suffix: Annotated[Line10 | None, Blank] = Field(default=None, alias="Suffix")
+    date_of_birth: DateOnly = Field(alias="DateOfBirth")
+    gender: Gender = Field(alias="Gender")
+    email: Annotated[
+        str | None,
+        Blank,
+        StringConstraints(strip_whitespace=True, max_length=80),
+    ] = Field(default=None, alias="Email")
+    address1: Name35 = Field(alias="Address1")
+    address2: Annotated[Line35 | None, Blank] = Field(default=None, alias="Address2")
+    city: Name35 = Field(alias="City")
+    state: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] = (
+        Field(alias="State")
+    )
+    zip_code: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=5, max_length=10)
+    ] = Field(alias="ZipCode")
+    primary_phone: TenDigitPhone = Field(alias="PrimaryPhone")
+    primary_phone_type: PhoneType = Field(alias="PrimaryPhoneType")
+    # DoseSpot rejects empty additional phones: absent ones are left out of the body.
+    phone_additional1: Annotated[TenDigitPhone | None, Blank] = Field(
+        default=None, alias="PhoneAdditional1"
+    )
+    phone_additional_type1: Annotated[PhoneType | None, Blank] = Field(
+        default=None, alias="PhoneAdditionalType1"
+    )
+    phone_additional2: Annotated[TenDigitPhone | None, Blank] = Field(
+        default=None, alias="PhoneAdditional2"
+    )
+    phone_additional_type2: Annotated[PhoneType | None, Blank] = Field(
+        default=None, alias="PhoneAdditionalType2"
+    )
+    weight: float | None = Field(default=None, alias="Weight", gt=0)
+    weight_metric: Annotated[WeightMetric | None, Blank] = Field(default=None, alias="WeightMetric")
+    height: float | None = Field(default=None, alias="Height", gt=0)
+    height_metric: Annotated[HeightMetric | None, Blank] = Field(default=None, alias="HeightMetric")
+    non_dosespot_medical_record_number: Annotated[Line35 | None, Blank] = Field(
+        default=None, alias="NonDoseSpotMedicalRecordNumber"
+    )
+    active: bool = Field(default=True, alias="Active")
+    encounter: Annotated[
+        str | None, Blank, StringConstraints(strip_whitespace=True, max_length=50)
+    ] = Field(default=None, alias="Encounter")
+    is_hospice: bool | None = Field(default=None, alias="IsHospice")
+
+    @field_serializer("date_of_birth", when_used="json")
+    def _serialize_date_of_birth(self, value: date) -> str:
+        return _midnight(value)
+
+    @model_validator(mode="after")
+    def _vitals_with_metrics(self) -> PatientCreate:
+        for number, metric, name in (
+            (self.weight, self.weight_metric, "weight"),
+            (self.height, self.height_metric, "height"),
+        ):
+            if (number is None) != (metric is None):
+                raise ValueError(f"{name} and {name}_metric go together")
+        for phone, kind, n in (
+            (self.phone_additional1, self.phone_additional_type1, 1),
+            (self.phone_additional2, self.phone_additional_type2, 2),
+        ):
+            if kind is not None and phone is None:
+                raise ValueError(f"phone_additional_type{n} needs phone_additional{n}")
+        return self
+
+    @classmethod
+    def from_patient(cls, patient: Patient) -> PatientCreate:
+        """The edit request restating ``patient`` as DoseSpot holds it.
+
+        ``PUT api/patients/{patientId}`` replaces the whole record: start from the read
+        and change what must change, so fields edited in DoseSpot's UI survive.
+        """
+        shared = set(cls.model_fields) & set(Patient.model_fields)
+        fields = patient.model_dump(include=shared, exclude_none=True)
+        return cls.model_validate({cls.model_fields[k].alias: v for k, v in fields.items()})
+
+
+class PatientSummary(DoseSpotModel):
+    """A patient as a search or a refill request returns it (the Swagger's ``Patient``)."""
+
+    patient_id: int = Field(alias="PatientId")
+    prefix: str | None = Field(default=None, alias="Prefix")
+    first_name: str = Field(alias="FirstName")
+    middle_name: str | None = Field(default=None, alias="MiddleName")
+    last_name: str = Field(alias="LastName")
+    suffix: str | None = Field(default=None, alias="Suffix")
+    date_of_birth: DateOnly = Field(alias="DateOfBirth")
+    gender: Annotated[Gender | None, Blank] = Field(default=None, alias="Gender")
+    email: str | None = Field(default=None, alias="Email")
+    address1: str | None = Field(default=None, alias="Address1")
+    address2: str | None = Field(default=None, alias="Address2")
+    city: str | None = Field(default=None, alias="City")
+    state: str | None = Field(default=None, alias="State")
+    zip_code: str | None = Field(default=None, alias="ZipCode")
+    phone_additional1: str | None = Field(default=None, alias="PhoneAdditional1")
+    phone_additional2: str | None = Field(default=None, alias="PhoneAdditional2")
+    phone_additional_type1: Annotated[PhoneType | None, Blank] = Field(
+        default=None, alias="PhoneAdditionalType1"
+    )
+    phone_additional_type2: Annotated[PhoneType | None, Blank] = Field(
+        default=None, alias="PhoneAdditionalType2"
+    )
+    primary_phone: str | None = Field(default=None, alias="PrimaryPhone")
+    primary_phone_type: Annotated[PhoneType | None, Blank] = Field(
+        default=None, alias="PrimaryPhoneType"
+    )
+    weight: float | None = Field(default=None, alias="Weight")
+    weight_metric: Annotated[WeightMetric | None, Blank] = Field(default=None, alias="WeightMetric")
+    height: float | None = Field(default=None, alias="Height")
+    height_metric: Annotated[HeightMetric | None, Blank] = Field(default=None, alias="HeightMetric")
+    non_dosespot_medical_record_number: str | None = Field(
+        default=None, alias="NonDoseSpotMedicalRecordNumber"
+    )
+    active: bool | None = Field(default=None, alias="Active")
+    encounter: str | None = Field(default=None, alias="Encounter")
+    is_hospice: bool | None = Field(default=None, alias="IsHospice")
+
+
+class Patient(PatientSummary):
+    """A patient's demographics (``GetPatient``, the Item of ``GET api/patients/{patientId}``)."""
+
+    has_ssn: bool | None = Field(default=None, alias="HasSSN")
+
+
+class Allergen(DoseSpotModel):
+    """An allergen search result (AllergySearchResultForAPI)."""
+
+    allergen_id: int = Field(alias="AllergenId")
+    name: str = Field(alias="Name")
+    brand_name: str | None = Field(default=None, alias="BrandName")
+    allergen_type: Annotated[AllergenType | None, Blank] = Field(default=None, alias="AllergenType")
+    is_active: bool | None = Field(default=None, alias="IsActive")
+    allergen_category: Annotated[AllergenCategory | None, Blank] = Field(
+        default=None, alias="AllergenCategory"
+    )
+    rx_cuis: list[str] = Field(default_factory=list, alias="RxCuis")
+
+    @field_validator("rx_cuis", mode="before")
+    @classmethod
+    def _null_list(cls, value: Any) -> Any:
+        return [] if value is None else [str(item) for item in value]
+
+
+class AllergyCreate(DoseSpotRequest):
+    """A patient allergy to record: coded (``allergen_id``) or free text.
+
+    Renders CodedPatientAllergyRequest, FreetextPatientAllergyRequest or, for an edit
+    (which cannot change what the allergy is to), EditPatientAllergyRequest.
+    """
+
+    allergen_id: int | None = Field(default=None, alias="AllergenId", gt=0)
+    free_text_display_name: Annotated[
+        str | None,
+        Blank,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    ] = Field(default=None, alias="FreeTextDisplayName")
+    reaction: Annotated[Line200 | None, Blank] = Field(default=None, alias="Reaction")
+    reaction_type: ReactionType = Field(default=ReactionType.Allergy, alias="ReactionType")
+    status_type: AllergyStatus = Field(default=AllergyStatus.Active, alias="StatusType")
+    onset_date: OptionalDate = Field(default=None, alias="OnsetDate")
+
+    @field_serializer("onset_date", when_used="json")
+    def _serialize_onset_date(self, value: date | None) -> str | None:
+        return None if value is None else _midnight(value)
+
+    @model_validator(mode="after")
+    def _coded_or_free_text(self) -> AllergyCreate:
+        if self.allergen_id is not None and self.free_text_display_name is not None:
+            raise ValueError("an allergy is coded (allergen_id) or free text, not both")
+        return self
+
+    @property
+    def coded(self) -> bool:
+        return self.allergen_id is not None
+
+    def add_body(self) -> dict[str, Any]:
+        """The body of the coded or free-text add, whichever this allergy is."""
+        if self.allergen_id is None and self.free_text_display_name is None:
+            raise ValueError("a new allergy needs allergen_id or free_text_display_name")
+        return self.to_body()
+
+    def edit_body(self) -> dict[str, Any]:
+        """EditPatientAllergyRequest: reaction, its type, status and onset only."""
+        body = self.to_body()
+        body.pop("AllergenId", None)
+        body.pop("FreeTextDisplayName", None)
+        return body
+
+    @classmethod
+    def from_allergy(cls, allergy: PatientAllergy) -> AllergyCreate:
+        """An edit restating ``allergy`` as DoseSpot holds it."""
+        return cls(
+            reaction=allergy.reaction,
+            reaction_type=allergy.reaction_type or ReactionType.Allergy,
+            status_type=allergy.status_type or AllergyStatus.Active,
+            onset_date=allergy.onset_date.date() if allergy.onset_date else None,
+        )
+
+
+class PatientAllergy(DoseSpotModel):
+    """An allergy in a patient's record (PatientAllergy)."""
+
+    patient_allergy_id: int = Field(alias="PatientAllergyId")
+    display_name: str | None = Field(default=None, alias="DisplayName")
+    allergen_id: int | None = Field(default=None, alias="AllergenId")
+    allergen_type: Annotated[AllergenType | None, Blank] = Field(default=None, alias="AllergenType")
+    reaction: str | None = Field(default=None, alias="Reaction")
+    reaction_type: Annotated[ReactionType | None, Blank] = Field(default=None, alias="ReactionType")
+    status_type: Annotated[AllergyStatus | None, Blank] = Field(default=None, alias="StatusType")
+    onset_date: UtcDateTime = Field(default=None, alias="OnsetDate")
+    last_updated_user_id: int | None = Field(default=None, alias="LastUpdatedUserId")
+
+
+class EligibilityDetail(DoseSpotRequest):
+    """One CustomEligibilityInfo of a custom insurance: PCN, cardholder id or group id."""
+
+    info_type: EligibilityInfoType = Field(alias="CustomEligibilityInfoType")
+    value: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = Field(
+        alias="CustomEligibilityInfoValue"
+    )
+
+
+class PatientInsuranceCreate(DoseSpotRequest):
+    """Body of ``POST api/patients/{patientId}/insurance`` (CustomInsuranceRequest)."""
+
+    identifier_type: InsuranceIdentifierType = Field(alias="PatientInsuranceIdentifierType")
+    identifier: Name35 = Field(alias="PatientInsuranceIdentifier")
+    person_code: Annotated[
+        str | None, Blank, StringConstraints(strip_whitespace=True, max_length=2)
+    ] = Field(default=None, alias="PersonCode")
+    payer_name: Annotated[str | None, Blank] = Field(default=None, alias="PayerName")
+    eligibility_details: list[EligibilityDetail] | None = Field(
+        default=None, alias="CustomEligibilityDetails"
+    )
+
+
+class PharmacyQuery(DoseSpotRequest):
+    """Filters of ``GET api/pharmacies/search``; at least one is needed."""
+
+    name: Annotated[str | None, Blank] = None
+    city: Annotated[str | None, Blank] = None
+    state: Annotated[str | None, Blank] = None
+    zip: Annotated[str | None, Blank] = None
+    address: Annotated[str | None, Blank] = None
+    ncpdp_id: Annotated[str | None, Blank] = None
+    phone_or_fax: Annotated[str | None, Blank] = None
+    specialty: list[PharmacySpecialty] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _some_filter(self) -> PharmacyQuery:
+        texts = (self.name, self.city, self.state, self.zip, self.address)
+        if not any(texts) and not self.ncpdp_id and not self.phone_or_fax and not self.specialty:
+            raise ValueError("a pharmacy search needs at least one filter")
+        return self
+
+    def params(self) -> dict[str, str | list[str]]:
+        """The query string members, as the Swagger names them."""
+        named: dict[str, str | None] = {
+            "name": self.name,
+            "city": self.city,
+            "state": self.state,
+            "zip": self.zip,
+            "address": self.address,
+            "phoneOrFax": self.phone_or_fax,
+            "ncpdpId": self.ncpdp_id,
+        }
+        params: dict[str, str | list[str]] = {k: v.strip() for k, v in named.items() if v}
+        if self.specialty:
+            params["specialty"] = [member.name for member in self.specialty]
+        return params
+
+
+class Pharmacy(DoseSpotModel):
+    """A pharmacy of the Surescripts network (the Swagger's ``Pharmacy``)."""
+
+    pharmacy_id: int = Field(alias="PharmacyId")
+    store_name: str | None = Field(default=None, alias="StoreName")
+    address1: str | None = Field(default=None, alias="Address1")
+    address2: str | None = Field(default=None, alias="Address2")
+    city: str | None = Field(default=None, alias="City")
+    state: str | None = Field(default=None, alias="State")
+    zip_code: str | None = Field(default=None, alias="ZipCode")
+    primary_phone: str | None = Field(default=None, alias="PrimaryPhone")
+    primary_phone_type: Annotated[PhoneType | None, Blank] = Field(
+        default=None, alias="PrimaryPhoneType"
+    )
+    primary_fax: str | None = Field(default=None, alias="PrimaryFax")
+    phone_additional1: str | None = Field(default=None, alias="PhoneAdditional1")
+    phone_additional_type1: Annotated[PhoneType | None, Blank] = Field(
+        default=None, alias="PhoneAdditionalType1"
+    )
+    phone_additional2: str | None = Field(default=None, alias="PhoneAdditional2")
+    phone_additional_type2: Annotated[PhoneType | None, Blank] = Field(
+        default=None, alias="PhoneAdditionalType2"
+    )
+    phone_additional3: str | None = Field(default=None, alias="PhoneAdditional3")
+    phone_additional_type3: Annotated[PhoneType | None, Blank] = Field(
+        default=None, alias="PhoneAdditionalType3"
+    )
+    # Names ("Retail", "EPCS") in the wild, numbers in some integrators' types: kept as text.
+    pharmacy_specialties: list[str] = Field(default_factory=list, alias="PharmacySpecialties")
+    service_level: int = Field(default=0, alias="ServiceLevel")
+    latitude: float | None = Field(default=None, alias="Latitude")
+    longitude: float | None = Field(default=None, alias="Longitude")
+    ncpdp_id: str | None = Field(default=None, alias="NCPDPID")
+
+    @field_validator("pharmacy_specialties", mode="before")
+    @classmethod
+    def _specialty_names(cls, value: Any) -> Any:
+        return [] if value is None else [str(item) for item in value]
+
+    @field_validator("service_level", mode="before")
+    @classmethod
+    def _no_level(cls, value: Any) -> Any:
+        return 0 if value is None else value
+
+    @property
+    def services(self) -> set[str]:
+        """The prescribing services it accepts: NewRx, Refill, Change, RxFill, Cancel, EPCS."""
+        return pharmacy_services(self.service_level)
+
+
+class PatientPharmacy(Pharmacy):
+    """One of a patient's pharmacies; ``is_default`` marks the primary one."""
+
+    is_default: bool = Field(default=False, alias="IsDefault")
+
+    @field_validator("is_default", mode="before")
+    @classmethod
+    def _null_false(cls, value: Any) -> Any:
+        return False if value is None else value
+
+
+class PharmacyPage(DoseSpotModel):
+    """One page of a pharmacy search (DoseSpot's pages hold 20)."""
+
+    items: list[Pharmacy] = Field(default_factory=list)
+    page: PageResult = Field(default_factory=PageResult)
+
+
+class MedicationSearchResult(DoseSpotModel):
+    """A dispensable drug found by name (MedicationSearchResult)."""
+
+    dispensable_drug_id: int | None = Field(default=None, alias="DispensableDrugId")
+    routed_dose_form_drug_id: int | None = Field(default=None, alias="RoutedDoseFormDrugId")
+    ndc: str | None = Field(default=None, alias="NDC")
+    rxcui: int | None = Field(default=None, alias="RXCUI")
+    name_with_route_dose_form: str | None = Field(default=None, alias="NameWithRouteDoseForm")
+    strength: str | None = Field(default=None, alias="Strength")
+    is_obsolete: bool | None = Field(default=None, alias="IsObsolete")
+
+
+class StateSchedule(DoseSpotModel):
+    state_name: str | None = Field(default=None, alias="StateName")
+    schedule: int | None = Field(default=None, alias="Schedule")
+
+
+def _controlled(schedule: int | None) -> bool:
+    # DEA schedules II to V are prescribable controlled substances; I is not prescribable.
+    return schedule is not None and 2 <= schedule <= 5
+
+
+class MedicationSelection(DoseSpotModel):
+    """A dispensable drug's detail (MedicationSelectResult), with its dispense unit and schedule."""
+
+    dispensable_drug_id: int | None = Field(default=None, alias="DispensableDrugId")
+    ndc: str | None = Field(default=None, alias="NDC")
+    rxcui: int | None = Field(default=None, alias="RXCUI")
+    display_name: str | None = Field(default=None, alias="DisplayName")
+    drug_name: str | None = Field(default=None, alias="DrugName")
+    route: str | None = Field(default=None, alias="Route")
+    dose_form: str | None = Field(default=None, alias="DoseForm")
+    strength: str | None = Field(default=None, alias="Strength")
+    dispense_unit_id: int | None = Field(default=None, alias="DispenseUnitId")
+    brand: bool | None = Field(default=None, alias="Brand")
+    generic_drug_name: str | None = Field(default=None, alias="GenericDrugName")
+    otc: bool | None = Field(default=None, alias="OTC")
+    is_obsolete: bool | None = Field(default=None, alias="IsObsolete")
+    drug_classification: str | None = Field(default=None, alias="DrugClassification")
+    schedule: int | None = Field(default=None, alias="Schedule")
+    state_schedules: list[StateSchedule] = Field(default_factory=list, alias="StateSchedule")
+
+    @field_validator("state_schedules", mode="before")
+    @classmethod
+    def _null_list(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @property
+    def controlled(self) -> bool:
+        """A controlled substance (federal schedule II to V): EPCS rules apply."""
+        return _controlled(self.schedule)
+
+
+class Diagnosis(DoseSpotModel):
+    diagnosis_id: int | None = Field(default=None, alias="DiagnosisId")
+    diagnosis_code: str | None = Field(default=None, alias="DiagnosisCode")
+    diagnosis_description: str | None = Field(default=None, alias="DiagnosisDescription")
+
+
+class PrescriptionDiagnosis(DoseSpotModel):
+    primary_diagnosis: Diagnosis | None = Field(default=None, alias="PrimaryDiagnosis")
+    secondary_diagnosis: Diagnosis | None = Field(default=None, alias="SecondaryDiagnosis")
+
+
+class CompoundIngredient(DoseSpotModel):
+    dispensable_drug_id: int | None = Field(default=None, alias="DispensableDrugId")
+    free_text: str | None = Field(default=None, alias="FreeText")
+    dispense_unit_id: int | None = Field(default=None, alias="DispenseUnitId")
+    quantity: str | None = Field(default=None, alias="Quantity")
+    is_free_text_epcs: bool | None = Field(default=None, alias="IsFreeTextEPCS")
+
+
+class Prescription(DoseSpotModel):
+    """A prescription in a patient's record (the Swagger's ``Prescription``).
+
+    ``status`` is the transmission (eRxSent and PharmacyVerified apart), ``medication_status``
+    where the medication stands (active, discontinued, cancelled, filled).
+    """
+
+    prescription_id: int = Field(alias="PrescriptionId")
+    display_name: str | None = Field(default=None, alias="DisplayName")
+    status: Annotated[PrescriptionStatus | None, Blank] = Field(default=None, alias="Status")
+    medication_status: Annotated[MedicationStatus | None, Blank] = Field(
+        default=None, alias="MedicationStatus"
+    )
+    directions: str | None = Field(default=None, alias="Directions")
+    quantity: str | None = Field(default=None, alias="Quantity")
+    dispense_unit_id: int | None = Field(default=None, alias="DispenseUnitId")
+    refills: str | None = Field(default=None, alias="Refills")
+    days_supply: int | None = Field(default=None, alias="DaysSupply")
+    strength: str | None = Field(default=None, alias="Strength")
+    written_date: UtcDateTime = Field(default=None, alias="WrittenDate")
+    effective_date: UtcDateTime = Field(default=None, alias="EffectiveDate")
+    last_fill_date: UtcDateTime = Field(default=None, alias="LastFillDate")
+    date_inactive: UtcDateTime = Field(default=None, alias="DateInactive")
+    pharmacy_id: int | None = Field(default=None, alias="PharmacyId")
+    pharmacy_notes: str | None = Field(default=None, alias="PharmacyNotes")
+    no_substitutions: bool | None = Field(default=None, alias="NoSubstitutions")
+    prescriber_id: int | None = Field(default=None, alias="PrescriberId")
+    prescriber_agent_id: int | None = Field(default=None, alias="PrescriberAgentId")
+    supervisor_id: int | None = Field(default=None, alias="SupervisorId")
+    clinic_id: int | None = Field(default=None, alias="ClinicId")
+    rx_reference_number: str | None = Field(default=None, alias="RxReferenceNumber")
+    formulary: bool | None = Field(default=None, alias="Formulary")
+    eligibility_id: int | None = Field(default=None, alias="EligibilityId")
+    type: Annotated[PrescriptionType | None, Blank] = Field(default=None, alias="Type")
+    free_text_type: Annotated[FreeTextType | None, Blank] = Field(
+        default=None, alias="FreeTextType"
+    )
+    non_dosespot_prescription_id: str | None = Field(
+        default=None, alias="NonDoseSpotPrescriptionId"
+    )
+    error_ignored: bool | None = Field(default=None, alias="ErrorIgnored")
+    supply_id: int | None = Field(default=None, alias="SupplyId")
+    is_urgent: bool | None = Field(default=None, alias="IsUrgent")
+    is_rx_renewal: bool | None = Field(default=None, alias="IsRxRenewal")
+    rx_renewal_note: str | None = Field(default=None, alias="RxRenewalNote")
+    patient_medication_id: int | None = Field(default=None, alias="PatientMedicationId")
+    comment: str | None = Field(default=None, alias="Comment")
+    encounter: str | None = Field(default=None, alias="Encounter")
+    dispensable_drug_id: int | None = Field(default=None, alias="DispensableDrugId")
+    schedule: int | None = Field(default=None, alias="Schedule")
+    first_prescription_diagnosis: PrescriptionDiagnosis | None = Field(
+        default=None, alias="FirstPrescriptionDiagnosis"
+    )
+    second_prescription_diagnosis: PrescriptionDiagnosis | None = Field(
+        default=None, alias="SecondPrescriptionDiagnosis"
+    )
+    compound_ingredients: list[CompoundIngredient] = Field(
+        default_factory=list, alias="CompoundIngredients"
+    )
+
+    @field_validator("refills", "quantity", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: Any) -> Any:
+        return (
+            str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        )
+
+    @field_validator("compound_ingredients", mode="before")
+    @classmethod
+    def _null_list(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @property
+    def controlled(self) -> bool:
+        return _controlled(self.schedule)
+
+
+class SelfReportedMedication(DoseSpotModel):
+    """A medication the patient reports taking (SelfReportedMedicationResponse)."""
+
+    self_reported_medication_id: int = Field(alias="SelfReportedMedicationId")
+    display_name: str | None = Field(default=None, alias="DisplayName")
+    # v1 named this MedicationStatus; v2's Swagger calls it Status.
+    status: Annotated[MedicationStatus | None, Blank] = Field(
+        default=None, validation_alias=AliasChoices("Status", "MedicationStatus"), alias="Status"
+    )
+    date_reported: UtcDateTime = Field(default=None, alias="DateReported")
+    date_prescribed: UtcDateTime = Field(default=None, alias="DatePrescribed")
+    discontinued_date: UtcDateTime = Field(default=None, alias="DiscontinuedDate")
+    dispense_unit_type: str | None = Field(default=None, alias="DispenseUnitType")
+    dispense_unit_type_id: int | None = Field(default=None, alias="DispenseUnitTypeId")
+    dosage_text: str | None = Field(default=None, alias="DosageText")
+    directions: str | None = Field(default=None, alias="Directions")
+    days_supply: int | None = Field(default=None, alias="DaysSupply")
+    dispense: str | None = Field(default=None, alias="Dispense")
+    quantity: str | None = Field(default=None, alias="Quantity")
+    refills: int | None = Field(default=None, alias="Refills")
+    comment: str | None = Field(default=None, alias="Comment")
+    schedule: int | None = Field(default=None, alias="Schedule")
+    encounter: str | None = Field(default=None, alias="Encounter")
+    # The Swagger spells the drug ids several ways; each spelling is read.
+    dispensable_drug_id: int | None = Field(default=None, alias="DispensableDrugID")
+    routed_dose_form_drug_id: int | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RoutedDoseFormDrugID", "RoutedDoseformDrugID"),
+        alias="RoutedDoseFormDrugID",
+    )
+    otc: bool | None = Field(default=None, alias="OTC")
+    ndc: str | None = Field(default=None, alias="NDC")
+    dose_form: str | None = Field(default=None, alias="DoseForm")
+    route: str | None = Field(default=None, alias="Route")
+    strength: str | None = Field(default=None, alias="Strength")
+
+    @field_validator("quantity", "dispense", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: Any) -> Any:
+        return (
+            str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        )
+
+
+class RefillRequest(DoseSpotModel):
+    """A pharmacy's renewal request waiting for the prescriber (GetRefillResponse)."""
+
+    refill_id: int = Field(alias="RefillId")
+    new_patient: bool | None = Field(default=None, alias="NewPatient")
+    patient: PatientSummary | None = Field(default=None, alias="Patient")
+    clinic_id: int | None = Field(default=None, alias="ClinicId")
+    clinician_id: int | None = Field(default=None, alias="ClinicianId")
+    requested_prescription_id: int | None = Field(default=None, alias="RequestedPrescriptionId")
+    dispensed_prescription_id: int | None = Field(default=None, alias="DispensedPrescriptionId")
+    original_prescription_id: int | None = Field(default=None, alias="OriginalPrescriptionId")
+    pharmacy_id: int | None = Field(default=None, alias="PharmacyId")
+    requested_date: UtcDateTime = Field(default=None, alias="RequestedDate")
+    request_expiration_date: UtcDateTime = Field(default=None, alias="RequestExpirationDate")
+
+    @property
+    def patient_id(self) -> int | None:
+        return self.patient.patient_id if self.patient else None
+
+
+class NotificationCounts(DoseSpotModel):
+    """The clinician's queues at the token's clinic (PrescriberNotificationCountsResponse)."""
+
+    refill_requests_count: int = Field(default=0, alias="RefillRequestsCount")
+    transaction_errors_count: int = Field(default=0, alias="TransactionErrorsCount")
+    pending_prescriptions_count: int = Field(default=0, alias="PendingPrescriptionsCount")
+    pending_rx_change_count: int = Field(default=0, alias="PendingRxChangeCount")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _null_zero(cls, value: Any) -> Any:
+        return 0 if value is None else value
+
+    @property
+    def total(self) -> int:
+        return (
+            self.refill_requests_count
+            + self.transaction_errors_count
+            + self.pending_prescriptions_count
+            + self.pending_rx_change_count
+        )

@@ -14,7 +14,13 @@ import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from dosespot.enums import DoseSpotEnum, MedicationStatus, PrescriptionStatus
+from dosespot.errors import UnknownEnumValue
+
+E = TypeVar("E", bound=DoseSpotEnum)
 
 # Events whose Data names the clinician they concern; the clinician's enrollment
 # workflow owns them.
@@ -30,15 +36,21 @@ CLINICIAN_EVENTS: frozenset[str] = frozenset(
     }
 )
 
-KNOWN_EVENTS: frozenset[str] = CLINICIAN_EVENTS | {
-    "PrescriptionResult",
-    "MedicationStatusUpdate",
-    "SelfReportedMedicationStatusUpdate",
-    "PharmacyStatusUpdate",
-    "PatientStatusUpdate",
-    "AllergyStatusUpdate",
-    "PriorAuthorizationStatusUpdate",
-}
+# Events whose Data names the patient they concern; the patient's workflow owns them.
+PATIENT_EVENTS: frozenset[str] = frozenset(
+    {
+        "PrescriptionResult",
+        "MedicationStatusUpdate",
+        "SelfReportedMedicationStatusUpdate",
+        "PharmacyStatusUpdate",
+        "PatientStatusUpdate",
+        "AllergyStatusUpdate",
+    }
+)
+
+KNOWN_EVENTS: frozenset[str] = (
+    CLINICIAN_EVENTS | PATIENT_EVENTS | {"PriorAuthorizationStatusUpdate"}
+)
 _CANONICAL = {name.casefold(): name for name in KNOWN_EVENTS}
 
 # The status field goes by the entity's name in some examples and plain ``Status`` in others.
@@ -52,6 +64,25 @@ _STATUS_KEYS = (
     "PriorAuthorizationStatus",
     "SelfReportedMedicationStatus",
 )
+
+
+@dataclass(frozen=True)
+class PushCounts:
+    """The queues of a PrescriberNotificationCounts push (the push's names, not REST's)."""
+
+    pending_prescription_count: int = 0
+    transmission_error_count: int = 0
+    refill_request_count: int = 0
+    change_request_count: int = 0
+
+    @property
+    def total(self) -> int:
+        return (
+            self.pending_prescription_count
+            + self.transmission_error_count
+            + self.refill_request_count
+            + self.change_request_count
+        )
 
 
 class MalformedNotification(ValueError):
@@ -69,6 +100,19 @@ class PushNotification:
     # Integer when DoseSpot sent a number (or a numeric string), otherwise the name it sent.
     status: int | str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    agent_id: int | None = None
+    self_reported_medication_id: int | None = None
+    pharmacy_id: int | None = None
+    # Read from PrescriptionResult and MedicationStatusUpdate when the value names a member;
+    # ``status`` keeps what DoseSpot sent either way.
+    prescription_status: PrescriptionStatus | None = None
+    medication_status: MedicationStatus | None = None
+    status_date_time: datetime | None = None
+    # StatusDetails (free text; errors are spotted by their words) or RxFill's StatusNotes.
+    status_details: str | None = None
+    # PrescriberNotificationCounts: the clinician's queues at ClinicId, and across clinics.
+    counts: PushCounts | None = None
+    total_counts: PushCounts | None = None
 
     @property
     def known(self) -> bool:
@@ -78,18 +122,42 @@ class PushNotification:
     def concerns_clinician(self) -> bool:
         return self.event_type in CLINICIAN_EVENTS and self.clinician_id is not None
 
+    @property
+    def concerns_patient(self) -> bool:
+        return self.event_type in PATIENT_EVENTS and self.patient_id is not None
+
 
 def parse_notification(body: Any) -> PushNotification:
     """Read a notification from its decoded JSON (or the raw bytes / text of it)."""
     event_type, data = _envelope(body)
+    status = _status(data)
+    prescription_status = medication_status = None
+    if event_type == "PrescriptionResult":
+        prescription_status = _member(PrescriptionStatus, status)
+    elif event_type == "MedicationStatusUpdate":
+        medication_status = _member(MedicationStatus, status)
+    counts = total = None
+    if event_type == "PrescriberNotificationCounts":
+        counts = _counts(data)
+        raw_total = _get(data, "Total")
+        total = _counts(raw_total) if isinstance(raw_total, Mapping) else None
     return PushNotification(
         event_type=event_type,
         clinician_id=_id(data, "ClinicianId"),
         clinic_id=_id(data, "ClinicId"),
         patient_id=_id(data, "PatientId"),
         prescription_id=_id(data, "PrescriptionId"),
-        status=_status(data),
+        status=status,
         data=data,
+        agent_id=_id(data, "AgentId"),
+        self_reported_medication_id=_id(data, "SelfReportedMedicationId"),
+        pharmacy_id=_id(data, "PharmacyId"),
+        prescription_status=prescription_status,
+        medication_status=medication_status,
+        status_date_time=_timestamp(_get(data, "StatusDateTime")),
+        status_details=_text(_get(data, "StatusDetails")) or _text(_get(data, "StatusNotes")),
+        counts=counts,
+        total_counts=total,
     )
 
 
@@ -197,3 +265,38 @@ def _status(data: Mapping[str, Any]) -> int | str | None:
         if isinstance(value, str) and value.strip():
             return value.strip()
     return None
+
+
+def _member(enum_cls: type[E], value: int | str | None) -> E | None:
+    if value is None:
+        return None
+    try:
+        return enum_cls.parse(value)
+    except UnknownEnumValue:
+        return None
+
+
+def _counts(data: Mapping[str, Any]) -> PushCounts:
+    return PushCounts(
+        pending_prescription_count=_id(data, "PendingPrescriptionCount") or 0,
+        transmission_error_count=_id(data, "TransmissionErrorCount") or 0,
+        refill_request_count=_id(data, "RefillRequestCount") or 0,
+        change_request_count=_id(data, "ChangeRequestCount") or 0,
+    )
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None

@@ -12,13 +12,20 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from dosespot.enums import RegistrationStatus, TfaType
+from dosespot.enums import (
+    DrugStatus,
+    PatientSearchStatus,
+    PrescriptionStatusClass,
+    RefillClinicScope,
+    RegistrationStatus,
+    TfaType,
+)
 from dosespot.errors import (
     DEFAULT_RATE_LIMIT_BACKOFF,
     DoseSpotAuthError,
@@ -33,13 +40,19 @@ from dosespot.errors import (
 )
 from dosespot.models import (
     AgreementAcceptance,
+    AllergyCreate,
     Clinic,
     ClinicCreate,
     ClinicCredentials,
     Clinician,
     ClinicianCreate,
     LegalAgreement,
+    NotificationCounts,
     PageResult,
+    Patient,
+    PatientCreate,
+    PatientInsuranceCreate,
+    PharmacyQuery,
     TfaActivation,
 )
 
@@ -80,7 +93,7 @@ class Request:
     method: str
     path: str
     template: str
-    params: Mapping[str, str] | None = None
+    params: Mapping[str, str | list[str]] | None = None
     json: Any = None
     form: Mapping[str, str] | None = field(default=None, repr=False)
     authenticated: bool = True
@@ -233,6 +246,276 @@ def init_tfa_activate_request(clinician_id: int, tfa_type: TfaType) -> Request:
         "api/clinicians/{clinicianId}/initTfaActivate",
         json=TfaActivation(tfa_type=tfa_type).to_body(),
     )
+
+
+# Patients
+
+
+def _midnight(value: date) -> str:
+    # A date at midnight without a zone: .NET reads it as that calendar day.
+    return f"{value.isoformat()}T00:00:00"
+
+
+def _utc_day_start(value: date) -> str:
+    return f"{value.isoformat()}T00:00:00Z"
+
+
+def _utc_day_end(value: date) -> str:
+    return f"{value.isoformat()}T23:59:59Z"
+
+
+def _page_params(page: int) -> dict[str, str]:
+    if int(page) < 1:
+        raise ValueError("pages are numbered from 1")
+    return {"pageNumber": str(int(page))}
+
+
+def search_patients_request(
+    first_name: str,
+    last_name: str,
+    date_of_birth: date,
+    *,
+    status: PatientSearchStatus | None = None,
+    page: int = 1,
+) -> Request:
+    """``GET api/patients/search`` by name and date of birth (names need 2+ characters)."""
+    first, last = first_name.strip(), last_name.strip()
+    if len(first) < 2 or len(last) < 2:
+        raise ValueError("a patient search needs first and last names of 2+ characters")
+    params: dict[str, str | list[str]] = {
+        "firstName": first,
+        "lastName": last,
+        "dob": _midnight(date_of_birth),
+    }
+    if status is not None:
+        params["status"] = PatientSearchStatus.parse(status).name
+    params.update(_page_params(page))
+    return Request("GET", "api/patients/search", "api/patients/search", params=params)
+
+
+def add_patient_request(patient: PatientCreate) -> Request:
+    return Request("POST", "api/patients", "api/patients", json=patient.to_body())
+
+
+def edit_patient_request(patient_id: int, patient: PatientCreate) -> Request:
+    return Request(
+        "PUT",
+        f"api/patients/{int(patient_id)}",
+        "api/patients/{patientId}",
+        json=patient.to_body(),
+    )
+
+
+def get_patient_request(patient_id: int) -> Request:
+    return Request("GET", f"api/patients/{int(patient_id)}", "api/patients/{patientId}")
+
+
+def add_patient_insurance_request(patient_id: int, insurance: PatientInsuranceCreate) -> Request:
+    return Request(
+        "POST",
+        f"api/patients/{int(patient_id)}/insurance",
+        "api/patients/{patientId}/insurance",
+        json=insurance.to_body(),
+    )
+
+
+# Allergies
+
+
+def search_allergens_request(name: str, *, page: int = 1) -> Request:
+    """``GET api/allergens/search``: three or more characters."""
+    text = name.strip()
+    if len(text) < 3:
+        raise ValueError("an allergen search needs 3+ characters")
+    return Request(
+        "GET",
+        "api/allergens/search",
+        "api/allergens/search",
+        params={"name": text, **_page_params(page)},
+    )
+
+
+def patient_allergies_request(patient_id: int) -> Request:
+    return Request(
+        "GET",
+        f"api/patients/{int(patient_id)}/allergies",
+        "api/patients/{patientId}/allergies",
+    )
+
+
+def add_patient_allergy_request(patient_id: int, allergy: AllergyCreate) -> Request:
+    """The coded or the free-text add, whichever ``allergy`` is."""
+    kind = "coded" if allergy.coded else "freetext"
+    return Request(
+        "POST",
+        f"api/patients/{int(patient_id)}/allergies/{kind}",
+        f"api/patients/{{patientId}}/allergies/{kind}",
+        json=allergy.add_body(),
+    )
+
+
+def add_no_known_allergies_request(patient_id: int) -> Request:
+    return Request(
+        "POST",
+        f"api/patients/{int(patient_id)}/allergies/noKnownAllergy",
+        "api/patients/{patientId}/allergies/noKnownAllergy",
+    )
+
+
+def edit_patient_allergy_request(
+    patient_id: int, patient_allergy_id: int, allergy: AllergyCreate
+) -> Request:
+    return Request(
+        "PUT",
+        f"api/patients/{int(patient_id)}/allergies/{int(patient_allergy_id)}",
+        "api/patients/{patientId}/allergies/{patientAllergyId}",
+        json=allergy.edit_body(),
+    )
+
+
+# Pharmacies
+
+
+def search_pharmacies_request(query: PharmacyQuery, *, page: int = 1) -> Request:
+    return Request(
+        "GET",
+        "api/pharmacies/search",
+        "api/pharmacies/search",
+        params={**query.params(), **_page_params(page)},
+    )
+
+
+def get_pharmacy_request(pharmacy_id: int) -> Request:
+    return Request("GET", f"api/pharmacies/{int(pharmacy_id)}", "api/pharmacies/{pharmacyId}")
+
+
+def patient_pharmacies_request(patient_id: int) -> Request:
+    return Request(
+        "GET",
+        f"api/patients/{int(patient_id)}/pharmacies",
+        "api/patients/{patientId}/pharmacies",
+    )
+
+
+def add_patient_pharmacy_request(
+    patient_id: int, pharmacy_id: int, set_as_primary: bool
+) -> Request:
+    return Request(
+        "POST",
+        f"api/patients/{int(patient_id)}/pharmacies",
+        "api/patients/{patientId}/pharmacies",
+        json={"PharmacyId": int(pharmacy_id), "SetAsPrimary": bool(set_as_primary)},
+    )
+
+
+def remove_patient_pharmacy_request(patient_id: int, pharmacy_id: int) -> Request:
+    return Request(
+        "DELETE",
+        f"api/patients/{int(patient_id)}/pharmacies/{int(pharmacy_id)}",
+        "api/patients/{patientId}/pharmacies/{pharmacyId}",
+    )
+
+
+# Medications, prescriptions and queues
+
+
+def search_medications_request(
+    name: str, *, drug_status: DrugStatus | None = None, page: int = 1
+) -> Request:
+    """``GET api/medications/search``: three or more characters."""
+    text = name.strip()
+    if len(text) < 3:
+        raise ValueError("a medication search needs 3+ characters")
+    params: dict[str, str | list[str]] = {"name": text, **_page_params(page)}
+    if drug_status is not None:
+        params["drugStatus"] = DrugStatus.parse(drug_status).name
+    return Request("GET", "api/medications/search", "api/medications/search", params=params)
+
+
+def select_medication_request(
+    *,
+    dispensable_drug_id: int | None = None,
+    ndc: str | None = None,
+    rxcui: int | None = None,
+) -> Request:
+    """``GET api/medications/select`` by exactly one of DispensableDrugId, NDC or RxCUI."""
+    chosen = {
+        "dispensableDrugId": None if dispensable_drug_id is None else str(int(dispensable_drug_id)),
+        "nDC": ndc.strip() if ndc and ndc.strip() else None,
+        "rXCUI": None if rxcui is None else str(int(rxcui)),
+    }
+    params: dict[str, str | list[str]] = {k: v for k, v in chosen.items() if v is not None}
+    if len(params) != 1:
+        raise ValueError("select a medication by one of dispensable_drug_id, ndc or rxcui")
+    return Request("GET", "api/medications/select", "api/medications/select", params=params)
+
+
+def patient_prescriptions_request(
+    patient_id: int,
+    start: date,
+    end: date,
+    *,
+    status_class: PrescriptionStatusClass | None = None,
+    page: int = 1,
+) -> Request:
+    """Prescriptions written from ``start`` to the end of ``end`` (UTC days), newest first."""
+    if end < start:
+        raise ValueError("end is before start")
+    params: dict[str, str | list[str]] = {
+        "startDate": _utc_day_start(start),
+        "endDate": _utc_day_end(end),
+        "sortColumn": "DateWritten",
+        "sortOrder": "Desc",
+    }
+    if status_class is not None:
+        params["statusClass"] = PrescriptionStatusClass.parse(status_class).name
+    params.update(_page_params(page))
+    return Request(
+        "GET",
+        f"api/patients/{int(patient_id)}/prescriptions",
+        "api/patients/{patientId}/prescriptions",
+        params=params,
+    )
+
+
+def self_reported_medications_request(
+    patient_id: int,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    page: int = 1,
+) -> Request:
+    params: dict[str, str | list[str]] = {}
+    if start is not None:
+        params["startDate"] = _utc_day_start(start)
+    if end is not None:
+        params["endDate"] = _utc_day_end(end)
+    params.update(_page_params(page))
+    return Request(
+        "GET",
+        f"api/patients/{int(patient_id)}/selfReportedMedications",
+        "api/patients/{patientId}/selfReportedMedications",
+        params=params,
+    )
+
+
+def pending_refills_request(
+    *,
+    patient_id: int | None = None,
+    clinic: RefillClinicScope | None = None,
+    page: int = 1,
+) -> Request:
+    params: dict[str, str | list[str]] = {}
+    if clinic is not None:
+        params["clinic"] = RefillClinicScope.parse(clinic).name
+    if patient_id is not None:
+        params["patientId"] = str(int(patient_id))
+    params.update(_page_params(page))
+    return Request("GET", "api/refills/pending", "api/refills/pending", params=params)
+
+
+def notification_counts_request() -> Request:
+    return Request("GET", "api/notifications/counts", "api/notifications/counts")
 
 
 # Replies
@@ -618,6 +901,19 @@ def parse_response_list(
         )
 
 
+def parse_patient(reply: Reply, *, operation: str = "GET api/patients/{patientId}") -> Patient:
+    """ItemResponse[GetPatient]; the patient id asked for is not echoed by every reply."""
+    return parse_item(reply, Patient, operation=operation)
+
+
+def parse_notification_counts(
+    reply: Reply, *, operation: str = "GET api/notifications/counts"
+) -> NotificationCounts:
+    """PrescriberNotificationCountsResponse: the counts sit beside Result, not in an Item."""
+    body = read_body(reply, operation=operation)
+    return _validate(NotificationCounts, body, reply, operation=operation, where="body")
+
+
 def _as_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -694,6 +990,11 @@ __all__ = [
     "Token",
     "accept_agreement_request",
     "add_clinician_to_clinics_request",
+    "add_no_known_allergies_request",
+    "add_patient_allergy_request",
+    "add_patient_insurance_request",
+    "add_patient_pharmacy_request",
+    "add_patient_request",
     "check_request",
     "check_result",
     "clinic_matches",
@@ -701,12 +1002,17 @@ __all__ = [
     "clinician_edit",
     "create_clinic_request",
     "create_clinician_request",
+    "edit_patient_allergy_request",
+    "edit_patient_request",
     "find_clinician_by_npi_request",
     "get_clinic_request",
     "get_clinician_request",
+    "get_patient_request",
+    "get_pharmacy_request",
     "idp_init_request",
     "init_tfa_activate_request",
     "legal_agreements_request",
+    "notification_counts_request",
     "parse_clinic_detail",
     "parse_clinic_ids",
     "parse_clinic_key",
@@ -716,16 +1022,29 @@ __all__ = [
     "parse_item",
     "parse_items",
     "parse_legal_agreements",
+    "parse_notification_counts",
     "parse_page",
+    "parse_patient",
     "parse_registration_status",
     "parse_response",
     "parse_response_list",
     "parse_token",
+    "patient_allergies_request",
+    "patient_pharmacies_request",
+    "patient_prescriptions_request",
+    "pending_refills_request",
     "raise_for_status",
     "rate_limited",
     "read_body",
     "registration_status_request",
+    "remove_patient_pharmacy_request",
     "retry_after_seconds",
+    "search_allergens_request",
+    "search_medications_request",
+    "search_patients_request",
+    "search_pharmacies_request",
+    "select_medication_request",
+    "self_reported_medications_request",
     "token_request",
     "update_clinician_request",
 ]

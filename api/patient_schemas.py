@@ -44,19 +44,21 @@ from erx.vitals import (
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
-def refuse_control_characters(value: object) -> object:
-    if isinstance(value, str) and any(
-        unicodedata.category(c) in _REFUSED_CATEGORIES for c in value
-    ):
+def clean_text(value: object) -> object:
+    """Refuse control and invisible characters; compose accents (NFC), so that one name is
+    stored one way and its length is counted in characters as DoseSpot counts them."""
+    if not isinstance(value, str):
+        return value
+    if any(unicodedata.category(c) in _REFUSED_CATEGORIES for c in value):
         raise ValueError("must not contain control or invisible formatting characters")
-    return value
+    return unicodedata.normalize("NFC", value)
 
 
 def _text(max_length: int) -> Any:
     return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
 
 
-NoControl = BeforeValidator(refuse_control_characters)
+NoControl = BeforeValidator(clean_text)
 # DoseSpot holds at most 35 characters in names, address lines and cities.
 PatientName = Annotated[str, _text(35), NoControl]
 AddressLine = Annotated[str, _text(35), NoControl]
@@ -100,7 +102,7 @@ def _date_of_birth(value: object, info: ValidationInfo) -> date:
 
 DateOfBirth = Annotated[
     date,
-    BeforeValidator(_date_of_birth),
+    BeforeValidator(_date_of_birth, json_schema_input_type=str),
     Field(description="MM/DD/YYYY or YYYY-MM-DD; a real date, not in the future"),
 ]
 

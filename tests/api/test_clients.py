@@ -352,3 +352,17 @@ async def test_phi_is_neither_logged_nor_repeated_in_errors(
     assert logged
     for phi in (secret_name, "Augusta", "W123456789", "+12127365000", "2012-12-10"):
         assert phi not in logged
+
+
+async def test_names_are_stored_composed_and_counted_in_characters(
+    api: httpx.AsyncClient, workspace: WorkspaceKeys
+) -> None:
+    decomposed = "Jose\u0301" + "e" * 31  # 36 code points, 35 characters
+    resp = await api.put(
+        url(workspace.id, new_id()),
+        json={**CLIENT, "first_name": decomposed, "last_name": "  Nuñez  "},
+        headers=workspace.headers(),
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["first_name"] == "Jos\u00e9" + "e" * 31
+    assert resp.json()["last_name"] == "Nuñez"

@@ -1,16 +1,25 @@
 """What the DoseSpot client sends, and what it is fed, checked against DoseSpot's Swagger.
 
-Bodies are captured from the wire (httpx.MockTransport), not from ``to_body()``, so a
-change anywhere between the model and the socket is caught. Every reply served to the
-client is first validated as the operation's 200 response.
+Requests are captured from the wire (httpx.MockTransport), not from ``to_body()``, so a
+change anywhere between the model and the socket is caught: every request the client
+makes is checked as it arrives (path and query parameters, and the body, against the
+operation's closed definitions). Every reply served to the client is first validated as
+the operation's 200 response.
 """
 
 from __future__ import annotations
 
+import binascii
+import hashlib
 import json
-from collections.abc import Awaitable, Callable
+import re
+import secrets
+import string
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import date
 from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
 import jsonschema
@@ -23,10 +32,20 @@ from dosespot import (
     MedicalLicenseNumber,
     NaDeaNumber,
     TfaType,
+    build_sso_url,
 )
-from tests.contract.swagger import load_swagger, validate_request, validate_response
+from dosespot_sandbox import SandboxConfig
+from dosespot_sandbox.testing import sandbox_server
+from tests.contract.swagger import (
+    load_swagger,
+    validate_request,
+    validate_response,
+    validate_wire_request,
+)
 from tests.dosespot import (
     AGREEMENT_ACCEPTED,
+    API_PREFIX,
+    BASE_URL,
     CHECK,
     CLINIC_DETAIL,
     CLINIC_IDS,
@@ -36,6 +55,7 @@ from tests.dosespot import (
     CLINICIAN_ID,
     LEGAL_AGREEMENTS,
     LINKED,
+    OK,
     REGISTRATION_STATUS,
     FakeDoseSpot,
     clinic_create,
@@ -43,6 +63,8 @@ from tests.dosespot import (
     json_response,
     make_client,
 )
+from tests.sandbox import CONFIG as SANDBOX
+from tests.sandbox import clinician_body, partner_api
 
 # Every reply sample the client tests rely on, by the operation that returns it.
 REPLIES: list[tuple[str, str, Any]] = [
@@ -79,17 +101,29 @@ RENAMED_IN_EDIT = {
 }
 
 
-def fake_dosespot(**replies: Any) -> FakeDoseSpot:
-    """DoseSpot serving REPLIES (the first per route), or ``replies`` keyed by route."""
+class ContractDoseSpot(FakeDoseSpot):
+    """A FakeDoseSpot that refuses, by raising in the client, any request off the Swagger."""
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.removeprefix(API_PREFIX) != "connect/token":
+            validate_wire_request(request, API_PREFIX)
+        return super().__call__(request)
+
+
+def fake_dosespot(
+    replies: list[tuple[str, str, Any]] | None = None, /, **overrides: Any
+) -> ContractDoseSpot:
+    """DoseSpot serving ``replies`` (REPLIES by default; the first per route), or
+    ``overrides`` keyed by route."""
     routes: dict[str, list[Any]] = {}
-    for method, path, body in REPLIES:
+    for method, path, body in REPLIES if replies is None else replies:
         routes.setdefault(
             f"{method.upper()} {path.lstrip('/')}", [swagger_reply(method, path, body)]
         )
-    for route, body in replies.items():
+    for route, body in overrides.items():
         method, path = route.split(" ", 1)
         routes[route] = [swagger_reply(method.lower(), "/" + path, body)]
-    return FakeDoseSpot(routes)
+    return ContractDoseSpot(routes)
 
 
 def definition(name: str) -> dict[str, Any]:
@@ -301,3 +335,240 @@ async def test_idp_init_sends_no_body():
 def test_the_contract_check_rejects_off_contract_bodies(path: str, body: dict[str, Any]):
     with pytest.raises(jsonschema.ValidationError):
         validate_request("post", path, body)
+
+
+# The checks themselves must be able to fail.
+
+
+def test_a_misspelt_member_fails_the_closed_definition():
+    body = clinician_create().to_body()
+    validate_request("post", "/api/clinicians", body)
+    misspelt = {k: v for k, v in body.items() if k != "EPCSRequested"} | {"EpcsRequested": True}
+    with pytest.raises(jsonschema.ValidationError, match="EpcsRequested"):
+        validate_request("post", "/api/clinicians", misspelt)
+    with pytest.raises(jsonschema.ValidationError, match="Bogus"):
+        validate_response("get", "/api/clinicians/3003", {**CLINICIAN_DETAIL, "Bogus": 1})
+    nested = {"Items": [{"ClinicId": 1001, "Name": "x"}], "Result": OK}
+    with pytest.raises(jsonschema.ValidationError, match="Name"):
+        validate_response("get", "/api/clinicians/3003/clinicIds", nested)
+
+
+def test_a_missing_required_member_fails():
+    body = {k: v for k, v in clinician_create().to_body().items() if k != "LastName"}
+    with pytest.raises(jsonschema.ValidationError, match="LastName"):
+        validate_request("post", "/api/clinicians", body)
+    with pytest.raises(jsonschema.ValidationError, match="ResultCode"):
+        validate_response("get", "/api/general/check", {"Result": {"ResultDescription": ""}})
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2025-05-06T23:43:01.483",
+        "1980-04-01T00:00:00",
+        "1980-04-01T00:00:00Z",
+        "2025-05-06T23:43:01.4830000-04:00",
+    ],
+)
+def test_date_times_as_dotnet_writes_them_pass(value: str):
+    validate_request(
+        "post", "/api/clinicians", {**clinician_create().to_body(), "DateOfBirth": value}
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "04/01/1980",
+        "1980-04-01",
+        "1980-04-01 00:00:00",
+        "1980-02-30T00:00:00",
+        "1980-04-01T24:00:00",
+        "1980-04-01T00:00",
+        "1980-04-01T00:00:00+0000",
+        "1980-04-01T00:00:00+25:00",
+        "",
+    ],
+)
+def test_malformed_date_times_fail(value: str):
+    body = {**clinician_create().to_body(), "DateOfBirth": value}
+    with pytest.raises(jsonschema.ValidationError, match="date-time"):
+        validate_request("post", "/api/clinicians", body)
+    with pytest.raises(jsonschema.ValidationError, match="date-time"):
+        validate_response(
+            "get",
+            "/api/clinicians/3003/legalAgreements",
+            {"Items": [{"AgreementId": 1, "AgreementDate": value}], "Result": OK},
+        )
+
+
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("GET", "api/clinician?npi=1234567893&NPI=1"),
+        ("GET", "api/clinicians/ada/registrationStatus"),
+        ("GET", "api/clinicians/99999999999/registrationStatus"),
+        ("GET", "api/clinicians/3003/clinicIds?clinicStatus=Open"),
+        ("GET", "api/patients/search?firstName=Ada&dob=04%2F01%2F1980"),
+        ("GET", "api/patients/search?firstName=Ada&pageNumber=two"),
+        ("GET", "api/pharmacies/search?specialty=Retail%2CEPCS"),
+        ("GET", "api/allergens/search?pageNumber=1"),
+        ("POST", "api/clinicians/3003/idpInit?force=true"),
+    ],
+)
+async def test_requests_off_the_swagger_fail_at_the_wire(method: str, url: str):
+    fake = fake_dosespot()
+    async with httpx.AsyncClient(base_url=BASE_URL, transport=fake.transport) as http:
+        with pytest.raises(jsonschema.ValidationError):
+            await http.request(method, url)
+
+
+async def test_bodies_off_the_swagger_fail_at_the_wire():
+    fake = fake_dosespot()
+    async with httpx.AsyncClient(base_url=BASE_URL, transport=fake.transport) as http:
+        with pytest.raises(jsonschema.ValidationError, match="takes no body"):
+            await http.post("api/clinicians/3003/idpInit", json={"Force": True})
+        with pytest.raises(jsonschema.ValidationError, match="needs a body"):
+            await http.post("api/clinicians/acceptAgreement")
+        with pytest.raises(jsonschema.ValidationError):
+            await http.post("api/clinicians/acceptAgreement", json={"AgreementId": 1})
+
+
+# Single sign-on, against DoseSpot's published recipe written out again here: a phrase of
+# 32 letters and digits; SingleSignOnCode = phrase + base64(SHA-512(phrase + ClinicKey));
+# SingleSignOnUserIdVerify = base64(SHA-512(UserId + phrase[:22] + ClinicKey)); trailing
+# "=" removed from both. Nothing from dosespot.sso is used to check dosespot.sso.
+
+
+def _published_digest(text: str) -> str:
+    digest = hashlib.new("sha512", text.encode("utf-8")).digest()
+    return binascii.b2a_base64(digest, newline=False).decode("ascii").rstrip("=")
+
+
+def published_sso_check(url: str, clinic_key: str) -> dict[str, str]:
+    """The link's parameters as DoseSpot decodes them, asserting the published recipe."""
+    parts = urlsplit(url)
+    params: dict[str, str] = {}
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        assert name not in params, f"{name} twice"
+        params[name] = value
+    length = int(params["SingleSignOnPhraseLength"])
+    assert length == 32
+    code = params["SingleSignOnCode"]
+    phrase = code[:length]
+    assert re.fullmatch(r"[A-Za-z0-9]{32}", phrase)
+    assert code == phrase + _published_digest(phrase + clinic_key)
+    user_id = params["SingleSignOnUserId"]
+    expected = _published_digest(user_id + phrase[:22] + clinic_key)
+    assert params["SingleSignOnUserIdVerify"] == expected
+    assert not params["SingleSignOnCode"].endswith("=")
+    return params
+
+
+def published_sso_url(
+    base: str, clinic_id: int, clinic_key: str, user_id: int, **extra: str
+) -> str:
+    phrase = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32))
+    params = {
+        "SingleSignOnClinicId": str(clinic_id),
+        "SingleSignOnUserId": str(user_id),
+        "SingleSignOnPhraseLength": "32",
+        "SingleSignOnCode": phrase + _published_digest(phrase + clinic_key),
+        "SingleSignOnUserIdVerify": _published_digest(f"{user_id}{phrase[:22]}{clinic_key}"),
+        **extra,
+    }
+    query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params.items())
+    return f"{base}?{query}"
+
+
+SSO_BASE = "https://my.staging.dosespot.com/LoginSingleSignOn.aspx"
+
+
+@pytest.mark.parametrize("attempt", range(20))
+def test_the_client_sso_link_follows_the_published_recipe(attempt: int):
+    # Random phrases: twenty links make a "+", "/" or other character needing escape
+    # certain to appear in some digest.
+    url = build_sso_url(SSO_BASE, 1001, "K3y+/=Clinic&Key", 777, patient_id=98765)
+    params = published_sso_check(url, "K3y+/=Clinic&Key")
+    assert params["SingleSignOnClinicId"] == "1001"
+    assert params["PatientId"] == "98765"
+    assert "RefillsErrors" not in params
+    assert url.startswith(SSO_BASE + "?")
+
+
+def test_the_refills_and_errors_link_follows_the_published_recipe():
+    url = build_sso_url(SSO_BASE, 1001, "clinic-key", 777, refills_errors=True)
+    params = published_sso_check(url, "clinic-key")
+    assert params["RefillsErrors"] == "1"
+    assert "PatientId" not in params
+
+
+def test_the_published_check_refuses_a_link_made_with_another_key():
+    url = build_sso_url(SSO_BASE, 1001, "clinic-key", 777)
+    with pytest.raises(AssertionError):
+        published_sso_check(url, "another-key")
+    with pytest.raises(AssertionError):
+        published_sso_check(url.replace("SingleSignOnUserId=777", "SingleSignOnUserId=778"), "x")
+
+
+@pytest.fixture(scope="module")
+def sandbox_url() -> Iterator[str]:
+    with sandbox_server(SandboxConfig(default_confirmation_delay_seconds=0)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def confirmed_clinician(sandbox_url: str) -> int:
+    with partner_api(sandbox_url) as partner:
+        response = partner.post("api/clinicians", json=clinician_body())
+        assert response.status_code == 200, response.text
+        clinician_id: int = response.json()["Id"]
+        deadline = time.monotonic() + 5
+        while partner.get(f"api/clinicians/{clinician_id}").json()["Item"]["Confirmed"] is not True:
+            assert time.monotonic() < deadline, "the clinician was never confirmed"
+            time.sleep(0.02)
+    return clinician_id
+
+
+def sandbox_sso_result(url: str) -> str:
+    response = httpx.get(url)
+    assert response.status_code == 200
+    result: str = response.headers["X-Sandbox-SSO-Result"]
+    return result
+
+
+def test_the_sandbox_accepts_a_link_made_by_the_published_recipe(
+    sandbox_url: str, confirmed_clinician: int
+):
+    base = f"{sandbox_url}/LoginSingleSignOn.aspx"
+    key = SANDBOX.partner_clinic_key
+    clinic = SANDBOX.partner_clinic_id
+    assert sandbox_sso_result(published_sso_url(base, clinic, key, confirmed_clinician)) == (
+        "signed_in"
+    )
+    queues = published_sso_url(base, clinic, key, confirmed_clinician, RefillsErrors="1")
+    assert sandbox_sso_result(queues) == "signed_in"
+    client_link = build_sso_url(base, clinic, key, confirmed_clinician, refills_errors=True)
+    published_sso_check(client_link, key)
+    assert sandbox_sso_result(client_link) == "signed_in"
+
+
+def test_the_sandbox_refuses_a_link_the_published_recipe_does_not_make(
+    sandbox_url: str, confirmed_clinician: int
+):
+    base = f"{sandbox_url}/LoginSingleSignOn.aspx"
+    clinic = SANDBOX.partner_clinic_id
+    wrong_key = published_sso_url(base, clinic, "not-the-clinic-key", confirmed_clinician)
+    assert sandbox_sso_result(wrong_key) == "incorrect_sso_calculations"
+    good = published_sso_url(base, clinic, SANDBOX.partner_clinic_key, confirmed_clinician)
+    # The user id bound into the verify digest is not the one signing in.
+    other_user = good.replace(
+        f"SingleSignOnUserId={confirmed_clinician}",
+        f"SingleSignOnUserId={confirmed_clinician + 1}",
+    )
+    assert sandbox_sso_result(other_user) == "incorrect_sso_calculations"
+    # A digest whose "+" arrives as a space (sent unescaped) does not verify.
+    params = dict(parse_qsl(urlsplit(good).query))
+    unescaped = "&".join(f"{k}={v}" for k, v in params.items())
+    if "+" in params["SingleSignOnCode"] + params["SingleSignOnUserIdVerify"]:
+        assert sandbox_sso_result(f"{base}?{unescaped}") == "incorrect_sso_calculations"

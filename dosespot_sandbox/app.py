@@ -12,12 +12,18 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dosespot_sandbox import (
+    allergies,
     auth,
     clinicians,
     clinics,
     control,
+    embedded_ui,
     envelope,
     general,
+    medications,
+    patients,
+    pharmacies,
+    prescriptions,
     sso,
     verification,
 )
@@ -54,9 +60,21 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     app.middleware("http")(gateway)
 
     api_prefix = API_PREFIX.rstrip("/")
-    for module in (auth, general, clinics, clinicians, verification):
+    for module in (
+        auth,
+        general,
+        clinics,
+        clinicians,
+        verification,
+        patients,
+        allergies,
+        pharmacies,
+        medications,
+        prescriptions,
+    ):
         app.include_router(module.router, prefix=api_prefix, include_in_schema=False)
     app.include_router(control.router)
+    app.include_router(embedded_ui.router)
     app.include_router(sso.router, include_in_schema=False)
 
     @app.exception_handler(auth.Unauthorized)

@@ -42,6 +42,18 @@ class SandboxConfig(BaseModel):
     default_confirmation_delay_seconds: float = 2.0
     default_registration_outcome: str = "success"
 
+    # Patients of this age or younger need Weight+WeightMetric and Height+HeightMetric
+    # ("18 and under", as DoseSpot's guide says "under 19").
+    minor_max_age: int = Field(default=18, ge=0)
+    # Rows per page of every paged list (DoseSpot's pharmacy search pages by 20).
+    page_size: int = Field(default=20, ge=1)
+    # A prescription sent in the embedded UI is Sending, then eRxSent after the first delay
+    # (or Error at a failure pharmacy), then PharmacyVerified after the second.
+    prescription_sent_delay_seconds: float = Field(default=1.0, ge=0.0)
+    pharmacy_verified_delay_seconds: float = Field(default=5.0, ge=0.0)
+    # How long a pharmacy's refill request waits for an answer.
+    refill_request_lifetime_days: int = Field(default=30, ge=1)
+
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> SandboxConfig:
         """A sandbox whose partner account matches what the application is configured to use."""

@@ -14,7 +14,7 @@ from dosespot_sandbox.auth import SandboxDep, expire_all_tokens
 from dosespot_sandbox.config import RateLimits
 from dosespot_sandbox.faults import FaultRule, FaultSettings, path_matches
 from dosespot_sandbox.journey import Conflict
-from dosespot_sandbox.notifications import NotificationSettings
+from dosespot_sandbox.notifications import NextDeliveries, NotificationSettings
 from dosespot_sandbox.registration import (
     CLINICIAN_KIND,
     DEFAULT_SCENARIO_KEY,
@@ -188,6 +188,26 @@ async def clear_notification_log(sandbox: SandboxDep) -> dict[str, bool]:
 async def flush_notifications(sandbox: SandboxDep) -> list[dict[str, Any]]:
     await sandbox.notifier.flush()
     return sandbox.notifier.log()
+
+
+@router.post("/notifications/next")
+async def plan_next_notifications(
+    next_deliveries: NextDeliveries, sandbox: SandboxDep
+) -> dict[str, list[str]]:
+    """Drop, duplicate or reorder the next events, deterministically."""
+    return {"planned": list(sandbox.notifier.plan(next_deliveries))}
+
+
+@router.get("/notifications/next")
+async def get_planned_notifications(sandbox: SandboxDep) -> dict[str, list[str]]:
+    return {"planned": list(sandbox.notifier.planned())}
+
+
+@router.delete("/notifications/next")
+async def clear_planned_notifications(sandbox: SandboxDep) -> dict[str, list[str]]:
+    """Forget the plan; events held for reordering are delivered now, newest first."""
+    sandbox.notifier.clear_plan()
+    return {"planned": []}
 
 
 @router.post("/tokens/expire")

@@ -46,3 +46,19 @@ def gateway_error(status_code: int, message: str, headers: dict[str, str] | None
     return JSONResponse(
         {"statusCode": status_code, "message": message}, status_code=status_code, headers=headers
     )
+
+
+def paged(items: list[Any], page_number: int, page_size: int) -> JSONResponse:
+    """``{Items, PageResult, Result}``: one page of ``items`` (pages are 1-based)."""
+    total = len(items)
+    total_pages = (total + page_size - 1) // page_size
+    start = (page_number - 1) * page_size
+    page_result = {
+        "CurrentPage": page_number,
+        "TotalPages": total_pages,
+        "PageSize": page_size,
+        "TotalCount": total,
+        "HasPrevious": page_number > 1,
+        "HasNext": page_number < total_pages,
+    }
+    return ok(Items=items[start : start + page_size], PageResult=page_result)

@@ -8,7 +8,7 @@ import itertools
 import logging
 import random
 import time
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, Field
@@ -26,6 +26,18 @@ class NotificationSettings(BaseModel):
     seed: int | None = None
 
 
+PlannedAction = Literal["drop", "duplicate", "reorder"]
+
+
+class NextDeliveries(BaseModel):
+    """What happens to the next ``count`` events, whatever the probabilities say: ``drop``
+    loses them, ``duplicate`` delivers each twice, ``reorder`` holds them until ``count``
+    have been emitted and then delivers them newest first."""
+
+    action: PlannedAction
+    count: int = Field(default=1, ge=1, le=1000)
+
+
 class Notifier:
     def __init__(self, settings: NotificationSettings, timeout_seconds: float = 20.0) -> None:
         self.settings = settings
@@ -35,6 +47,24 @@ class Notifier:
         self._log: list[dict[str, Any]] = []
         self._pending: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
+        self._plan: list[PlannedAction] = []
+        self._held: list[dict[str, Any]] = []
+        self._reorder_group = 0
+
+    def plan(self, next_deliveries: NextDeliveries) -> list[PlannedAction]:
+        """Queue one-shot actions for the next events (after any already planned)."""
+        if next_deliveries.action == "reorder":
+            self._reorder_group = next_deliveries.count
+        self._plan.extend([next_deliveries.action] * next_deliveries.count)
+        return list(self._plan)
+
+    def planned(self) -> list[PlannedAction]:
+        return list(self._plan)
+
+    def clear_plan(self) -> None:
+        """Forget planned actions; events already held are delivered, newest first."""
+        self._plan.clear()
+        self._release_held()
 
     def configure(self, settings: NotificationSettings) -> None:
         self.settings = settings
@@ -51,13 +81,28 @@ class Notifier:
         event_id = next(self._ids)
         settings = self.settings
         base = {"event_id": event_id, "event_type": event_type, "data": data, "url": settings.url}
+        planned = self._plan.pop(0) if self._plan else None
+        if planned is not None:
+            base["planned"] = planned
         if settings.url is None:
             self._log.append({**base, "outcome": "no_target", "duplicate": False})
             return
-        if self._rng.random() < settings.drop_probability:
+        if planned == "drop" or (
+            planned is None and self._rng.random() < settings.drop_probability
+        ):
             self._log.append({**base, "outcome": "dropped", "duplicate": False})
             return
-        copies = 2 if self._rng.random() < settings.duplicate_probability else 1
+        if planned == "reorder":
+            entry = {**base, "outcome": "held", "duplicate": False, "queued_at": time.time()}
+            self._log.append(entry)
+            self._held.append(entry)
+            if len(self._held) >= self._reorder_group or "reorder" not in self._plan:
+                self._release_held()
+            return
+        if planned == "duplicate":
+            copies = 2
+        else:
+            copies = 2 if self._rng.random() < settings.duplicate_probability else 1
         for copy_index in range(copies):
             entry = {
                 **base,
@@ -72,6 +117,24 @@ class Notifier:
             )
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
+
+    def _release_held(self) -> None:
+        """Deliver the held events one after another, newest first."""
+        held, self._held = self._held, []
+        if not held:
+            return
+        settings = self.settings
+        for entry in held:
+            entry["outcome"] = "pending"
+        held.reverse()
+
+        async def deliver_in_turn() -> None:
+            for entry in held:
+                await self._deliver(entry, entry["url"] or "", settings.secret, 0.0)
+
+        task = asyncio.get_running_loop().create_task(deliver_in_turn())
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     async def _deliver(self, entry: dict[str, Any], url: str, secret: str, delay: float) -> None:
         if delay:
@@ -97,6 +160,7 @@ class Notifier:
         )
 
     async def flush(self) -> None:
+        self._release_held()
         while self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
 

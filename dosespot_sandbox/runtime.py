@@ -16,6 +16,7 @@ from dosespot_sandbox.faults import Faults
 from dosespot_sandbox.journey import Journeys
 from dosespot_sandbox.notifications import NotificationSettings, Notifier
 from dosespot_sandbox.ratelimit import RateLimiter
+from dosespot_sandbox.records import MedicationRecords
 from dosespot_sandbox.registration import CLINICIAN_KIND, Registrations
 from dosespot_sandbox.state import FIRST_GENERATED_ID, Store
 
@@ -41,11 +42,14 @@ class Sandbox:
         self.seed_partner()
         self.registrations = Registrations(self)
         self.journeys = Journeys(self)
+        self.records = MedicationRecords(self)
 
     def advance(self) -> None:
-        """Apply every timed step that is due: confirmations, proofing, two-factor."""
+        """Apply every timed step that is due: confirmations, proofing, two-factor,
+        prescription statuses."""
         self.registrations.advance()
         self.journeys.advance()
+        self.records.advance()
 
     async def run_clock(self, interval_seconds: float = 0.05) -> None:
         while True:
@@ -126,9 +130,11 @@ class Sandbox:
         self.seed_partner()
         self.registrations.rebuild()
         self.journeys.rebuild()
+        self.records.rebuild()
         self.faults.clear()
         self.limiter.configure(self.config.rate_limits)
         self.notifier.configure(self.default_notification_settings())
+        self.notifier.clear_plan()
         self.notifier.clear_log()
         self.clear_requests()
 

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 
 from dosespot.sso import verify_sso
 from dosespot_sandbox.auth import SandboxDep
+from dosespot_sandbox.patients import PATIENT_KIND
 from dosespot_sandbox.registration import CLINICIAN_KIND
 from dosespot_sandbox.runtime import CLINIC_KIND, Sandbox
 
@@ -42,6 +43,7 @@ FAILURES = {
     "locked_out": "Your account is locked out.",
     "not_confirmed": "The clinician has not been confirmed.",
     "data_validation": "Data validation error.",
+    "no_access_to_patient": "The clinician does not have access to this patient.",
 }
 
 
@@ -108,8 +110,16 @@ def _sign_on(sandbox: Sandbox, raw: list[tuple[str, str]]) -> HTMLResponse:
             if number is None:
                 return _failure("data_validation", f"{name} is not a valid identifier.")
             extras.append(f"Opened for {label} {number}.")
-    if params.get("RefillsErrors", "").strip().lower() in {"1", "true"}:
-        extras.append("Opened at the notification queues (refills and transmission errors).")
+    if "PatientId" in params:
+        patient = sandbox.store.get(PATIENT_KIND, int(params["PatientId"].strip()))
+        if patient is None or patient.get("ClinicId") != clinic_id:
+            return _failure("no_access_to_patient")
+    refills_errors = params.get("RefillsErrors")
+    if refills_errors is not None:
+        if refills_errors.strip().lower() not in {"0", "1", "true", "false"}:
+            return _failure("data_validation", "RefillsErrors must be 1 or 0.")
+        if refills_errors.strip().lower() in {"1", "true"}:
+            extras.append("Opened at the notification queues (refills and transmission errors).")
     if params.get("EncounterID", "").strip():
         extras.append(f"Encounter {params['EncounterID'].strip()}.")
 

@@ -8,17 +8,26 @@ Failures become ``{Message, ModelState}`` keyed like ``request.DEANumbers[0].DEA
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from dosespot_sandbox.enums import (
+    ALLERGY_STATUS,
     CLINICIAN_ROLE_TYPE,
     CLINICIAN_SPECIALTY_TYPE,
+    ELIGIBILITY_INFO_TYPE,
+    GENDER,
+    HEIGHT_METRIC,
+    INSURANCE_IDENTIFIER_TYPE,
+    MEDICATION_STATUS,
     PDMP_ROLE_TYPE,
     PHONE_TYPE,
+    REACTION_TYPE,
     TFA_TYPE,
+    WEIGHT_METRIC,
     EnumType,
 )
 
@@ -33,7 +42,7 @@ class InvalidRequest(Exception):
 
 @dataclass(frozen=True)
 class Spec:
-    kind: str  # string | boolean | integer | date-time | enum | array | object
+    kind: str  # string | boolean | integer | number | date-time | enum | array | object
     required: bool = False
     max_length: int | None = None
     pattern: str | None = None
@@ -155,6 +164,113 @@ CLINICIAN_INITIALIZE_TFA_ACTIVATION_REQUEST = obj(
     {"TfaTypeId": enum(TFA_TYPE, required=True)},
 )
 
+INTEGER = Spec("integer")
+NUMBER = Spec("number")
+DATE_TIME = Spec("date-time")
+
+ADD_EDIT_PATIENT_REQUEST = obj(
+    {
+        "Prefix": string(max_length=10),
+        "FirstName": string(required=True, max_length=35),
+        "MiddleName": string(max_length=35),
+        "LastName": string(required=True, max_length=35),
+        "Suffix": string(max_length=10),
+        "DateOfBirth": Spec("date-time", required=True),
+        "Gender": enum(GENDER, required=True),
+        "Email": string(max_length=80),
+        "Address1": string(required=True, max_length=35),
+        "Address2": string(max_length=35),
+        "City": string(required=True, max_length=35),
+        "State": string(required=True, max_length=50),
+        "ZipCode": string(required=True, max_length=10),
+        "PhoneAdditional1": string(max_length=25),
+        "PhoneAdditional2": string(max_length=25),
+        "PhoneAdditionalType1": enum(PHONE_TYPE),
+        "PhoneAdditionalType2": enum(PHONE_TYPE),
+        "PrimaryPhone": string(required=True, max_length=25),
+        "PrimaryPhoneType": enum(PHONE_TYPE, required=True),
+        "Weight": NUMBER,
+        "WeightMetric": enum(WEIGHT_METRIC),
+        "Height": NUMBER,
+        "HeightMetric": enum(HEIGHT_METRIC),
+        "NonDoseSpotMedicalRecordNumber": string(max_length=35),
+        "Active": Spec("boolean", required=True),
+        "Encounter": string(max_length=50),
+        "IsHospice": BOOLEAN,
+    }
+)
+
+_ALLERGY_COMMON = {
+    "Reaction": string(max_length=200),
+    "ReactionType": enum(REACTION_TYPE, required=True),
+    "StatusType": enum(ALLERGY_STATUS, required=True),
+    "OnsetDate": DATE_TIME,
+}
+CODED_PATIENT_ALLERGY_REQUEST = obj(
+    {"AllergenId": Spec("integer", required=True), **_ALLERGY_COMMON}
+)
+FREETEXT_PATIENT_ALLERGY_REQUEST = obj(
+    {"FreeTextDisplayName": string(required=True, max_length=200), **_ALLERGY_COMMON}
+)
+EDIT_PATIENT_ALLERGY_REQUEST = obj(dict(_ALLERGY_COMMON))
+
+CUSTOM_ELIGIBILITY_INFO = obj(
+    {
+        "CustomEligibilityInfoType": enum(ELIGIBILITY_INFO_TYPE),
+        "CustomEligibilityInfoValue": string(),
+    }
+)
+CUSTOM_INSURANCE_REQUEST = obj(
+    {
+        "PatientInsuranceIdentifierType": enum(INSURANCE_IDENTIFIER_TYPE, required=True),
+        "PatientInsuranceIdentifier": string(required=True, max_length=35),
+        "PersonCode": string(max_length=2),
+        "PayerName": string(),
+        "CustomEligibilityDetails": array(CUSTOM_ELIGIBILITY_INFO),
+    }
+)
+
+ADD_EDIT_PATIENT_PHARMACY_REQUEST = obj({"PharmacyId": INTEGER, "SetAsPrimary": BOOLEAN})
+
+_SRM_COMMON = {
+    "Refills": INTEGER,
+    "DaysSupply": INTEGER,
+    "DispenseUnitId": INTEGER,
+    "Quantity": NUMBER,
+    "Directions": string(max_length=500),
+    "WrittenDate": DATE_TIME,
+    "PrescriberUserId": INTEGER,
+    "PrescribingAgentUserId": INTEGER,
+    "Status": enum(MEDICATION_STATUS, required=True),
+    "InactiveDate": DATE_TIME,
+    "Comment": string(max_length=500),
+    "Encounter": string(max_length=50),
+}
+CODED_SELF_REPORTED_MEDICATION_REQUEST = obj(
+    {"DispensableDrugId": Spec("integer", required=True), **_SRM_COMMON}
+)
+SIMPLE_SELF_REPORTED_MEDICATION_REQUEST = obj(
+    {"RoutedDoseFormDrugId": Spec("integer", required=True), **_SRM_COMMON}
+)
+FREE_TEXT_SELF_REPORTED_MEDICATION_REQUEST = obj(
+    {"DisplayName": string(required=True, max_length=300), **_SRM_COMMON}
+)
+UPDATE_SELF_REPORTED_MEDICATION_STATUS_REQUEST = obj(
+    {
+        "Status": enum(MEDICATION_STATUS, required=True),
+        "InactiveDate": DATE_TIME,
+        "Comment": string(max_length=500),
+        "Encounter": string(max_length=50),
+    }
+)
+UPDATE_PRESCRIPTION_MEDICATION_STATUS_REQUEST = obj(
+    {
+        "Status": enum(MEDICATION_STATUS, required=True),
+        "Comment": string(max_length=500),
+        "InactiveDate": DATE_TIME,
+    }
+)
+
 
 def parse_json_body(raw: bytes) -> Any:
     if not raw.strip():
@@ -223,6 +339,16 @@ def _value(spec: Spec, raw: Any, name: str, key: str, errors: dict[str, list[str
         if isinstance(raw, int) and not isinstance(raw, bool) and INT32_MIN <= raw <= INT32_MAX:
             return raw
         _conversion_error(errors, key, raw, "System.Int32")
+        return None
+    if spec.kind == "number":
+        if isinstance(raw, str):
+            try:
+                raw = float(raw.strip())
+            except ValueError:
+                pass
+        if isinstance(raw, int | float) and not isinstance(raw, bool) and math.isfinite(raw):
+            return raw
+        _conversion_error(errors, key, raw, "System.Double")
         return None
     if spec.kind == "date-time":
         if isinstance(raw, str):

@@ -1,19 +1,24 @@
 """The EHR's clients (patients): the record an eRx registration is built from.
 
-Nothing here logs: a client's fields are PHI and leave only in the response body.
+A client's fields are PHI and leave only in the response body: nothing here logs them, and a
+database error, whose text repeats the statement's parameters, is logged by its type alone.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Role
 from api.deps import PrincipalDep, SessionDep
-from api.errors import NotFound
+from api.errors import NotFound, Unavailable
 from api.patient_schemas import (
     AddressPublic,
     ClientPublic,
@@ -26,6 +31,7 @@ from db.models import Client
 from db.upsert import upsert
 
 router = APIRouter(prefix="/v1/workspaces/{ws}", tags=["clients"])
+logger = logging.getLogger("api.clients")
 
 ClientId = Annotated[
     str,
@@ -89,10 +95,29 @@ def client_public(client: Client) -> ClientPublic:
     )
 
 
+@asynccontextmanager
+async def _database(action: str) -> AsyncIterator[None]:
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        logger.error("client record not %s: %s", action, type(exc).__name__)
+        raise Unavailable(f"the client record could not be {action}; try again") from None
+    except SQLAlchemyError as exc:
+        raise RuntimeError(f"client record not {action}: {type(exc).__name__}") from None
+
+
 async def upsert_client(
     session: AsyncSession, ws: str, client_id: str, body: ClientUpsert
 ) -> Client:
     """Create the client or replace every field of it: a field left out becomes empty."""
+    async with _database("written"):
+        await _write(session, ws, client_id, body)
+        client = await session.get(Client, (ws, client_id), populate_existing=True)
+    assert client is not None
+    return client
+
+
+async def _write(session: AsyncSession, ws: str, client_id: str, body: ClientUpsert) -> None:
     address, height, weight, insurance = body.address, body.height, body.weight, body.insurance
     await upsert(
         session,
@@ -127,14 +152,12 @@ async def upsert_client(
             "insurance_group_id": insurance.group_id if insurance else None,
         },
     )
-    client = await session.get(Client, (ws, client_id), populate_existing=True)
-    assert client is not None
-    return client
 
 
 async def get_client(session: AsyncSession, ws: str, client_id: str) -> Client:
     """The workspace's client, or NotFound (another workspace's client does not exist here)."""
-    client = await session.get(Client, (ws, client_id))
+    async with _database("read"):
+        client = await session.get(Client, (ws, client_id))
     if client is None:
         raise NotFound("client not found")
     return client

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -10,7 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from api.routes import clients as clients_route
 from tests.conftest import WorkspaceKeys
 
 CLIENT: dict[str, Any] = {
@@ -366,3 +369,34 @@ async def test_names_are_stored_composed_and_counted_in_characters(
     assert resp.status_code == 200, resp.text
     assert resp.json()["first_name"] == "Jos\u00e9" + "e" * 31
     assert resp.json()["last_name"] == "Nuñez"
+
+
+def _failing_upsert(error: type[DBAPIError]) -> Callable[..., Awaitable[None]]:
+    async def upsert(*_: object, **__: object) -> None:
+        raise error("INSERT INTO clients ...", {"last_name": "Zenobiaqx"}, Exception("Zenobiaqx"))
+
+    return upsert
+
+
+async def test_database_errors_do_not_carry_phi_into_logs(
+    api: httpx.AsyncClient,
+    workspace: WorkspaceKeys,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    body = {**CLIENT, "last_name": "Zenobiaqx"}
+    monkeypatch.setattr(clients_route, "upsert", _failing_upsert(OperationalError))
+    resp = await api.put(url(workspace.id, new_id()), json=body, headers=workspace.headers())
+    assert resp.status_code == 503
+    assert "Zenobiaqx" not in resp.text
+    assert "OperationalError" in caplog.text
+    assert "Zenobiaqx" not in caplog.text
+
+    # Any other database error is a bug: a 500 whose traceback names only the error's type.
+    monkeypatch.setattr(clients_route, "upsert", _failing_upsert(IntegrityError))
+    with pytest.raises(RuntimeError) as raised:
+        await api.put(url(workspace.id, new_id()), json=body, headers=workspace.headers())
+    assert str(raised.value) == "client record not written: IntegrityError"
+    assert raised.value.__suppress_context__
+    assert "Zenobiaqx" not in "".join(traceback.format_exception(raised.value))

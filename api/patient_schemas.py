@@ -1,6 +1,7 @@
 """Clients (patients as the EHR keeps them) and the eRx patient registration built from one.
 
-Reasons in validation errors never repeat the value given: it is PHI.
+The reasons written here do not repeat the value given, which is PHI; the shared US rules
+(erx/us.py) name at most a state code or an area code.
 """
 
 from __future__ import annotations

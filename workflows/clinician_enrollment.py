@@ -106,6 +106,7 @@ EMAIL_EXPIRED = "email:verification_expired"
 START_BILLING = "billing:start"
 # Runs started earlier told the clinic only after the verified state was visible.
 CLINIC_TOLD_BEFORE_VERIFIED_PATCH = "clinic-told-before-verified"
+PUBLISH_EVERY_STATE_PATCH = "publish-every-state"
 # Deactivation's steps, each done once.
 REVOKE_AUDIT = "revoke_audit"
 STOP_BILLING = "stop_billing"
@@ -196,7 +197,13 @@ class ClinicianEnrollmentWorkflow:
         """One bounded step from the current state; every wait also ends on deactivation."""
         await self._publish()
         state = self._state
+        # A state that moved while it was published (or while effects ran) is published
+        # first; earlier runs went straight on to the new state's step.
+        if self._published != state and workflow.patched(PUBLISH_EVERY_STATE_PATCH):
+            return
         if state not in ("blocked", "stalled") and not await self._pending_effects_done():
+            return
+        if self._state != state and workflow.patched(PUBLISH_EVERY_STATE_PATCH):
             return
         if state == "enrolling":
             await self._register()

@@ -11,9 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.routes import clients as clients_route
+from db.models import Base
 from tests.conftest import WorkspaceKeys
 
 CLIENT: dict[str, Any] = {
@@ -400,3 +405,12 @@ async def test_database_errors_do_not_carry_phi_into_logs(
     assert str(raised.value) == "client record not written: IntegrityError"
     assert raised.value.__suppress_context__
     assert "Zenobiaqx" not in "".join(traceback.format_exception(raised.value))
+
+
+async def test_migration_0006_matches_the_client_model(engine: AsyncEngine) -> None:
+    def differences(connection: Connection) -> list[Any]:
+        found = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        return [d for d in found if "clients" in repr(d)]
+
+    async with engine.connect() as connection:
+        assert await connection.run_sync(differences) == []

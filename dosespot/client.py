@@ -380,7 +380,7 @@ class DoseSpotClient:
         last_name: str,
         date_of_birth: date,
         *,
-        status: PatientSearchStatus | None = None,
+        status: PatientSearchStatus | str | int | None = None,
     ) -> list[PatientSummary]:
         """Patients matching name and date of birth, every page of them.
 
@@ -497,7 +497,7 @@ class DoseSpotClient:
     # Medications, prescriptions and queues
 
     async def search_medications(
-        self, name: str, *, drug_status: DrugStatus | None = None, page: int = 1
+        self, name: str, *, drug_status: DrugStatus | str | int | None = None, page: int = 1
     ) -> list[MedicationSearchResult]:
         """Dispensable drugs matching ``name`` (3+ characters), one page."""
         request = search_medications_request(name, drug_status=drug_status, page=page)
@@ -525,7 +525,7 @@ class DoseSpotClient:
         start: date,
         end: date,
         *,
-        status_class: PrescriptionStatusClass | None = None,
+        status_class: PrescriptionStatusClass | str | int | None = None,
     ) -> list[Prescription]:
         """Every prescription written from ``start`` to ``end`` (inclusive, UTC days)."""
         return await self._all_pages(
@@ -546,7 +546,7 @@ class DoseSpotClient:
         )
 
     async def pending_refills(
-        self, *, patient_id: int | None = None, clinic: RefillClinicScope | None = None
+        self, *, patient_id: int | None = None, clinic: RefillClinicScope | str | int | None = None
     ) -> list[RefillRequest]:
         """Renewal requests waiting for this client's user, all pages."""
         return await self._all_pages(

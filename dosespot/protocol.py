@@ -275,7 +275,7 @@ def search_patients_request(
     last_name: str,
     date_of_birth: date,
     *,
-    status: PatientSearchStatus | None = None,
+    status: PatientSearchStatus | str | int | None = None,
     page: int = 1,
 ) -> Request:
     """``GET api/patients/search`` by name and date of birth (names need 2+ characters)."""
@@ -420,7 +420,7 @@ def remove_patient_pharmacy_request(patient_id: int, pharmacy_id: int) -> Reques
 
 
 def search_medications_request(
-    name: str, *, drug_status: DrugStatus | None = None, page: int = 1
+    name: str, *, drug_status: DrugStatus | str | int | None = None, page: int = 1
 ) -> Request:
     """``GET api/medications/search``: three or more characters."""
     text = name.strip()
@@ -455,7 +455,7 @@ def patient_prescriptions_request(
     start: date,
     end: date,
     *,
-    status_class: PrescriptionStatusClass | None = None,
+    status_class: PrescriptionStatusClass | str | int | None = None,
     page: int = 1,
 ) -> Request:
     """Prescriptions written from ``start`` to the end of ``end`` (UTC days), newest first."""
@@ -502,7 +502,7 @@ def self_reported_medications_request(
 def pending_refills_request(
     *,
     patient_id: int | None = None,
-    clinic: RefillClinicScope | None = None,
+    clinic: RefillClinicScope | str | int | None = None,
     page: int = 1,
 ) -> Request:
     params: dict[str, str | list[str]] = {}

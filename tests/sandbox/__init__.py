@@ -161,3 +161,28 @@ class Receiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def patient_body(**overrides: Any) -> dict[str, Any]:
+    """An adult patient that DoseSpot accepts."""
+    return {
+        "FirstName": "Ada",
+        "LastName": "Okafor",
+        "DateOfBirth": "1980-04-02T00:00:00",
+        "Gender": "Female",
+        "Address1": "12 Elm St",
+        "City": "Boston",
+        "State": "MA",
+        "ZipCode": "02110",
+        "PrimaryPhone": "6175551234",
+        "PrimaryPhoneType": "Cell",
+        "Active": True,
+        **overrides,
+    }
+
+
+def create_patient(client: httpx.Client, **overrides: Any) -> int:
+    body = post_valid(client, "api/patients", patient_body(**overrides)).json()
+    assert body["Result"]["ResultCode"] == "OK", body
+    patient_id: int = body["Id"]
+    return patient_id

@@ -16,6 +16,7 @@ from activities.billing_control import BillingControlActivities
 from activities.clinicians import ClinicianActivities
 from activities.clinics import ClinicActivities
 from activities.notifications import NotificationActivities
+from activities.patients import PatientActivities
 from db.session import create_engine, create_sessionmaker
 from dosespot import DoseSpotClient, DoseSpotCredentials
 from erx.codec import SecretBox
@@ -26,12 +27,14 @@ from workflows.clinic_setup import ClinicSetupWorkflow
 from workflows.clinician_billing import ClinicianBillingWorkflow
 from workflows.clinician_enrollment import ClinicianEnrollmentWorkflow
 from workflows.identity_proofing import IdentityProofingWorkflow
+from workflows.patient_erx import PatientErxWorkflow
 
 WORKFLOWS = [
     ClinicSetupWorkflow,
     ClinicianEnrollmentWorkflow,
     IdentityProofingWorkflow,
     ClinicianBillingWorkflow,
+    PatientErxWorkflow,
 ]
 
 
@@ -60,6 +63,7 @@ def build_worker(
     secrets = SecretBox(settings.codec_keys, settings.codec_active_key_id)
     clinics = ClinicActivities(dosespot, sessionmaker, secrets, settings.dosespot_user_id)
     clinicians = ClinicianActivities(dosespot, sessionmaker, secrets, settings.dosespot_user_id)
+    patients = PatientActivities(dosespot, sessionmaker, secrets, settings.dosespot_user_id)
     notifications = NotificationActivities(Mailer.from_settings(settings), sessionmaker, settings)
     billing_control = BillingControlActivities(queue)
     return Worker(
@@ -76,6 +80,9 @@ def build_worker(
             clinicians.deactivate,
             clinicians.record,
             clinicians.append_epcs_audit,
+            patients.ensure_patient,
+            patients.sync_patient,
+            patients.record_patient,
             notifications.send_member_email,
             billing_control.start,
             billing_control.stop,

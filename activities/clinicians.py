@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
-from activities.dosespot_access import DoseSpotActivities, clinic_key
+from activities.dosespot_access import DoseSpotActivities
 from activities.errors import dosespot_errors_as_application_errors
-from db.models import ClinicianEnrollment, ClinicRegistration, EpcsAuditEntry, utcnow
+from db.models import ClinicianEnrollment, EpcsAuditEntry, utcnow
 from db.upsert import upsert
 from dosespot import (
     ClinicianCreate,
     ClinicianRoleType,
     DeaNumber,
-    DoseSpotClient,
     MedicalLicenseNumber,
     NaDeaNumber,
     PhoneType,
 )
 from erx.us import dosespot_phone
-from workflows.failures import ClinicNotRegistered
 from workflows.models import (
     AgreementsResult,
     ClinicianRef,
@@ -37,17 +34,6 @@ EPRESCRIBING_AGREEMENT = "eprescribing"
 
 
 class ClinicianActivities(DoseSpotActivities):
-    async def _in_clinic(self, clinic_id: int) -> DoseSpotClient:
-        """The partner admin acting in one of the workspace's clinics."""
-        async with self._sessionmaker() as session:
-            registration = await session.scalar(
-                select(ClinicRegistration).where(ClinicRegistration.dosespot_clinic_id == clinic_id)
-            )
-        key = clinic_key(registration, self._secrets) if registration else None
-        if key is None:
-            raise ClinicNotRegistered("the clinic is not registered with DoseSpot")
-        return self._as_admin_in(clinic_id, key)
-
     @activity.defn(name="register_clinician")
     async def register_clinician(self, input: RegisterClinicianInput) -> int:
         """The clinician's DoseSpot id: found by NPI if an earlier attempt made it, else created."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import ClinicRegistration
 from dosespot import DoseSpotClient, DoseSpotCredentials
 from erx.codec import SecretBox
+from workflows.failures import ClinicNotRegistered
 
 
 def clinic_key(registration: ClinicRegistration, secrets: SecretBox) -> str | None:
@@ -36,3 +38,14 @@ class DoseSpotActivities:
         return self._dosespot.as_user(
             DoseSpotCredentials(clinic_id=clinic_id, clinic_key=key, user_id=self._admin_user_id)
         )
+
+    async def _in_clinic(self, clinic_id: int) -> DoseSpotClient:
+        """The partner admin acting in one of our registered clinics."""
+        async with self._sessionmaker() as session:
+            registration = await session.scalar(
+                select(ClinicRegistration).where(ClinicRegistration.dosespot_clinic_id == clinic_id)
+            )
+        key = clinic_key(registration, self._secrets) if registration else None
+        if key is None:
+            raise ClinicNotRegistered("the clinic is not registered with DoseSpot")
+        return self._as_admin_in(clinic_id, key)

@@ -178,3 +178,37 @@ def setup_stage_for(clinician_states: list[str]) -> str:
     if any(s in VERIFYING_STATES for s in clinician_states):
         return "verifying"
     return "inviting"
+
+
+class PatientLifecycle(StateMachine):
+    """A client's registration in DoseSpot, kept up to date while they are a patient."""
+
+    unregistered = State("Not registered", initial=True)
+    registering = State("Registering with DoseSpot")
+    registered = State("Registered")
+    blocked = State("Blocked")
+
+    register = unregistered.to(registering) | registered.to(registering) | blocked.to(registering)
+    registration_done = registering.to(registered)
+    block = registering.to(blocked) | registered.to(blocked)
+    retry = blocked.to(registering, cond="was_registering") | blocked.to(
+        registered, cond="was_registered"
+    )
+
+    def was_registering(self, resume_to: str = "") -> bool:
+        return resume_to == "registering"
+
+    def was_registered(self, resume_to: str = "") -> bool:
+        return resume_to == "registered"
+
+
+PATIENT_STATE_NAMES = {state.id: state.name for state in PatientLifecycle.states}
+PATIENT_ACTIONS = {"register": "register", "retry": "retry", "sync": "sync"}
+
+
+def patient_allowed_actions(state: str) -> list[str]:
+    events = {e.id for e in PatientLifecycle(start_value=state).allowed_events}
+    actions = [a for a, e in PATIENT_ACTIONS.items() if e in events]
+    if state == "registered":
+        actions.append("sync")
+    return actions

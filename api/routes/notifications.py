@@ -40,6 +40,7 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import DomainError, Unavailable
 from db.inbox import DoseSpotInboxEntry
 from db.models import ClinicianEnrollment, utcnow
+from db.patients import PatientRegistration
 from dosespot.notifications import (
     MalformedNotification,
     PushNotification,
@@ -49,6 +50,7 @@ from dosespot.notifications import (
 from erx.settings import Settings
 from workflows.clinician_enrollment import clinician_workflow_id
 from workflows.models import DoseSpotEvent
+from workflows.patient_erx import patient_workflow_id
 
 logger = logging.getLogger("api.notifications")
 
@@ -236,7 +238,21 @@ def _aware(moment: datetime) -> datetime:
 
 
 async def _owner(session: AsyncSession, notification: PushNotification) -> str | None:
-    """The workflow that owns the event's DoseSpot id, if there is one."""
+    """The workflow that owns the event's DoseSpot id, if there is one.
+
+    An event naming a patient belongs to that patient's PatientErx; other clinician
+    events to the clinician's ClinicianEnrollment.
+    """
+    if notification.patient_id is not None:
+        patient = (
+            await session.execute(
+                select(PatientRegistration.workspace_id, PatientRegistration.client_id).where(
+                    PatientRegistration.dosespot_patient_id == notification.patient_id
+                )
+            )
+        ).first()
+        if patient is not None:
+            return patient_workflow_id(patient.workspace_id, patient.client_id)
     if not notification.concerns_clinician:
         return None
     enrollment = (

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 import db.billing
 import db.inbox
+import db.patients
 from db.models import Base
 from erx.settings import get_settings
 

@@ -30,9 +30,12 @@ from workflows.models import (
     ClinicRecord,
     ClinicSetupInput,
     ClinicStatus,
+    DoseSpotEvent,
     EnsureClinicInput,
     RegisterClinicRequest,
 )
+from workflows.patient_erx import PatientErxWorkflow, patient_workflow_id
+from workflows.patient_models import PatientErxInput
 
 HISTORIES = Path(__file__).parent / "histories"
 _attempts: dict[str, int] = {}
@@ -139,6 +142,38 @@ async def record_clinician_enrollment(env: WorkflowEnvironment, name: str) -> No
     (HISTORIES / f"identity_proofing-{name}.json").write_text(child.to_json())
 
 
+async def record_patient_erx(env: WorkflowEnvironment, name: str) -> None:
+    from tests.workflows.test_patient_erx import REQUEST, ScriptedPatients
+
+    scripted = ScriptedPatients()
+    scripted.failures["sync_patient"] = [
+        ApplicationError("no access", type="DoseSpotRefused", non_retryable=True)
+    ]
+    queue = f"record-{uuid.uuid4()}"
+    async with Worker(
+        env.client, task_queue=queue, workflows=WORKFLOWS, activities=scripted.activities()
+    ):
+        handle = await env.client.start_workflow(
+            PatientErxWorkflow.run,
+            PatientErxInput(workspace_id="ws_recorded", client_id="c_1"),
+            id=patient_workflow_id("ws_recorded", "c_1"),
+            task_queue=queue,
+        )
+        await handle.execute_update(PatientErxWorkflow.register, REQUEST)
+        # The first sync is refused: the patient is blocked until retried.
+        while (await handle.query(PatientErxWorkflow.status)).state != "blocked":
+            await asyncio.sleep(0.1)
+        await handle.execute_update(PatientErxWorkflow.retry)
+        await handle.execute_update(PatientErxWorkflow.sync)
+        await handle.signal(
+            PatientErxWorkflow.dosespot_event, DoseSpotEvent(event_type="PrescriptionResult")
+        )
+        await handle.execute_update(PatientErxWorkflow.register, REQUEST)
+        await handle.terminate("recorded")
+        history = await handle.fetch_history()
+    (HISTORIES / f"patient_erx-{name}.json").write_text(history.to_json())
+
+
 async def main(name: str) -> None:
     settings = Settings()
     bin_dir = Path(sys.executable).parent
@@ -150,6 +185,7 @@ async def main(name: str) -> None:
     try:
         await record_clinic_setup(env, name)
         await record_clinician_enrollment(env, name)
+        await record_patient_erx(env, name)
     finally:
         await env.shutdown()
 

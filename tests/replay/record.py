@@ -161,7 +161,9 @@ async def record_patient_erx(env: WorkflowEnvironment, name: str) -> None:
         )
         await handle.execute_update(PatientErxWorkflow.register, REQUEST)
         # The first sync is refused: the patient is blocked until retried.
-        while (await handle.query(PatientErxWorkflow.status)).state != "blocked":
+        for _ in range(100):
+            if (await handle.query(PatientErxWorkflow.status)).state == "blocked":
+                break
             await asyncio.sleep(0.1)
         await handle.execute_update(PatientErxWorkflow.retry)
         await handle.execute_update(PatientErxWorkflow.sync)

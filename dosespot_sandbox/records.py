@@ -191,7 +191,7 @@ class MedicationRecords:
             "ErrorIgnored": False,
             "IsUrgent": False,
             "IsRxRenewal": False,
-            "DisplayName": medication["DisplayName"],
+            "DisplayName": medication.get("DisplayName") or medication["Name"],
             "MedicationStatus": "Active",
             "PatientMedicationId": self._store.next_id(),
             "RxReferenceNumber": f"SBX{rx_id:08d}",

@@ -24,6 +24,7 @@ from tests.sandbox import (
     control,
     create_clinic,
     create_clinician,
+    create_patient,
     get_token,
     partner_api,
     post_valid,
@@ -415,16 +416,17 @@ def test_sso_signs_in_with_a_correct_link(base_url: str, partner: httpx.Client) 
     assert f"signed in as clinician {clinician_id} in clinic {PARTNER_CLINIC}" in page
     assert "Accept the legal agreements" in page
 
+    patient_id = create_patient(partner)
     url = build_sso_url(
         f"{base_url}/LoginSingleSignOn.aspx",
         PARTNER_CLINIC,
         CLINIC_KEY,
         clinician_id,
-        patient_id=5551,
+        patient_id=patient_id,
         refills_errors=True,
     )
     page = httpx.get(url).text
-    assert "patient 5551" in page
+    assert f"patient {patient_id}" in page
     assert "notification queues" in page
 
 

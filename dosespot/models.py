@@ -384,6 +384,9 @@ TenDigitPhone = Annotated[
     str, BeforeValidator(_digits_only), StringConstraints(pattern=r"^[0-9]{10}$")
 ]
 Line200 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Line80 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)]
+Line50 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)]
+Line2 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2)]
 Name35 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=35)]
 
 
@@ -402,11 +405,7 @@ class PatientCreate(DoseSpotRequest):
     suffix: Annotated[Line10 | None, Blank] = Field(default=None, alias="Suffix")
     date_of_birth: DateOnly = Field(alias="DateOfBirth")
     gender: Gender = Field(alias="Gender")
-    email: Annotated[
-        str | None,
-        Blank,
-        StringConstraints(strip_whitespace=True, max_length=80),
-    ] = Field(default=None, alias="Email")
+    email: Annotated[Line80 | None, Blank] = Field(default=None, alias="Email")
     address1: Name35 = Field(alias="Address1")
     address2: Annotated[Line35 | None, Blank] = Field(default=None, alias="Address2")
     city: Name35 = Field(alias="City")
@@ -439,9 +438,7 @@ class PatientCreate(DoseSpotRequest):
         default=None, alias="NonDoseSpotMedicalRecordNumber"
     )
     active: bool = Field(default=True, alias="Active")
-    encounter: Annotated[
-        str | None, Blank, StringConstraints(strip_whitespace=True, max_length=50)
-    ] = Field(default=None, alias="Encounter")
+    encounter: Annotated[Line50 | None, Blank] = Field(default=None, alias="Encounter")
     is_hospice: bool | None = Field(default=None, alias="IsHospice")
 
     @field_serializer("date_of_birth", when_used="json")
@@ -550,11 +547,9 @@ class AllergyCreate(DoseSpotRequest):
     """
 
     allergen_id: int | None = Field(default=None, alias="AllergenId", gt=0)
-    free_text_display_name: Annotated[
-        str | None,
-        Blank,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    ] = Field(default=None, alias="FreeTextDisplayName")
+    free_text_display_name: Annotated[Line200 | None, Blank] = Field(
+        default=None, alias="FreeTextDisplayName"
+    )
     reaction: Annotated[Line200 | None, Blank] = Field(default=None, alias="Reaction")
     reaction_type: ReactionType = Field(default=ReactionType.Allergy, alias="ReactionType")
     status_type: AllergyStatus = Field(default=AllergyStatus.Active, alias="StatusType")
@@ -626,9 +621,7 @@ class PatientInsuranceCreate(DoseSpotRequest):
 
     identifier_type: InsuranceIdentifierType = Field(alias="PatientInsuranceIdentifierType")
     identifier: Name35 = Field(alias="PatientInsuranceIdentifier")
-    person_code: Annotated[
-        str | None, Blank, StringConstraints(strip_whitespace=True, max_length=2)
-    ] = Field(default=None, alias="PersonCode")
+    person_code: Annotated[Line2 | None, Blank] = Field(default=None, alias="PersonCode")
     payer_name: Annotated[str | None, Blank] = Field(default=None, alias="PayerName")
     eligibility_details: list[EligibilityDetail] | None = Field(
         default=None, alias="CustomEligibilityDetails"

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from dosespot.enums import MedicationStatus, PrescriptionStatus
 from dosespot.notifications import (
     CLINICIAN_EVENTS,
+    PATIENT_EVENTS,
     MalformedNotification,
+    PushCounts,
     PushNotification,
     event_key,
     parse_notification,
@@ -247,3 +251,123 @@ def test_routable_events_are_the_clinician_events() -> None:
         "ClinicianPINReset",
         "PrescriberNotificationCounts",
     } == CLINICIAN_EVENTS
+
+
+# Patient-side events
+
+
+def test_prescription_result_reads_the_status_as_a_prescription_status() -> None:
+    parsed = parse_notification(PRESCRIPTION_RESULT)
+    assert parsed.prescription_status is PrescriptionStatus.eRxSent
+    assert parsed.medication_status is None
+    assert parsed.status_date_time == datetime(2024, 5, 1, 14, 3, 27, tzinfo=UTC)
+    assert parsed.status_details is None  # an empty StatusDetails
+    assert parsed.concerns_patient
+
+
+def test_pharmacy_verified_is_not_erx_sent() -> None:
+    verified = {**PRESCRIPTION_RESULT["Data"], "PrescriptionStatus": 13, "AgentId": "77"}
+    parsed = parse_notification({"EventType": "PrescriptionResult", "Data": verified})
+    assert parsed.prescription_status is PrescriptionStatus.PharmacyVerified
+    assert parsed.agent_id == 77
+    assert event_key(parsed, SECRET) != event_key(PRESCRIPTION_RESULT, SECRET)
+
+
+def test_a_prescription_error_keeps_its_details() -> None:
+    data = {
+        **PRESCRIPTION_RESULT["Data"],
+        "PrescriptionStatus": "Error",
+        "StatusDetails": " Pharmacy rejected: unknown patient ",
+        "StatusDateTime": "2024-05-01T14:03:27.000-04:00",
+    }
+    parsed = parse_notification({"EventType": "PrescriptionResult", "Data": data})
+    assert parsed.prescription_status is PrescriptionStatus.Error
+    assert parsed.status_details == "Pharmacy rejected: unknown patient"
+    assert parsed.status_date_time == datetime(2024, 5, 1, 18, 3, 27, tzinfo=UTC)
+
+
+def test_an_unknown_status_is_kept_as_sent_but_names_no_member() -> None:
+    data = {**PRESCRIPTION_RESULT["Data"], "PrescriptionStatus": "Teleported"}
+    parsed = parse_notification({"EventType": "PrescriptionResult", "Data": data})
+    assert parsed.status == "Teleported"
+    assert parsed.prescription_status is None
+
+
+def test_medication_status_update_reads_a_medication_status() -> None:
+    parsed = parse_notification(MEDICATION_STATUS)
+    assert parsed.medication_status is MedicationStatus.Discontinued
+    assert parsed.prescription_status is None
+    assert parsed.status_details == "Discontinued by prescriber"
+    assert (parsed.patient_id, parsed.clinic_id, parsed.clinician_id) == (55501, 98765, 123456)
+    assert parsed.concerns_patient
+
+
+def test_self_reported_medication_update_names_the_medication() -> None:
+    parsed = parse_notification(
+        {
+            "EventType": "SelfReportedMedicationStatusUpdate",
+            "Data": {
+                "PatientId": 55501,
+                "SelfReportedMedicationId": "880",
+                "Status": "Added",
+                "StatusDateTime": "2024-05-01T14:03:27",
+                "ClinicianId": 123456,
+                "AgentId": None,
+            },
+        }
+    )
+    assert parsed.self_reported_medication_id == 880
+    assert parsed.status == "Added"
+    assert parsed.medication_status is None  # Added/Edited/Deleted is not a MedicationStatus
+    assert parsed.concerns_patient and not parsed.concerns_clinician
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"EventType": "PatientStatusUpdate", "Data": {"PatientId": 55501, "ClinicId": 98765}},
+        {
+            "EventType": "PatientStatusUpdate",
+            "Data": {"PatientId": "55501", "SourceType": "SureScripts", "Status": "Added"},
+        },
+        PHARMACY_STATUS_AS_STATUS,
+        {"EventType": "pharmacystatusupdate", "Data": {"patientid": 55501, "PharmacyId": 9001}},
+    ],
+)
+def test_patient_and_pharmacy_updates_concern_the_patient(body: dict[str, Any]) -> None:
+    parsed = parse_notification(body)
+    assert parsed.patient_id == 55501
+    assert parsed.concerns_patient
+
+
+def test_a_patient_event_without_a_patient_concerns_nobody() -> None:
+    parsed = parse_notification({"EventType": "PrescriptionResult", "Data": {"ClinicId": 1}})
+    assert not parsed.concerns_patient and not parsed.concerns_clinician
+
+
+def test_notification_counts_are_read_with_their_total() -> None:
+    parsed = parse_notification(NOTIFICATION_COUNTS)
+    assert parsed.counts == PushCounts(
+        pending_prescription_count=1, refill_request_count=2, transmission_error_count=0
+    )
+    assert parsed.total_counts is not None and parsed.total_counts.total == 8
+    sparse = parse_notification(
+        {
+            "EventType": "PrescriberNotificationCounts",
+            "Data": {"ClinicianId": 1, "RefillRequestCount": "3", "Total": None},
+        }
+    )
+    assert sparse.counts is not None and sparse.counts.total == 3
+    assert sparse.total_counts is None
+    assert parse_notification(CLINICIAN_CONFIRMED).counts is None
+
+
+def test_patient_events_and_clinician_events_are_apart() -> None:
+    assert {
+        "PrescriptionResult",
+        "MedicationStatusUpdate",
+        "SelfReportedMedicationStatusUpdate",
+        "PatientStatusUpdate",
+        "PharmacyStatusUpdate",
+    } <= PATIENT_EVENTS
+    assert not PATIENT_EVENTS & CLINICIAN_EVENTS

@@ -519,7 +519,7 @@ def test_medication_search_and_select(partner: httpx.Client) -> None:
     assert [m["Strength"] for m in found] == ["25 mg", "50 mg", "100 mg"]
     assert refused(partner.get("api/medications/search", params={"name": "se"}))
     assert "name" in model_state(partner.get("api/medications/search", params={"name": "s"}))
-    schedules = {}
+    schedules: dict[int, str] = {}
     for drug_id in range(4001, 4032):
         item = ok(partner.get("api/medications/select", params={"dispensableDrugId": drug_id}))[
             "Item"

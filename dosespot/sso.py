@@ -58,7 +58,10 @@ def sso_parameters(
 ) -> dict[str, str]:
     """The query parameters of an SSO link, in DoseSpot's order.
 
-    ``phrase`` is for tests; by default a new random phrase is drawn for every link.
+    ``patient_id`` (DoseSpot's id) opens that patient; ``refills_errors`` adds
+    ``RefillsErrors=1``, which DoseSpot's guide shows without a PatientId to open the
+    "Refill Requests and Transmission Errors" queues. ``phrase`` is for tests; by default a
+    new random phrase is drawn for every link.
     """
     if phrase is None:
         phrase = new_phrase()

@@ -114,8 +114,10 @@ def _closed_definitions(path: Path = SWAGGER_FULL) -> dict[str, Any]:
     return definitions
 
 
-def _template(method: str, path: str, paths: Mapping[str, Any]) -> str:
+def path_template(method: str, path: str, paths: Mapping[str, Any] | None = None) -> str:
     """The Swagger path template of ``path``: the exact path, else the most specific match."""
+    if paths is None:
+        paths = load_swagger()["paths"]
     if path in paths and method.lower() in paths[path]:
         return path
     candidates = []
@@ -133,7 +135,7 @@ def _template(method: str, path: str, paths: Mapping[str, Any]) -> str:
 
 def _operation(method: str, path: str, spec_path: Path = SWAGGER_FULL) -> dict[str, Any]:
     paths = load_swagger(spec_path)["paths"]
-    operation: dict[str, Any] = paths[_template(method, path, paths)][method.lower()]
+    operation: dict[str, Any] = paths[path_template(method, path, paths)][method.lower()]
     return operation
 
 
@@ -229,7 +231,7 @@ def validate_parameters(
             pairs.setdefault(name, []).append(value)
         query = pairs
     spec = load_swagger()
-    template = _template(method, path, spec["paths"])
+    template = path_template(method, path, spec["paths"])
     params = _operation(method, path).get("parameters", [])
 
     path_names = re.findall(r"\{([^}]+)\}", template)

@@ -63,7 +63,9 @@ from dosespot.enums import (
 )
 from dosespot.models import CompoundIngredient, Diagnosis, PrescriptionDiagnosis, StateSchedule
 from tests.contract.swagger import (
+    SWAGGER_FULL,
     load_swagger,
+    path_template,
     response_schema,
     validate_request,
     validate_response,
@@ -697,3 +699,15 @@ async def test_self_reported_and_refill_parameters_fit():
 def test_the_contract_check_rejects_off_contract_patient_bodies(path: str, body: dict[str, Any]):
     with pytest.raises(jsonschema.ValidationError):
         validate_request("post", path, body)
+
+
+@pytest.mark.parametrize(("method", "path"), [(m, p) for m, p, _ in OPERATIONS])
+def test_every_patient_operation_is_in_the_embedded_ui_plan_unchanged(method: str, path: str):
+    """The JumpStart + EPCS plan (embedded UI) has each operation, with the same contract."""
+    template = path_template(method, path)
+    full = load_swagger()["paths"][template][method]
+    jumpstart = load_swagger(SWAGGER_FULL.with_name("swagger-jumpstart-epcs-v2.json"))
+    assert template in jumpstart["paths"] and method in jumpstart["paths"][template]
+    theirs = jumpstart["paths"][template][method]
+    assert theirs["parameters"] == full["parameters"]
+    assert theirs["responses"]["200"] == full["responses"]["200"]

@@ -18,8 +18,10 @@ from db.patients import (
 )
 from db.upsert import upsert
 from dosespot import DoseSpotClient
+from dosespot.enums import pharmacy_services
 from dosespot.models import PatientCreate
 from erx.us import dosespot_phone
+from erx.vitals import DOSESPOT_HEIGHT_METRIC, DOSESPOT_WEIGHT_METRIC
 from workflows.patient_models import (
     EnsurePatientInput,
     PatientDetails,
@@ -40,8 +42,6 @@ INACTIVE_MEDICATION_STATUSES = {
     "Changed",
 }
 INACTIVE_PRESCRIPTION_STATUSES = {"Deleted"}
-HEIGHT_METRIC = {"cm": "Centimeters", "in": "Inches"}
-WEIGHT_METRIC = {"kg": "Kilograms", "lb": "Pounds"}
 
 
 class PatientActivities(DoseSpotActivities):
@@ -106,11 +106,7 @@ class PatientActivities(DoseSpotActivities):
                 today + timedelta(days=1),
             )
             self_reported = await client.self_reported_medications(input.dosespot_patient_id)
-            refills = [
-                r
-                for r in await client.pending_refills()
-                if getattr(r, "patient_id", None) == input.dosespot_patient_id
-            ]
+            refills = await client.pending_refills(patient_id=input.dosespot_patient_id)
             pharmacies = await client.patient_pharmacies(input.dosespot_patient_id)
         keys = {"workspace_id": input.workspace_id, "client_id": input.client_id}
         async with self._sessionmaker() as session:
@@ -139,8 +135,9 @@ class PatientActivities(DoseSpotActivities):
                     PatientRenewalRequest.client_id == input.client_id,
                 )
             )
+            names = {p.prescription_id: p.display_name for p in prescriptions}
             for refill in refills:
-                await upsert(session, PatientRenewalRequest, keys | renewal_row(refill))
+                await upsert(session, PatientRenewalRequest, keys | renewal_row(refill, names))
             await session.execute(
                 delete(PatientPharmacy).where(
                     PatientPharmacy.workspace_id == input.workspace_id,
@@ -194,9 +191,9 @@ def patient_body(details: PatientDetails) -> PatientCreate:
         email=details.email,
         non_dosespot_medical_record_number=details.medical_record_number,
         height=height.value if height else None,
-        height_metric=HEIGHT_METRIC[height.unit] if height else None,
+        height_metric=DOSESPOT_HEIGHT_METRIC[height.unit] if height else None,
         weight=weight.value if weight else None,
-        weight_metric=WEIGHT_METRIC[weight.unit] if weight else None,
+        weight_metric=DOSESPOT_WEIGHT_METRIC[weight.unit] if weight else None,
         active=True,
     )
 
@@ -233,14 +230,14 @@ def prescription_row(p: Any) -> dict[str, Any]:
         "written_date": getattr(p, "written_date", None),
         "last_fill_date": _day(getattr(p, "last_fill_date", None)),
         "quantity": _text(getattr(p, "quantity", None)),
-        "dispense_unit": _text(getattr(p, "dispense_unit_description", None)),
+        "dispense_unit": _text(getattr(p, "dispense_unit_id", None)),
         "refills": _text(getattr(p, "refills", None)),
         "days_supply": getattr(p, "days_supply", None),
         "prescriber_clinician_id": getattr(p, "prescriber_id", None),
         "pharmacy_id": getattr(p, "pharmacy_id", None),
         "pharmacy_notes": getattr(p, "pharmacy_notes", None),
         "schedule": _text(getattr(p, "schedule", None)),
-        "status_at": getattr(p, "last_modified", None) or getattr(p, "written_date", None),
+        "status_at": None,
     }
 
 
@@ -258,10 +255,11 @@ def self_reported_row(m: Any) -> dict[str, Any]:
     }
 
 
-def renewal_row(r: Any) -> dict[str, Any]:
+def renewal_row(r: Any, names: dict[int, str | None]) -> dict[str, Any]:
+    prescription = r.requested_prescription_id or r.original_prescription_id
     return {
         "dosespot_id": int(r.refill_id),
-        "display_name": getattr(r, "display_name", None) or "",
+        "display_name": names.get(prescription) or "Renewal request",
         "requested_at": getattr(r, "requested_date", None),
         "prescriber_clinician_id": getattr(r, "clinician_id", None),
         "pharmacy_id": getattr(r, "pharmacy_id", None),
@@ -269,8 +267,6 @@ def renewal_row(r: Any) -> dict[str, Any]:
 
 
 def pharmacy_row(p: Any) -> dict[str, Any]:
-    from dosespot import pharmacy_services
-
     address = ", ".join(
         part
         for part in (
@@ -285,7 +281,7 @@ def pharmacy_row(p: Any) -> dict[str, Any]:
         "name": getattr(p, "store_name", None) or "",
         "address": address or None,
         "phone": getattr(p, "primary_phone", None),
-        "is_default": bool(getattr(p, "primary", False)),
+        "is_default": bool(getattr(p, "is_default", False)),
         "services": ",".join(sorted(pharmacy_services(getattr(p, "service_level", 0) or 0))),
     }
 

@@ -10,7 +10,17 @@ from fastapi.middleware.cors import CORSMiddleware
 from temporalio.client import Client
 
 from api.errors import install_error_handlers
-from api.routes import billing, clients, clinicians, codec, directory, erx, health, notifications
+from api.routes import (
+    billing,
+    clients,
+    clinicians,
+    codec,
+    directory,
+    erx,
+    health,
+    notifications,
+    patients,
+)
 from db.session import create_engine, create_sessionmaker
 from erx.codec import EncryptionCodec
 from erx.settings import Settings, get_settings
@@ -54,6 +64,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         clinicians.router,
         billing.router,
         notifications.router,
+        patients.router,
         codec.router,
     ):
         app.include_router(router)

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     confirmation_deadline_days: float = 30.0
     tfa_deadline_days: float = 30.0
     idp_deadline_days: float = 30.0
+    # Patients: how long PUT .../erx/patients and POST .../sync wait before answering 202;
+    # after activity, DoseSpot is polled this often for this long (a lost push is caught
+    # within one interval).
+    patient_wait_seconds: float = 30.0
+    patient_reconcile_interval_seconds: float = 600.0
+    patient_reconcile_window_hours: float = 48.0
     # Long-lived workflows continue-as-new after this many history events at the latest.
     continue_as_new_after_events: int = 1000
     # How long POST /erx/setup waits for DoseSpot before answering 202 "registering".

@@ -95,6 +95,8 @@ class PatientErxWorkflow:
         self._syncs_done = 0
         self._continuing = False
         self._published: tuple[str, str | None, datetime | None] | None = None
+        # What the read model holds: updates answer only once it shows their outcome.
+        self._recorded: tuple[str, str | None, datetime | None] | None = None
 
     @workflow.run
     async def run(self, input: PatientErxInput) -> None:
@@ -188,7 +190,11 @@ class PatientErxWorkflow:
             self._machine.send("register")
         await workflow.wait_condition(
             lambda: (
-                (self._state in ("registered", "blocked") and not self._registration_pending)
+                (
+                    self._state in ("registered", "blocked")
+                    and not self._registration_pending
+                    and self._read_model_current
+                )
                 or self._continuing
             )
         )
@@ -205,7 +211,13 @@ class PatientErxWorkflow:
         self._last_activity = workflow.now()
         done = self._syncs_done
         await workflow.wait_condition(
-            lambda: self._syncs_done > done or self._state != "registered" or self._continuing
+            lambda: (
+                (
+                    (self._syncs_done > done or self._state != "registered")
+                    and self._read_model_current
+                )
+                or self._continuing
+            )
         )
         return self.status()
 
@@ -251,6 +263,11 @@ class PatientErxWorkflow:
         )
 
     # Helpers -------------------------------------------------------------------
+
+    @property
+    def _read_model_current(self) -> bool:
+        reason = self._blocked.reason if self._blocked else None
+        return self._recorded == (self._state, reason, self._last_synced)
 
     async def _until_state_changes(self, state: str) -> None:
         await workflow.wait_condition(lambda: self._state != state or self._continue_as_new_due())
@@ -324,6 +341,7 @@ class PatientErxWorkflow:
                 last_synced_at=self._last_synced,
             ),
         )
+        self._recorded = published
 
     def _continue_as_new_due(self) -> bool:
         info = workflow.info()

@@ -25,11 +25,35 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="seconds before a new clinician is confirmed (default 2)",
     )
+    parser.add_argument(
+        "--minor-max-age",
+        type=int,
+        default=None,
+        help="patients this old or younger need height and weight (default 18)",
+    )
+    parser.add_argument(
+        "--prescription-sent-delay",
+        type=float,
+        default=None,
+        help="seconds from Sending to eRxSent (or Error) for a prescription (default 1)",
+    )
+    parser.add_argument(
+        "--pharmacy-verified-delay",
+        type=float,
+        default=None,
+        help="seconds from eRxSent to PharmacyVerified (default 5)",
+    )
     args = parser.parse_args(argv)
 
     overrides: dict[str, object] = {"state_path": args.state, "notification_url": args.notify_url}
-    if args.confirmation_delay is not None:
-        overrides["default_confirmation_delay_seconds"] = args.confirmation_delay
+    for option, field in (
+        ("confirmation_delay", "default_confirmation_delay_seconds"),
+        ("minor_max_age", "minor_max_age"),
+        ("prescription_sent_delay", "prescription_sent_delay_seconds"),
+        ("pharmacy_verified_delay", "pharmacy_verified_delay_seconds"),
+    ):
+        if getattr(args, option) is not None:
+            overrides[field] = getattr(args, option)
     config = SandboxConfig.from_settings(get_settings(), **overrides)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

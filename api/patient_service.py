@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -13,14 +16,23 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy
 
 from api.clinician_service import call
+from api.errors import Conflict
+from api.patient_schemas import PatientRegistrationIn, patient_registration
+from db.models import Client as ClientRecord
+from db.models import ClinicRegistration
+from db.patients import PatientRegistration
 from erx.settings import Settings
 from erx.temporal import update_result_within
+from workflows.models import ClinicStatus
 from workflows.patient_erx import PatientErxWorkflow, patient_workflow_id
 from workflows.patient_models import (
+    Measure,
+    PatientDetails,
     PatientErxInput,
     PatientErxStatus,
     PatientRegistrationRequest,
     PatientTimings,
+    Sex,
 )
 
 
@@ -82,3 +94,88 @@ async def retry(temporal: Client, workspace_id: str, client_id: str) -> PatientE
     handle = handle_for(temporal, workspace_id, client_id)
     status: PatientErxStatus = await call(handle.execute_update(PatientErxWorkflow.retry))
     return status
+
+
+async def _clinic_for(session: AsyncSession, ws: str, current: PatientRegistration | None) -> int:
+    """The DoseSpot clinic the patient lives in: theirs, or the workspace's first."""
+    if current is not None and current.dosespot_clinic_id is not None:
+        return current.dosespot_clinic_id
+    clinic_id = await session.scalar(
+        select(ClinicRegistration.dosespot_clinic_id)
+        .where(
+            ClinicRegistration.workspace_id == ws,
+            ClinicRegistration.status == ClinicStatus.registered.value,
+        )
+        .order_by(ClinicRegistration.created_at)
+        .limit(1)
+    )
+    if clinic_id is None:
+        raise Conflict(
+            "Register the clinic with DoseSpot before registering patients",
+            state="no_clinic",
+            allowed_actions=["register_clinic"],
+        )
+    return clinic_id
+
+
+async def registration_request(
+    session: AsyncSession,
+    settings: Settings,
+    ws: str,
+    client_id: str,
+    client: ClientRecord,
+    body: PatientRegistrationIn,
+) -> PatientRegistrationRequest:
+    """What DoseSpot is sent: the client record with the body's overrides, checked (422)."""
+    merged = patient_registration(
+        client, body, datetime.now(UTC).date(), settings.pediatric_vitals_max_age
+    )
+    current = await session.get(PatientRegistration, (ws, client_id))
+    return PatientRegistrationRequest(
+        dosespot_clinic_id=await _clinic_for(session, ws, current),
+        details=PatientDetails(
+            first_name=merged.first_name,
+            middle_name=merged.middle_name,
+            last_name=merged.last_name,
+            date_of_birth=merged.date_of_birth,
+            sex=Sex(merged.sex),
+            phone=merged.phone,
+            phone_type=merged.phone_type,
+            email=merged.email,
+            address1=merged.address.street_address,
+            address2=merged.address.suburb,
+            city=merged.address.city,
+            state=merged.address.state,
+            zip_code=merged.address.zip_code,
+            medical_record_number=merged.medical_record_number,
+            height=Measure(value=merged.height.value, unit=merged.height.unit)
+            if merged.height
+            else None,
+            weight=Measure(value=merged.weight.value, unit=merged.weight.unit)
+            if merged.weight
+            else None,
+        ),
+    )
+
+
+async def follow_client_record(
+    session: AsyncSession,
+    temporal: Client,
+    settings: Settings,
+    ws: str,
+    client: ClientRecord,
+) -> None:
+    """A registered patient's DoseSpot record follows a change of the client record.
+
+    The changed record is checked as a registration would be (422, nothing written), and
+    sent from the client record alone: overrides given to an earlier registration apply to
+    that registration only.
+    """
+    current = await session.get(PatientRegistration, (ws, client.id))
+    if current is None or current.state == "unregistered":
+        return
+    request = await registration_request(
+        session, settings, ws, client.id, client, PatientRegistrationIn()
+    )
+    await session.commit()
+    await register(temporal, settings, ws, client.id, request)

@@ -17,7 +17,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Role
-from api.deps import PrincipalDep, SessionDep
+from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import NotFound, Unavailable
 from api.patient_schemas import (
     AddressPublic,
@@ -27,6 +27,7 @@ from api.patient_schemas import (
     InsurancePublic,
     WeightPublic,
 )
+from api.patient_service import follow_client_record
 from db.models import Client
 from db.upsert import upsert
 
@@ -165,12 +166,22 @@ async def get_client(session: AsyncSession, ws: str, client_id: str) -> Client:
 
 @router.put("/clients/{client_id}", response_model=ClientPublic)
 async def put_client(
-    ws: str, client_id: ClientId, body: ClientUpsert, principal: PrincipalDep, session: SessionDep
+    ws: str,
+    client_id: ClientId,
+    body: ClientUpsert,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
 ) -> ClientPublic:
-    """Create or replace a client (patient) record."""
+    """Create or replace a client (patient) record; a patient registered in DoseSpot is
+    updated there too (the changed record must still be a valid registration)."""
     principal.require_workspace(ws)
     principal.require_role(Role.service, Role.admin)
-    return client_public(await upsert_client(session, ws, client_id, body))
+    client = await upsert_client(session, ws, client_id, body)
+    answer = client_public(client)
+    await follow_client_record(session, temporal, settings, ws, client)
+    return answer
 
 
 @router.get("/clients/{client_id}", response_model=ClientPublic)

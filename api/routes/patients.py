@@ -6,7 +6,7 @@ database connection first (``session.commit()`` before the await).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
@@ -18,7 +18,7 @@ from api import patient_service as svc
 from api.auth import Principal, Role
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Conflict, Forbidden, NotFound, Unprocessable
-from api.patient_schemas import PatientRegistrationIn, patient_registration
+from api.patient_schemas import PatientRegistrationIn
 from api.routes.clients import ClientId
 from api.schemas import RequestModel, ResourceId
 from db.models import Client, ClinicianEnrollment, ClinicRegistration
@@ -31,13 +31,9 @@ from db.patients import (
 from dosespot.sso import build_sso_url
 from erx.codec import SecretBox
 from workflows.lifecycles import VERIFIED_STATES, patient_allowed_actions
-from workflows.models import Blocked, ClinicStatus
+from workflows.models import Blocked
 from workflows.patient_models import (
-    Measure,
-    PatientDetails,
     PatientErxStatus,
-    PatientRegistrationRequest,
-    Sex,
 )
 
 router = APIRouter(prefix="/v1/workspaces/{ws}/erx/patients", tags=["patients"])
@@ -167,28 +163,6 @@ async def _client(session: AsyncSession, ws: str, client_id: str) -> Client:
     return client
 
 
-async def _clinic_for(session: AsyncSession, ws: str, current: PatientRegistration | None) -> int:
-    """The DoseSpot clinic the patient lives in: theirs, or the workspace's first."""
-    if current is not None and current.dosespot_clinic_id is not None:
-        return current.dosespot_clinic_id
-    clinic_id = await session.scalar(
-        select(ClinicRegistration.dosespot_clinic_id)
-        .where(
-            ClinicRegistration.workspace_id == ws,
-            ClinicRegistration.status == ClinicStatus.registered.value,
-        )
-        .order_by(ClinicRegistration.created_at)
-        .limit(1)
-    )
-    if clinic_id is None:
-        raise Conflict(
-            "Register the clinic with DoseSpot before registering patients",
-            state="no_clinic",
-            allowed_actions=["register_clinic"],
-        )
-    return clinic_id
-
-
 @router.put(
     "/{client_id}",
     response_model=PatientRegistrationPublic,
@@ -209,35 +183,7 @@ async def register_patient(
     ``ERX_PEDIATRIC_VITALS_MAX_AGE`` (18) and under."""
     principal.require_workspace(ws)
     client = await _client(session, ws, client_id)
-    merged = patient_registration(
-        client, body, datetime.now(UTC).date(), settings.pediatric_vitals_max_age
-    )
-    current = await session.get(PatientRegistration, (ws, client_id))
-    request = PatientRegistrationRequest(
-        dosespot_clinic_id=await _clinic_for(session, ws, current),
-        details=PatientDetails(
-            first_name=merged.first_name,
-            middle_name=merged.middle_name,
-            last_name=merged.last_name,
-            date_of_birth=merged.date_of_birth,
-            sex=Sex(merged.sex),
-            phone=merged.phone,
-            phone_type=merged.phone_type,
-            email=merged.email,
-            address1=merged.address.street_address,
-            address2=merged.address.suburb,
-            city=merged.address.city,
-            state=merged.address.state,
-            zip_code=merged.address.zip_code,
-            medical_record_number=merged.medical_record_number,
-            height=Measure(value=merged.height.value, unit=merged.height.unit)
-            if merged.height
-            else None,
-            weight=Measure(value=merged.weight.value, unit=merged.weight.unit)
-            if merged.weight
-            else None,
-        ),
-    )
+    request = await svc.registration_request(session, settings, ws, client_id, client, body)
     await session.commit()
     result = await svc.register(temporal, settings, ws, client_id, request)
     if result is None:

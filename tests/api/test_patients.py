@@ -173,13 +173,30 @@ async def test_a_create_retried_after_a_timeout_leaves_one_patient_and_edits_rea
     )
     assert [t.patient_id for t in twins] == [patient.patient_id]
 
-    # An edit of the client record, registered again, reaches DoseSpot's patient.
+    # An edit of the client record reaches DoseSpot's patient by itself.
     await put_client(j, "c_once", body | {"last_name": "Rivera-Cruz"})
-    resp = await register(j, "c_once")
-    assert resp.status_code == 200, resp.text
     edited, _ = await dosespot_patient(settings, dosespot, sessionmaker, j.ws.id, "c_once")
     assert edited.patient_id == patient.patient_id
     assert edited.last_name == "Rivera-Cruz"
+    # So does a later registration's override.
+    resp = await register(j, "c_once", {"middle_name": "Ann"})
+    assert resp.status_code == 200, resp.text
+    edited, _ = await dosespot_patient(settings, dosespot, sessionmaker, j.ws.id, "c_once")
+    assert edited.middle_name == "Ann" and edited.last_name == "Rivera-Cruz"
+
+
+async def test_a_client_record_change_that_no_longer_registers_is_refused(journey: Journey) -> None:
+    j = journey
+    await j.register_clinic()
+    child = client_body(born_years_ago(8)) | VITALS
+    await put_client(j, "c_kid", child)
+    assert (await register(j, "c_kid")).status_code == 200
+    without = {k: v for k, v in child.items() if k not in ("height", "weight")}
+    resp = await j.api.put(f"{j.base}/clients/c_kid", json=without, headers=j.headers())
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["errors"][0]["field"] in ("height", "weight")
+    kept = await j.api.get(f"{j.base}/clients/c_kid", headers=j.headers())
+    assert kept.json()["height"] == {"value": 120, "unit": "cm"}
 
 
 async def test_another_workspaces_patient_is_not_found(

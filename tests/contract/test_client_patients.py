@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import date
 from typing import Any
 
@@ -25,6 +25,9 @@ from dosespot import (
     AllergyCreate,
     AllergyStatus,
     DoseSpotClient,
+    DoseSpotCredentials,
+    DoseSpotNotFound,
+    DoseSpotRefused,
     DrugStatus,
     EligibilityDetail,
     Gender,
@@ -62,6 +65,8 @@ from dosespot.enums import (
     ReactionType,
 )
 from dosespot.models import CompoundIngredient, Diagnosis, PrescriptionDiagnosis, StateSchedule
+from dosespot_sandbox import SandboxConfig
+from dosespot_sandbox.testing import sandbox_server
 from tests.contract.swagger import (
     SWAGGER_FULL,
     load_swagger,
@@ -69,9 +74,11 @@ from tests.contract.swagger import (
     response_schema,
     validate_request,
     validate_response,
+    validate_wire_request,
 )
 from tests.contract.test_client_requests import ContractDoseSpot, swagger_reply
-from tests.dosespot import OK, make_client
+from tests.dosespot import API_PREFIX, OK, make_client
+from tests.sandbox import CONFIG as SANDBOX
 
 PATIENT = 5001
 
@@ -711,3 +718,133 @@ def test_every_patient_operation_is_in_the_embedded_ui_plan_unchanged(method: st
     theirs = jumpstart["paths"][template][method]
     assert theirs["parameters"] == full["parameters"]
     assert theirs["responses"]["200"] == full["responses"]["200"]
+
+
+# The client against the sandbox over HTTP, every request and reply checked on the way
+
+
+class CheckedTransport(httpx.AsyncBaseTransport):
+    """Real HTTP to the sandbox; each API request and 200 reply validated against the Swagger."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self.checked: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        api_path = request.url.path.removeprefix(API_PREFIX)
+        if api_path == "connect/token":
+            return await self._inner.handle_async_request(request)
+        validate_wire_request(request, API_PREFIX)
+        response = await self._inner.handle_async_request(request)
+        await response.aread()
+        if response.status_code == 200:
+            validate_response(request.method.lower(), "/" + api_path, response.json())
+        self.checked.append(f"{request.method} {path_template(request.method, '/' + api_path)}")
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@pytest.fixture(scope="module")
+def sandbox_url() -> Iterator[str]:
+    with sandbox_server(SandboxConfig(default_confirmation_delay_seconds=0)) as url:
+        yield url
+
+
+async def control(sandbox_url: str, path: str, body: Any = None, *, status: int = 200) -> Any:
+    """A sandbox control: what the clinician does in DoseSpot's UI."""
+    async with httpx.AsyncClient(base_url=f"{sandbox_url}/_sandbox/") as http:
+        response = await http.post(path, json=body)
+    if response.status_code != status:
+        return None
+    return response.json()
+
+
+async def test_the_client_and_the_sandbox_agree_on_a_patients_record(sandbox_url: str):
+    transport = CheckedTransport()
+    credentials = DoseSpotCredentials(
+        SANDBOX.partner_clinic_id, SANDBOX.partner_clinic_key, SANDBOX.partner_user_id
+    )
+    client = DoseSpotClient(
+        f"{sandbox_url}/webapi/v2/", SANDBOX.subscription_key, credentials, transport=transport
+    )
+    async with client:
+        # Registration: look, create, find, read, edit.
+        new = patient_create(last_name="Contract", non_dosespot_medical_record_number="c_1")
+        assert await client.search_patients("Ada", "Contract", new.date_of_birth) == []
+        patient_id = await client.add_patient(new)
+        (found,) = await client.search_patients("Ada", "Contract", new.date_of_birth)
+        assert found.patient_id == patient_id
+        held = await client.get_patient(patient_id)
+        assert (held.weight, held.weight_metric, held.gender) == (
+            41.5,
+            WeightMetric.kg,
+            Gender.Female,
+        )
+        edit = PatientCreate.from_patient(held).model_copy(update={"city": "Bangor"})
+        await client.edit_patient(patient_id, edit)
+        assert (await client.get_patient(patient_id)).city == "Bangor"
+        insurance = PatientInsuranceCreate(identifier_type="PayerID", identifier="T00001")
+        assert await client.add_patient_insurance(patient_id, insurance) > 0
+
+        # Allergies.
+        (allergen, *_) = await client.search_allergens("penicillin")
+        coded = await client.add_patient_allergy(
+            patient_id, AllergyCreate(allergen_id=allergen.allergen_id, reaction="Hives")
+        )
+        free_text = AllergyCreate(free_text_display_name="Strawberries")
+        other = await client.add_patient_allergy(patient_id, free_text)
+        await client.edit_patient_allergy(patient_id, other, AllergyCreate(reaction="Rash"))
+        await client.delete_patient_allergy(patient_id, coded)
+        allergies = {a.patient_allergy_id: a for a in await client.patient_allergies(patient_id)}
+        assert allergies[other].reaction == "Rash"
+        assert coded not in allergies or allergies[coded].status_type is AllergyStatus.Deleted
+
+        # Pharmacies.
+        page = await client.search_pharmacies(PharmacyQuery(name="CVS", state="MA"))
+        assert page.items and all("CVS" in (p.store_name or "") for p in page.items)
+        pharmacy = await client.get_pharmacy(page.items[0].pharmacy_id)
+        assert {"NewRx", "EPCS"} <= pharmacy.services
+        await client.add_patient_pharmacy(patient_id, pharmacy.pharmacy_id, set_as_primary=True)
+        await client.add_patient_pharmacy(patient_id, 7904, set_as_primary=False)
+        await client.remove_patient_pharmacy(patient_id, 7904)
+        (mine,) = await client.patient_pharmacies(patient_id)
+        assert (mine.pharmacy_id, mine.is_default) == (pharmacy.pharmacy_id, True)
+        with pytest.raises((DoseSpotNotFound, DoseSpotRefused)):
+            await client.get_pharmacy(424242)
+
+        # Medications, then the clinician prescribes in DoseSpot's UI.
+        drugs = await client.search_medications("amoxicillin")
+        chosen = await client.select_medication(dispensable_drug_id=drugs[0].dispensable_drug_id)
+        assert not chosen.controlled and chosen.dispense_unit_id
+        assert (await client.select_medication(rxcui=1049621)).controlled
+        prescribed = await control(
+            sandbox_url,
+            f"patients/{patient_id}/prescribe",
+            {"items": [{"medication": chosen.dispensable_drug_id, "refills": 2}]},
+        )
+        rx_id = prescribed["prescriptions"][0]["PrescriptionId"]
+        statuses = []
+        while True:
+            (rx,) = await client.patient_prescriptions(patient_id, date(2020, 1, 1), date.today())
+            statuses.append(rx.status)
+            if await control(sandbox_url, f"prescriptions/{rx_id}/advance") is None:
+                break
+        assert PrescriptionStatus.eRxSent in statuses
+        assert statuses[-1] is PrescriptionStatus.PharmacyVerified
+        assert rx.prescription_id == rx_id and rx.refills == "2"
+        await control(
+            sandbox_url,
+            f"patients/{patient_id}/self-reported-medications",
+            {"display_name": "Vitamin D"},
+        )
+        (reported,) = await client.self_reported_medications(patient_id)
+        assert reported.display_name == "Vitamin D"
+        renewal = {"prescription_id": rx_id}
+        assert await control(sandbox_url, f"patients/{patient_id}/refill-requests", renewal)
+        refills = await client.pending_refills(patient_id=patient_id)
+        assert [r.patient_id for r in refills] == [patient_id]
+        counts = await client.notification_counts()
+        assert counts.refill_requests_count >= 1
+    assert len(set(transport.checked)) >= 20

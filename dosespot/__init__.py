@@ -73,6 +73,7 @@ from dosespot.models import (
     RefillRequest,
     SelfReportedMedication,
     TfaActivation,
+    TransmissionError,
 )
 from dosespot.protocol import DoseSpotCredentials, clinic_matches
 from dosespot.sso import build_sso_url, new_phrase, sso_parameters, verify_sso
@@ -143,6 +144,7 @@ __all__ = [
     "TfaActivation",
     "TfaType",
     "TokenCache",
+    "TransmissionError",
     "UnknownEnumValue",
     "UnknownRegistrationStatus",
     "WeightMetric",

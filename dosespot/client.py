@@ -62,6 +62,7 @@ from dosespot.models import (
     Prescription,
     RefillRequest,
     SelfReportedMedication,
+    TransmissionError,
 )
 from dosespot.protocol import (
     DoseSpotCredentials,
@@ -121,6 +122,7 @@ from dosespot.protocol import (
     select_medication_request,
     self_reported_medications_request,
     token_request,
+    transmission_errors_request,
     update_clinician_request,
 )
 
@@ -552,6 +554,19 @@ class DoseSpotClient:
         return await self._all_pages(
             lambda page: pending_refills_request(patient_id=patient_id, clinic=clinic, page=page),
             RefillRequest,
+        )
+
+    async def transmission_errors(
+        self, *, clinic: RefillClinicScope | str | int | None = None
+    ) -> list[TransmissionError]:
+        """Prescriptions the network refused, with DoseSpot's error text, all pages.
+
+        A prescription's own record carries only its Error status; the words come from here
+        (or from the PrescriptionResult push, which may be lost).
+        """
+        return await self._all_pages(
+            lambda page: transmission_errors_request(clinic=clinic, page=page),
+            TransmissionError,
         )
 
     async def notification_counts(self) -> NotificationCounts:

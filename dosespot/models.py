@@ -628,8 +628,10 @@ class PatientInsuranceCreate(DoseSpotRequest):
     )
 
 
-class PharmacyQuery(DoseSpotRequest):
+class PharmacyQuery(BaseModel):
     """Filters of ``GET api/pharmacies/search``; at least one is needed."""
+
+    model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str | None, Blank] = None
     city: Annotated[str | None, Blank] = None
@@ -943,6 +945,17 @@ class RefillRequest(DoseSpotModel):
     @property
     def patient_id(self) -> int | None:
         return self.patient.patient_id if self.patient else None
+
+
+class TransmissionError(DoseSpotModel):
+    """A prescription the pharmacy network refused (TransmissionErrors), with DoseSpot's words."""
+
+    prescription_id: int = Field(alias="PrescriptionId")
+    patient_id: int | None = Field(default=None, alias="PatientId")
+    clinic_id: int | None = Field(default=None, alias="ClinicId")
+    date_written: UtcDateTime = Field(default=None, alias="DateWritten")
+    error_date_time_stamp: UtcDateTime = Field(default=None, alias="ErrorDateTimeStamp")
+    error_details: str | None = Field(default=None, alias="ErrorDetails")
 
 
 class NotificationCounts(DoseSpotModel):

@@ -514,6 +514,16 @@ def pending_refills_request(
     return Request("GET", "api/refills/pending", "api/refills/pending", params=params)
 
 
+def transmission_errors_request(
+    *, clinic: RefillClinicScope | str | int | None = None, page: int = 1
+) -> Request:
+    params: dict[str, str | list[str]] = {}
+    if clinic is not None:
+        params["clinic"] = RefillClinicScope.parse(clinic).name
+    params.update(_page_params(page))
+    return Request("GET", "api/notifications/errors", "api/notifications/errors", params=params)
+
+
 def notification_counts_request() -> Request:
     return Request("GET", "api/notifications/counts", "api/notifications/counts")
 
@@ -1046,5 +1056,6 @@ __all__ = [
     "select_medication_request",
     "self_reported_medications_request",
     "token_request",
+    "transmission_errors_request",
     "update_clinician_request",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import date
 from typing import Any
@@ -52,6 +53,7 @@ from dosespot import (
     RefillClinicScope,
     RefillRequest,
     SelfReportedMedication,
+    TransmissionError,
     WeightMetric,
 )
 from dosespot.enums import (
@@ -79,6 +81,7 @@ from tests.contract.swagger import (
 from tests.contract.test_client_requests import ContractDoseSpot, swagger_reply
 from tests.dosespot import API_PREFIX, OK, make_client
 from tests.sandbox import CONFIG as SANDBOX
+from tests.sandbox import clinician_body, partner_api
 
 PATIENT = 5001
 
@@ -180,6 +183,7 @@ OPERATIONS: list[tuple[str, str, Any]] = [
     ),
     ("get", "/api/refills/pending", swagger_sample("get", "/api/refills/pending")),
     ("get", "/api/notifications/counts", swagger_sample("get", "/api/notifications/counts")),
+    ("get", "/api/notifications/errors", swagger_sample("get", "/api/notifications/errors")),
 ]
 
 
@@ -274,6 +278,7 @@ MODELS: list[tuple[type[BaseModel], str, set[str]]] = [
     (SelfReportedMedication, "SelfReportedMedicationResponse", {"MedicationStatus"}),
     (RefillRequest, "GetRefillResponse", set()),
     (NotificationCounts, "PrescriberNotificationCountsResponse", set()),
+    (TransmissionError, "TransmissionErrors", set()),
 ]
 
 
@@ -415,6 +420,8 @@ async def test_every_operation_reads_its_swagger_shaped_reply():
         counts = await client.notification_counts()
         members = set(definitions()["PrescriberNotificationCountsResponse"]["properties"])
         assert filled(counts) == members - {"Result"}
+        errors = await client.transmission_errors(clinic="All")
+        assert filled(errors[0]) == set(definitions()["TransmissionErrors"]["properties"])
 
 
 # Request bodies and parameters
@@ -752,16 +759,39 @@ def sandbox_url() -> Iterator[str]:
         yield url
 
 
-async def control(sandbox_url: str, path: str, body: Any = None, *, status: int = 200) -> Any:
+@pytest.fixture(scope="module")
+def prescriber(sandbox_url: str) -> int:
+    """A confirmed prescribing clinician of the partner clinic."""
+    with partner_api(sandbox_url) as partner:
+        response = partner.post("api/clinicians", json=clinician_body())
+        assert response.status_code == 200, response.text
+        clinician_id: int = response.json()["Id"]
+        deadline = time.monotonic() + 5
+        while not partner.get(f"api/clinicians/{clinician_id}").json()["Item"]["Confirmed"]:
+            assert time.monotonic() < deadline, "the clinician was never confirmed"
+            time.sleep(0.02)
+    return clinician_id
+
+
+async def control(sandbox_url: str, path: str, body: Any = None) -> Any:
     """A sandbox control: what the clinician does in DoseSpot's UI."""
     async with httpx.AsyncClient(base_url=f"{sandbox_url}/_sandbox/") as http:
         response = await http.post(path, json=body)
-    if response.status_code != status:
-        return None
+    assert response.status_code == 200, response.text
     return response.json()
 
 
-async def test_the_client_and_the_sandbox_agree_on_a_patients_record(sandbox_url: str):
+async def advance(sandbox_url: str, prescription_id: int) -> bool:
+    """Move a prescription to its next status now; False once it has none left."""
+    async with httpx.AsyncClient(base_url=f"{sandbox_url}/_sandbox/") as http:
+        response = await http.post(f"prescriptions/{prescription_id}/advance")
+    assert response.status_code in (200, 409), response.text
+    return response.status_code == 200
+
+
+async def test_the_client_and_the_sandbox_agree_on_a_patients_record(
+    sandbox_url: str, prescriber: int
+):
     transport = CheckedTransport()
     credentials = DoseSpotCredentials(
         SANDBOX.partner_clinic_id, SANDBOX.partner_clinic_key, SANDBOX.partner_user_id
@@ -822,14 +852,17 @@ async def test_the_client_and_the_sandbox_agree_on_a_patients_record(sandbox_url
         prescribed = await control(
             sandbox_url,
             f"patients/{patient_id}/prescribe",
-            {"items": [{"medication": chosen.dispensable_drug_id, "refills": 2}]},
+            {
+                "clinician_id": prescriber,
+                "items": [{"medication": chosen.dispensable_drug_id, "refills": 2}],
+            },
         )
         rx_id = prescribed["prescriptions"][0]["PrescriptionId"]
         statuses = []
         while True:
             (rx,) = await client.patient_prescriptions(patient_id, date(2020, 1, 1), date.today())
             statuses.append(rx.status)
-            if await control(sandbox_url, f"prescriptions/{rx_id}/advance") is None:
+            if not await advance(sandbox_url, rx_id):
                 break
         assert PrescriptionStatus.eRxSent in statuses
         assert statuses[-1] is PrescriptionStatus.PharmacyVerified
@@ -841,10 +874,34 @@ async def test_the_client_and_the_sandbox_agree_on_a_patients_record(sandbox_url
         )
         (reported,) = await client.self_reported_medications(patient_id)
         assert reported.display_name == "Vitamin D"
-        renewal = {"prescription_id": rx_id}
+        renewal = {"clinician_id": prescriber, "prescription_id": rx_id}
         assert await control(sandbox_url, f"patients/{patient_id}/refill-requests", renewal)
         refills = await client.pending_refills(patient_id=patient_id)
         assert [r.patient_id for r in refills] == [patient_id]
-        counts = await client.notification_counts()
-        assert counts.refill_requests_count >= 1
-    assert len(set(transport.checked)) >= 20
+        # Counts are the clinician's own queues: read them as the prescriber.
+        as_prescriber = client.as_user(
+            DoseSpotCredentials(SANDBOX.partner_clinic_id, SANDBOX.partner_clinic_key, prescriber)
+        )
+        assert (await as_prescriber.notification_counts()).refill_requests_count == 1
+
+        # A pharmacy that rejects: the prescription ends in Error, the words come from errors.
+        rejected = await control(
+            sandbox_url,
+            f"patients/{patient_id}/prescribe",
+            {
+                "clinician_id": prescriber,
+                "pharmacy_id": 7998,
+                "items": [{"medication": chosen.dispensable_drug_id}],
+            },
+        )
+        failed_id = rejected["prescriptions"][0]["PrescriptionId"]
+        while await advance(sandbox_url, failed_id):
+            pass
+        everything = await client.patient_prescriptions(patient_id, date(2020, 1, 1), date.today())
+        failed = next(p for p in everything if p.prescription_id == failed_id)
+        assert failed.status is PrescriptionStatus.Error
+        errors = await as_prescriber.transmission_errors()
+        (error,) = [e for e in errors if e.prescription_id == failed_id]
+        assert error.patient_id == patient_id and error.error_details
+        assert (await as_prescriber.notification_counts()).transaction_errors_count == 1
+    assert len(set(transport.checked)) >= 21

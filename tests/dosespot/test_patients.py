@@ -481,3 +481,28 @@ async def test_notification_counts_sit_beside_the_result():
         counts = await client.notification_counts()
     assert (counts.refill_requests_count, counts.pending_prescriptions_count) == (2, 0)
     assert counts.total == 6
+
+
+async def test_transmission_errors_read_every_page_with_their_words():
+    first = page(
+        [
+            {
+                "PrescriptionId": 1,
+                "PatientId": PATIENT,
+                "ErrorDetails": "Pharmacy rejected: patient not found",
+                "ErrorDateTimeStamp": "2025-05-06T08:00:00",
+            }
+        ],
+        total=2,
+    )
+    second = page([{"PrescriptionId": 2, "ErrorDetails": None}], current=2, total=2)
+    dosespot = fake("GET api/notifications/errors", first, second)
+    async with make_client(dosespot) as client:
+        errors = await client.transmission_errors(clinic="Current")
+    assert [e.prescription_id for e in errors] == [1, 2]
+    assert errors[0].error_date_time_stamp == datetime(2025, 5, 6, 8, tzinfo=UTC)
+    pages = [dict(r.url.params) for r in dosespot.calls("GET api/notifications/errors")]
+    assert pages == [
+        {"clinic": "Current", "pageNumber": "1"},
+        {"clinic": "Current", "pageNumber": "2"},
+    ]

@@ -33,14 +33,16 @@ class DoseSpotActivities:
         self._secrets = secrets
         self._admin_user_id = admin_user_id
 
-    def _as_admin_in(self, clinic_id: int, key: str) -> DoseSpotClient:
-        """The partner's admin user acting in one clinic, with that clinic's key."""
+    def _as_admin_in(self, clinic_id: int, key: str, user_id: int | None = None) -> DoseSpotClient:
+        """The partner's admin user (or ``user_id``) acting in one clinic, with its key."""
         return self._dosespot.as_user(
-            DoseSpotCredentials(clinic_id=clinic_id, clinic_key=key, user_id=self._admin_user_id)
+            DoseSpotCredentials(
+                clinic_id=clinic_id, clinic_key=key, user_id=user_id or self._admin_user_id
+            )
         )
 
-    async def _in_clinic(self, clinic_id: int) -> DoseSpotClient:
-        """The partner admin acting in one of our registered clinics."""
+    async def _in_clinic(self, clinic_id: int, user_id: int | None = None) -> DoseSpotClient:
+        """The partner admin (or the clinician ``user_id``) acting in one of our clinics."""
         async with self._sessionmaker() as session:
             registration = await session.scalar(
                 select(ClinicRegistration).where(ClinicRegistration.dosespot_clinic_id == clinic_id)
@@ -48,4 +50,4 @@ class DoseSpotActivities:
         key = clinic_key(registration, self._secrets) if registration else None
         if key is None:
             raise ClinicNotRegistered("the clinic is not registered with DoseSpot")
-        return self._as_admin_in(clinic_id, key)
+        return self._as_admin_in(clinic_id, key, user_id)

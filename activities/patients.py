@@ -10,6 +10,7 @@ from temporalio import activity
 
 from activities.dosespot_access import DoseSpotActivities
 from activities.errors import dosespot_errors_as_application_errors
+from db.counts import record_counts
 from db.patients import (
     PatientMedication,
     PatientPharmacy,
@@ -17,7 +18,7 @@ from db.patients import (
     PatientRenewalRequest,
 )
 from db.upsert import upsert
-from dosespot import DoseSpotClient
+from dosespot import DoseSpotClient, DoseSpotError
 from dosespot.enums import pharmacy_services
 from dosespot.models import PatientCreate
 from erx.us import dosespot_phone
@@ -147,12 +148,42 @@ class PatientActivities(DoseSpotActivities):
             for pharmacy in pharmacies:
                 await upsert(session, PatientPharmacy, keys | pharmacy_row(pharmacy))
             await session.commit()
+        await self._poll_counts(input, {p.prescriber_id for p in prescriptions})
         return SyncSummary(
             prescriptions=len(prescriptions),
             self_reported=len(self_reported),
             renewal_requests=len(refills),
             synced_at=datetime.now(UTC),
         )
+
+    async def _poll_counts(self, input: SyncPatientInput, prescribers: set[int | None]) -> None:
+        """The notification counts of the patient's prescribers, asked as each of them:
+        the polling fallback for lost PrescriberNotificationCounts pushes."""
+        for prescriber in sorted(p for p in prescribers if p is not None):
+            try:
+                client = await self._in_clinic(input.dosespot_clinic_id, prescriber)
+                counts = await client.notification_counts()
+            except DoseSpotError as err:
+                activity.logger.warning(
+                    "notification counts of clinician %s not read: %s",
+                    prescriber,
+                    type(err).__name__,
+                )
+                continue
+            async with self._sessionmaker() as session:
+                await record_counts(
+                    session,
+                    workspace_id=input.workspace_id,
+                    clinician_id=prescriber,
+                    clinic_id=input.dosespot_clinic_id,
+                    pending_prescriptions=counts.pending_prescriptions_count,
+                    transmission_errors=counts.transaction_errors_count,
+                    refill_requests=counts.refill_requests_count,
+                    change_requests=counts.pending_rx_change_count,
+                    observed_at=datetime.now(UTC),
+                    source="poll",
+                )
+                await session.commit()
 
     @activity.defn(name="record_patient")
     async def record_patient(self, snapshot: PatientSnapshot) -> None:

@@ -17,6 +17,7 @@ from api.routes import (
     codec,
     directory,
     erx,
+    erx_notifications,
     health,
     notifications,
     patients,
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         billing.router,
         notifications.router,
         patients.router,
+        erx_notifications.router,
         codec.router,
     ):
         app.include_router(router)

@@ -15,7 +15,7 @@ from pydantic import (
     field_validator,
 )
 
-from api.schemas import AddressLine, City, Name, RequestModel, ResourceId
+from api.schemas import AddressLine, City, Name, NotificationCounts, RequestModel, ResourceId
 from erx.identifiers import check_date_of_birth, check_dea, check_npi
 from erx.us import UsPhone, UsState, ZipCode
 from workflows.models import Blocked, IdpProgress
@@ -134,6 +134,9 @@ class ClinicianPublic(BaseModel):
     billing_started: bool = False
     message: str | None = None
     summary: str = ""
+    notification_counts: NotificationCounts | None = Field(
+        default=None, description="DoseSpot's queues for this clinician, all clinics together"
+    )
 
 
 class EnrollmentPublic(BaseModel):

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
+from db.counts import ClinicianNotificationCounts
 from erx.us import UsPhone, UsState, ZipCode
 from workflows.models import Address, ClinicRecord, SetupStep
 
@@ -143,3 +144,25 @@ class ErxSetupPublic(BaseModel):
     status: Literal["registered", "registering", "blocked"]
     clinic: ClinicPublic | None
     progress: ErxProgressPublic | None = None
+
+
+class NotificationCounts(BaseModel):
+    """DoseSpot's queues, summed over what is counted."""
+
+    pending_prescriptions: int = 0
+    transmission_errors: int = 0
+    refill_requests: int = 0
+    change_requests: int = 0
+    total: int = 0
+
+    def add(self, row: ClinicianNotificationCounts) -> None:
+        self.pending_prescriptions += row.pending_prescriptions
+        self.transmission_errors += row.transmission_errors
+        self.refill_requests += row.refill_requests
+        self.change_requests += row.change_requests
+        self.total = (
+            self.pending_prescriptions
+            + self.transmission_errors
+            + self.refill_requests
+            + self.change_requests
+        )

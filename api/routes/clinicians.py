@@ -27,6 +27,7 @@ from api.clinician_schemas import (
 )
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Conflict, Forbidden, NotFound, Unprocessable
+from api.routes.erx_notifications import counts_for
 from db.models import ClinicianEnrollment, ClinicRegistration, Location, Member
 from dosespot.sso import build_sso_url
 from erx.codec import SecretBox
@@ -186,7 +187,11 @@ async def get_clinician(
     """One clinician's state, the actions open to them, verification and EPCS status."""
     _acting_for(principal, ws, member_id)
     member = await session.get(Member, (ws, member_id))
-    return _public(await svc.status(temporal, ws, member_id), member)
+    counts = (await counts_for(session, ws, member_id)).total
+    await session.commit()
+    public = _public(await svc.status(temporal, ws, member_id), member)
+    public.notification_counts = counts
+    return public
 
 
 @router.get("/clinicians/{member_id}/enrollment", response_model=EnrollmentDraft)

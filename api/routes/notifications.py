@@ -38,6 +38,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.auth import Unauthorized
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import DomainError, Unavailable
+from db.counts import record_counts
 from db.inbox import DoseSpotInboxEntry
 from db.models import ClinicianEnrollment, utcnow
 from db.patients import PatientRegistration
@@ -110,8 +111,37 @@ async def receive_notification(
     key = event_key(notification, settings.dosespot_webhook_secret)
     window = timedelta(seconds=settings.notification_dedupe_window_seconds)
     status = await _receive(session, temporal, notification, key, window)
+    if status != "duplicate":
+        await _keep_counts(session, notification)
     logger.info("dosespot notification %s %s: %s", _loggable(notification), key[:12], status)
     return NotificationReceipt(status=status)
+
+
+async def _keep_counts(session: AsyncSession, notification: PushNotification) -> None:
+    """A PrescriberNotificationCounts push updates the clinician's badge in the read model."""
+    counts = notification.counts
+    if counts is None or notification.clinician_id is None or notification.clinic_id is None:
+        return
+    workspace_id = await session.scalar(
+        select(ClinicianEnrollment.workspace_id).where(
+            ClinicianEnrollment.dosespot_clinician_id == notification.clinician_id
+        )
+    )
+    if workspace_id is None:
+        return
+    await record_counts(
+        session,
+        workspace_id=workspace_id,
+        clinician_id=notification.clinician_id,
+        clinic_id=notification.clinic_id,
+        pending_prescriptions=counts.pending_prescription_count,
+        transmission_errors=counts.transmission_error_count,
+        refill_requests=counts.refill_request_count,
+        change_requests=counts.change_request_count,
+        observed_at=utcnow(),
+        source="push",
+    )
+    await session.commit()
 
 
 def _loggable(notification: PushNotification) -> str:

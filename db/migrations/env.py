@@ -8,6 +8,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import db.billing
+import db.counts
 import db.inbox
 import db.patients
 from db.models import Base

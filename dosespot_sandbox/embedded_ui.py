@@ -147,8 +147,8 @@ def _patient(sandbox: Sandbox, patient_id: int) -> dict[str, Any]:
 
 
 def _clinician(sandbox: Sandbox, patient: dict[str, Any], clinician_id: int | None) -> int:
-    """The acting clinician (the patient's creator unless named), who must be able to
-    prescribe in the patient's clinic."""
+    """The acting clinician (the patient's creator unless named), who must work in the
+    patient's clinic. Roles are not checked: the partner's admin user may prescribe."""
     chosen = clinician_id if clinician_id is not None else patient.get("CreatedBy")
     doc = sandbox.store.get(CLINICIAN_KIND, chosen) if chosen is not None else None
     if doc is None:

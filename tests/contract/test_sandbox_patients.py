@@ -20,7 +20,15 @@ from tests.contract.swagger import (
     validate_request,
     validate_response,
 )
-from tests.sandbox import CONFIG, api, clinic_body, get_token, partner_api, patient_body
+from tests.sandbox import (
+    CONFIG,
+    api,
+    clinic_body,
+    clinician_body,
+    get_token,
+    partner_api,
+    patient_body,
+)
 
 UNKNOWN_ID = 424242
 
@@ -75,6 +83,17 @@ def elsewhere(base_url: str, partner: httpx.Client) -> Iterator[httpx.Client]:
     token = get_token(base_url, created["ClinicId"], created["ClinicKey"], CONFIG.partner_user_id)
     with api(base_url, token) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def prescriber(partner: httpx.Client) -> int:
+    clinician_id: int = call(partner, "POST", "api/clinicians", clinician_body())["Id"]
+    deadline = time.monotonic() + 5
+    path = f"api/clinicians/{clinician_id}/registrationStatus"
+    while call(partner, "GET", path)["Item"] != "RegistrationSuccess":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    return clinician_id
 
 
 @pytest.fixture(scope="module")
@@ -281,13 +300,17 @@ def test_catalogue_routes(partner: httpx.Client) -> None:
 
 
 def test_prescription_routes(
-    base_url: str, partner: httpx.Client, elsewhere: httpx.Client, patient: int
+    base_url: str,
+    partner: httpx.Client,
+    elsewhere: httpx.Client,
+    prescriber: int,
+    patient: int,
 ) -> None:
     created = ui(
         base_url,
         f"patients/{patient}/prescribe",
         {
-            "clinician_id": CONFIG.partner_user_id,
+            "clinician_id": prescriber,
             "items": [
                 {"medication": 4002, "days_supply": 10, "pharmacy_notes": "Call when ready"},
                 {"supply": 6001, "send": False},
@@ -298,7 +321,7 @@ def test_prescription_routes(
         base_url,
         f"patients/{patient}/prescribe",
         {
-            "clinician_id": CONFIG.partner_user_id,
+            "clinician_id": prescriber,
             "pharmacy_id": 7999,
             "items": [{"medication": 4004}],
         },
@@ -379,12 +402,16 @@ def test_self_reported_medication_routes(
 
 
 def test_refill_and_notification_routes(
-    base_url: str, partner: httpx.Client, elsewhere: httpx.Client, patient: int
+    base_url: str,
+    partner: httpx.Client,
+    elsewhere: httpx.Client,
+    prescriber: int,
+    patient: int,
 ) -> None:
     (rx,) = ui(
         base_url,
         f"patients/{patient}/prescribe",
-        {"clinician_id": CONFIG.partner_user_id, "items": [{"medication": 4014}]},
+        {"clinician_id": prescriber, "items": [{"medication": 4014}]},
     )["prescriptions"]
     ui(base_url, f"patients/{patient}/refill-requests", {"prescription_id": rx["PrescriptionId"]})
     pending = call(
@@ -397,8 +424,11 @@ def test_refill_and_notification_routes(
     assert code(call(partner, "GET", "api/refills/pending", params=[("clinic", "All")])) == "OK"
     refused = call(elsewhere, "GET", "api/refills/pending", params=[("patientId", str(patient))])
     assert code(refused) == "ERROR"
-    counts = call(partner, "GET", "api/notifications/counts")
-    assert counts["RefillRequestsCount"] >= 1
+    token = get_token(base_url, CONFIG.partner_clinic_id, CONFIG.partner_clinic_key, prescriber)
+    with api(base_url, token) as doctor:
+        counts = call(doctor, "GET", "api/notifications/counts")
+        assert counts["RefillRequestsCount"] >= 1
+        assert call(doctor, "GET", "api/notifications/errors")["Items"]
     errors = call(
         partner,
         "GET",

@@ -105,15 +105,33 @@ def status_of(client: httpx.Client, patient_id: int, rx_id: int) -> str:
 
 
 def prescribe(base_url: str, patient_id: int, *items: dict[str, Any], **extra: Any):  # type: ignore[no-untyped-def]
-    body = {"clinician_id": PARTNER_USER, **extra, "items": list(items)}
+    """Prescribe as the clinician who registered the patient, unless another is named."""
+    body = {**extra, "items": list(items)}
     return ui(base_url, "POST", f"patients/{patient_id}/prescribe", json=body)["prescriptions"]
 
 
+@pytest.fixture(scope="module")
+def prescriber(partner: httpx.Client) -> int:
+    """A confirmed PrescribingClinician of the partner clinic (two-factor not active)."""
+    clinician_id: int = ok(post_valid(partner, "api/clinicians", clinician_body()))["Id"]
+    wait_for_status(partner, clinician_id, "RegistrationSuccess")
+    return clinician_id
+
+
+@pytest.fixture(scope="module")
+def doctor(base_url: str, prescriber: int) -> Iterator[httpx.Client]:
+    """The prescriber's own API session: its queues and counts."""
+    token = get_token(base_url, PARTNER_CLINIC, CONFIG.partner_clinic_key, prescriber)
+    with api(base_url, token) as client:
+        yield client
+
+
 @pytest.fixture
-def patient(partner: httpx.Client) -> int:
-    patient_id = create_patient(partner)
+def patient(doctor: httpx.Client) -> int:
+    """A patient registered by the prescriber, with CVS #1024 as primary pharmacy."""
+    patient_id = create_patient(doctor)
     post_valid(
-        partner,
+        doctor,
         f"api/patients/{patient_id}/pharmacies",
         {"PharmacyId": 7901, "SetAsPrimary": True},
     )
@@ -124,7 +142,7 @@ def patient(partner: httpx.Client) -> int:
 
 
 def test_prescriptions_go_sent_then_pharmacy_verified_with_pushes(
-    base_url: str, partner: httpx.Client, patient: int, pushes: Receiver
+    base_url: str, partner: httpx.Client, prescriber: int, patient: int, pushes: Receiver
 ) -> None:
     created = prescribe(
         base_url,
@@ -141,7 +159,7 @@ def test_prescriptions_go_sent_then_pharmacy_verified_with_pushes(
     assert (first["DispenseUnitId"], first["PharmacyId"], first["PrescriberId"]) == (
         2,
         7901,
-        PARTNER_USER,
+        prescriber,
     )
     assert (first["MedicationStatus"], first["Schedule"]) == ("Active", 0)
 
@@ -152,7 +170,7 @@ def test_prescriptions_go_sent_then_pharmacy_verified_with_pushes(
         assert (data["PatientId"], data["ClinicId"], data["ClinicianId"]) == (
             patient,
             PARTNER_CLINIC,
-            PARTNER_USER,
+            prescriber,
         )
         by_rx.setdefault(data["PrescriptionId"], []).append(data["PrescriptionStatus"])
     assert by_rx == {ids[0]: [4, 13], ids[1]: [4, 13]}
@@ -173,7 +191,12 @@ def test_the_next_step_can_be_applied_at_once(
 
 
 def test_failure_pharmacies_end_in_error_with_details(
-    base_url: str, partner: httpx.Client, patient: int, pushes: Receiver
+    base_url: str,
+    partner: httpx.Client,
+    doctor: httpx.Client,
+    prescriber: int,
+    patient: int,
+    pushes: Receiver,
 ) -> None:
     (rejected,) = prescribe(base_url, patient, {"medication": "amoxicillin 500"}, pharmacy_id=7998)
     (failed,) = prescribe(base_url, patient, {"medication": "lisinopril 20"}, pharmacy_id=7999)
@@ -188,12 +211,12 @@ def test_failure_pharmacies_end_in_error_with_details(
     assert "Rejected by pharmacy" in final[rejected["PrescriptionId"]]["StatusDetails"]
     assert final[failed["PrescriptionId"]]["PrescriptionStatus"] == 6
 
-    errors = ok(partner.get("api/notifications/errors"))["Items"]
+    errors = ok(doctor.get("api/notifications/errors"))["Items"]
     mine = {e["PrescriptionId"]: e["ErrorDetails"] for e in errors if e["PatientId"] == patient}
     assert set(mine) == {rejected["PrescriptionId"], failed["PrescriptionId"]}
     assert "Rejected by pharmacy" in mine[rejected["PrescriptionId"]]
     counts = events(pushes, "PrescriberNotificationCounts")
-    assert counts and counts[-1]["ClinicianId"] == PARTNER_USER
+    assert counts and counts[-1]["ClinicianId"] == prescriber
     assert counts[-1]["TransmissionErrorCount"] >= 2
     assert counts[-1]["Total"]["TransmissionErrorCount"] >= 2
 
@@ -231,15 +254,16 @@ def test_discontinued_prescriptions_move_to_inactive(
 
 
 def test_unsent_prescriptions_are_pending_and_counted(
-    base_url: str, partner: httpx.Client, patient: int, pushes: Receiver
+    base_url: str, partner: httpx.Client, doctor: httpx.Client, patient: int, pushes: Receiver
 ) -> None:
-    before = ok(partner.get("api/notifications/counts"))["PendingPrescriptionsCount"]
+    before = ok(doctor.get("api/notifications/counts"))["PendingPrescriptionsCount"]
     (pending,) = prescribe(base_url, patient, {"medication": "prednisone", "send": False})
     assert pending["Status"] == "Entered"
     assert [
         rx["PrescriptionId"] for rx in prescriptions(partner, patient, statusClass="Pending")
     ] == [pending["PrescriptionId"]]
-    assert ok(partner.get("api/notifications/counts"))["PendingPrescriptionsCount"] == before + 1
+    assert ok(doctor.get("api/notifications/counts"))["PendingPrescriptionsCount"] == before + 1
+    assert ok(partner.get("api/notifications/counts"))["PendingPrescriptionsCount"] == 0
     counts = eventually(lambda: events(pushes, "PrescriberNotificationCounts"))
     assert counts[-1]["PendingPrescriptionCount"] == before + 1
 
@@ -266,17 +290,29 @@ def test_prescription_list_filters_dates_status_sort_and_pages(
 
 def test_prescribing_refusals(base_url: str, partner: httpx.Client, patient: int) -> None:
     status, detail = ui_refusal(
-        base_url,
-        f"patients/{patient}/prescribe",
-        {"clinician_id": PARTNER_USER, "items": [{"medication": "oxycodone"}]},
+        base_url, f"patients/{patient}/prescribe", {"items": [{"medication": "oxycodone"}]}
     )
     assert (status, detail) == (409, "You do not have permission to send controlled substances")
     status, _ = ui_refusal(
         base_url,
         f"patients/{patient}/prescribe",
-        {"clinician_id": PARTNER_USER, "pharmacy_id": 7928, "items": [{"medication": 4002}]},
+        {"pharmacy_id": 7928, "items": [{"medication": 4002}]},
     )
     assert status == 409
+    body = clinician_body()
+    ui(
+        base_url,
+        "PUT",
+        f"scenarios/clinicians/{body['NPINumber']}",
+        json={"confirmation_delay_seconds": 3600},
+    )
+    unconfirmed = ok(post_valid(partner, "api/clinicians", body))["Id"]
+    status, detail = ui_refusal(
+        base_url,
+        f"patients/{patient}/prescribe",
+        {"clinician_id": unconfirmed, "items": [{"medication": 4002}]},
+    )
+    assert (status, detail) == (409, "the clinician has not been confirmed")
     status, detail = ui_refusal(
         base_url, f"patients/{patient}/prescribe", {"items": [{"medication": "sertraline"}]}
     )
@@ -379,10 +415,10 @@ def test_self_reported_medications_through_the_api_and_the_ui(
 
 
 def test_refill_requests_queue_count_and_resolve(
-    base_url: str, partner: httpx.Client, patient: int, pushes: Receiver
+    base_url: str, partner: httpx.Client, doctor: httpx.Client, patient: int, pushes: Receiver
 ) -> None:
     (original,) = prescribe(base_url, patient, {"medication": 4012, "quantity": 90, "refills": 0})
-    before = ok(partner.get("api/notifications/counts"))["RefillRequestsCount"]
+    before = ok(doctor.get("api/notifications/counts"))["RefillRequestsCount"]
     refill = ui(
         base_url,
         "POST",
@@ -410,7 +446,7 @@ def test_refill_requests_queue_count_and_resolve(
     listed = prescriptions(partner, patient)
     assert [rx["PrescriptionId"] for rx in listed] == [original["PrescriptionId"]]
     assert len(prescriptions(partner, patient, prescriptionStatus="Requested")) == 2
-    assert ok(partner.get("api/notifications/counts"))["RefillRequestsCount"] == before + 2
+    assert ok(doctor.get("api/notifications/counts"))["RefillRequestsCount"] == before + 2
 
     ui(base_url, "POST", f"refill-requests/{refill['RefillId']}/resolve")
     left = ok(partner.get("api/refills/pending", params={"patientId": patient}))["Items"]

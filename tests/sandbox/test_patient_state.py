@@ -9,7 +9,7 @@ import httpx
 
 from dosespot_sandbox import SandboxConfig
 from dosespot_sandbox.testing import sandbox_server
-from tests.sandbox import CONFIG, create_patient, partner_api
+from tests.sandbox import create_clinician, create_patient, partner_api, wait_for_status
 
 
 def prescription_status(client: httpx.Client, patient_id: int, rx_id: int) -> str:
@@ -25,11 +25,14 @@ def test_a_pending_status_step_finishes_after_a_restart(tmp_path: Path) -> None:
         pharmacy_verified_delay_seconds=0.5,
     )
     with sandbox_server(config) as url, partner_api(url) as client:
+        prescriber = create_clinician(client)
+        httpx.post(f"{url}/_sandbox/clinicians/{prescriber}/confirm").raise_for_status()
+        wait_for_status(client, prescriber, "RegistrationSuccess")
         patient_id = create_patient(client)
         created = httpx.post(
             f"{url}/_sandbox/patients/{patient_id}/prescribe",
             json={
-                "clinician_id": CONFIG.partner_user_id,
+                "clinician_id": prescriber,
                 "pharmacy_id": 7902,
                 "items": [{"medication": "azithromycin"}],
             },

@@ -104,6 +104,17 @@ async def medication_select(request: Request, session: SessionDep) -> JSONRespon
     return envelope.error("Medication not found.")
 
 
+@router.get("/api/medications/searchByRxCUI")
+async def medication_search_by_rxcui(request: Request, session: SessionDep) -> JSONResponse:
+    rxcui = int_param("rxCUI", query(request).get("rxcui"))
+    if rxcui is None:
+        return envelope.error("An RxCUI is required.")
+    found = [
+        {k: med[k] for k in SELECT_FIELDS} for med in MEDICATIONS.values() if med["RXCUI"] == rxcui
+    ]
+    return envelope.ok(Items=found)
+
+
 @router.get("/api/supplies/search")
 async def supply_search(request: Request, session: SessionDep, sandbox: SandboxDep):
     params = query(request)

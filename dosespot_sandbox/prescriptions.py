@@ -43,6 +43,7 @@ from dosespot_sandbox.runtime import Sandbox
 from dosespot_sandbox.validation import (
     CODED_SELF_REPORTED_MEDICATION_REQUEST,
     FREE_TEXT_SELF_REPORTED_MEDICATION_REQUEST,
+    IGNORE_ALERT_REQUEST,
     SIMPLE_SELF_REPORTED_MEDICATION_REQUEST,
     UPDATE_PRESCRIPTION_MEDICATION_STATUS_REQUEST,
     UPDATE_SELF_REPORTED_MEDICATION_STATUS_REQUEST,
@@ -147,6 +148,24 @@ async def update_medication_status(
     return envelope.ok()
 
 
+@router.post("/api/patients/{patientId}/prescriptions/{prescriptionId}/ignoreError")
+async def ignore_error(
+    patientId: int,
+    prescriptionId: int,
+    request: Request,
+    session: SessionDep,
+    sandbox: SandboxDep,
+) -> JSONResponse:
+    fields = await read_body(request, IGNORE_ALERT_REQUEST)
+    rx, refusal = _prescription(sandbox, session, patientId, prescriptionId)
+    if rx is None:
+        return envelope.error(refusal)
+    if rx["Status"] not in ERROR_STATUSES:
+        return envelope.error("The prescription has no transmission error.")
+    sandbox.records.ignore_error(rx, fields.get("Comment"))
+    return envelope.ok()
+
+
 # -- self-reported medications -------------------------------------------------------
 
 
@@ -234,6 +253,69 @@ async def add_simple_self_reported(
     if medication is None:
         return envelope.error(MEDICATION_NOT_FOUND, Id=0)
     return await _add_self_reported(patientId, fields, medication, session, sandbox)
+
+
+async def _edit_self_reported(
+    patient_id: int,
+    srm_id: int,
+    fields: dict[str, Any],
+    medication: dict[str, Any] | None,
+    session: Session,
+    sandbox: Sandbox,
+) -> JSONResponse:
+    srm, refusal = _self_reported(sandbox, session, patient_id, srm_id)
+    if srm is None:
+        return envelope.error(refusal, Id=0)
+    sandbox.records.replace_self_reported(srm, fields, medication, session.user_id)
+    return envelope.ok(Id=srm_id)
+
+
+@router.put("/api/patients/{patientId}/selfReportedMedications/freetext/{selfReportedMedicationId}")
+async def edit_free_text_self_reported(
+    patientId: int,
+    selfReportedMedicationId: int,
+    request: Request,
+    session: SessionDep,
+    sandbox: SandboxDep,
+) -> JSONResponse:
+    fields = await read_body(request, FREE_TEXT_SELF_REPORTED_MEDICATION_REQUEST)
+    return await _edit_self_reported(
+        patientId, selfReportedMedicationId, fields, None, session, sandbox
+    )
+
+
+@router.put("/api/patients/{patientId}/selfReportedMedications/coded/{selfReportedMedicationId}")
+async def edit_coded_self_reported(
+    patientId: int,
+    selfReportedMedicationId: int,
+    request: Request,
+    session: SessionDep,
+    sandbox: SandboxDep,
+) -> JSONResponse:
+    fields = await read_body(request, CODED_SELF_REPORTED_MEDICATION_REQUEST)
+    medication = MEDICATIONS.get(fields["DispensableDrugId"])
+    if medication is None:
+        return envelope.error(MEDICATION_NOT_FOUND, Id=0)
+    return await _edit_self_reported(
+        patientId, selfReportedMedicationId, fields, medication, session, sandbox
+    )
+
+
+@router.put("/api/patients/{patientId}/selfReportedMedications/simple/{selfReportedMedicationId}")
+async def edit_simple_self_reported(
+    patientId: int,
+    selfReportedMedicationId: int,
+    request: Request,
+    session: SessionDep,
+    sandbox: SandboxDep,
+) -> JSONResponse:
+    fields = await read_body(request, SIMPLE_SELF_REPORTED_MEDICATION_REQUEST)
+    medication = MEDICATIONS_BY_ROUTED.get(fields["RoutedDoseFormDrugId"])
+    if medication is None:
+        return envelope.error(MEDICATION_NOT_FOUND, Id=0)
+    return await _edit_self_reported(
+        patientId, selfReportedMedicationId, fields, medication, session, sandbox
+    )
 
 
 @router.post(

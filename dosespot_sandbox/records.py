@@ -318,6 +318,14 @@ class MedicationRecords:
                 },
             )
 
+    def ignore_error(self, doc: dict[str, Any], comment: str | None) -> None:
+        """The error leaves the prescriber's transmission-error queue."""
+        doc["ErrorIgnored"] = True
+        if comment:
+            doc["Comment"] = comment
+        self._store.put(PRESCRIPTION_KIND, doc["PrescriptionId"], doc)
+        self.push_counts(doc["PrescriberId"], doc["ClinicId"])
+
     def prescriptions_of(self, patient_id: int) -> list[dict[str, Any]]:
         return sorted(
             (d for d in self._store.all(PRESCRIPTION_KIND) if d["PatientId"] == patient_id),
@@ -373,6 +381,18 @@ class MedicationRecords:
         clinician_id: int,
     ) -> dict[str, Any]:
         srm_id = self._store.next_id()
+        doc = self._self_reported_doc(srm_id, patient, fields, medication)
+        self._store.put(SELF_REPORTED_KIND, srm_id, doc)
+        self._self_reported_event(doc, "Added", clinician_id)
+        return doc
+
+    def _self_reported_doc(
+        self,
+        srm_id: int,
+        patient: dict[str, Any],
+        fields: dict[str, Any],
+        medication: dict[str, Any] | None,
+    ) -> dict[str, Any]:
         doc: dict[str, Any] = {
             "SelfReportedMedicationId": srm_id,
             "PatientId": patient["PatientId"],
@@ -416,9 +436,23 @@ class MedicationRecords:
             doc["DispenseUnitType"] = unit["Name"]
         if doc["Status"] in INACTIVE_MEDICATION_STATUSES:
             doc["DiscontinuedDate"] = fields.get("InactiveDate") or timestamp()
-        self._store.put(SELF_REPORTED_KIND, srm_id, doc)
-        self._self_reported_event(doc, "Added", clinician_id)
         return doc
+
+    def replace_self_reported(
+        self,
+        doc: dict[str, Any],
+        fields: dict[str, Any],
+        medication: dict[str, Any] | None,
+        clinician_id: int,
+    ) -> None:
+        """An edit: the request's members replace the stored ones (the id and date stay)."""
+        patient = {"PatientId": doc["PatientId"], "ClinicId": doc["ClinicId"]}
+        srm_id, reported = doc["SelfReportedMedicationId"], doc["DateReported"]
+        doc.clear()
+        doc.update(self._self_reported_doc(srm_id, patient, fields, medication))
+        doc["DateReported"] = reported
+        self._store.put(SELF_REPORTED_KIND, srm_id, doc)
+        self._self_reported_event(doc, "Edited", clinician_id)
 
     def update_self_reported(
         self, doc: dict[str, Any], fields: dict[str, Any], clinician_id: int

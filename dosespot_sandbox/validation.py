@@ -270,6 +270,7 @@ UPDATE_PRESCRIPTION_MEDICATION_STATUS_REQUEST = obj(
         "InactiveDate": DATE_TIME,
     }
 )
+IGNORE_ALERT_REQUEST = obj({"Comment": string(max_length=500)})
 
 
 def parse_json_body(raw: bytes) -> Any:

@@ -282,6 +282,9 @@ def test_catalogue_routes(partner: httpx.Client) -> None:
     by_ndc = [("nDC", ndc["Item"]["NDC"])]
     assert call(partner, "GET", "api/medications/select", params=by_ndc)["Item"] == ndc["Item"]
     assert code(call(partner, "GET", "api/medications/select")) == "ERROR"
+    by_rxcui = call(partner, "GET", "api/medications/searchByRxCUI", params=[("rxCUI", "308048")])
+    assert [m["DispensableDrugId"] for m in by_rxcui["Items"]] == [4026]
+    assert code(call(partner, "GET", "api/medications/searchByRxCUI")) == "ERROR"
     supplies = call(
         partner,
         "GET",
@@ -358,6 +361,12 @@ def test_prescription_routes(
     assert call(partner, "GET", f"{path}/{rx_id}")["Prescription"]["MedicationStatus"] == (
         "Discontinued"
     )
+    failed = call(partner, "GET", path, params=[("prescriptionStatus", "Error")])["Items"][0]
+    ignore = {"Comment": "Sent by fax instead"}
+    ignored = call(partner, "POST", f"{path}/{failed['PrescriptionId']}/ignoreError", ignore)
+    assert code(ignored) == "OK"
+    assert code(call(partner, "POST", f"{path}/{rx_id}/ignoreError", ignore)) == "ERROR"
+    assert code(call(elsewhere, "POST", f"{path}/{rx_id}/ignoreError", ignore)) == "ERROR"
 
 
 def test_self_reported_medication_routes(
@@ -396,6 +405,16 @@ def test_self_reported_medication_routes(
     assert code(call(partner, "GET", f"{path}/{coded['Id']}")) == "OK"
     assert code(call(partner, "GET", f"{path}/{UNKNOWN_ID}")) == "ERROR"
     assert code(call(elsewhere, "GET", path)) == "ERROR"
+    edits = (
+        ("freetext", free["Id"], {"DisplayName": "Vitamin D3 2000 IU", **common}),
+        ("coded", coded["Id"], {"DispensableDrugId": 4005, **common}),
+        ("simple", simple["Id"], {"RoutedDoseFormDrugId": 5012, **common}),
+    )
+    for kind, srm_id, body in edits:
+        edited = call(partner, "PUT", f"{path}/{kind}/{srm_id}", body)
+        assert (code(edited), edited["Id"]) == ("OK", srm_id)
+    missing_edit = call(partner, "PUT", f"{path}/freetext/{UNKNOWN_ID}", edits[0][2])
+    assert (code(missing_edit), missing_edit["Id"]) == ("ERROR", 0)
     update = {"Status": "Completed", "Comment": "Done", "InactiveDate": "2026-02-01T00:00:00"}
     assert code(call(partner, "POST", f"{path}/{free['Id']}/updateStatus", update)) == "OK"
     assert code(call(partner, "POST", f"{path}/{UNKNOWN_ID}/updateStatus", update)) == "ERROR"
@@ -428,7 +447,7 @@ def test_refill_and_notification_routes(
     with api(base_url, token) as doctor:
         counts = call(doctor, "GET", "api/notifications/counts")
         assert counts["RefillRequestsCount"] >= 1
-        assert call(doctor, "GET", "api/notifications/errors")["Items"]
+        assert code(call(doctor, "GET", "api/notifications/errors")) == "OK"
     errors = call(
         partner,
         "GET",
@@ -448,6 +467,7 @@ def test_refill_and_notification_routes(
         ("CustomInsuranceRequest", validation.CUSTOM_INSURANCE_REQUEST),
         ("CustomEligibilityInfo", validation.CUSTOM_ELIGIBILITY_INFO),
         ("AddEditPatientPharmacyRequest", validation.ADD_EDIT_PATIENT_PHARMACY_REQUEST),
+        ("IgnoreAlertRequest", validation.IGNORE_ALERT_REQUEST),
         (
             "CodedSelfReportedMedicationRequest",
             validation.CODED_SELF_REPORTED_MEDICATION_REQUEST,

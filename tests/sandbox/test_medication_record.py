@@ -587,3 +587,62 @@ def test_sso_opens_a_patient_of_the_clinic_and_refuses_others(
         )
     ).text  # fmt: skip
     assert "does not have access to this patient" in page
+
+
+def test_an_ignored_error_leaves_the_error_queue(
+    base_url: str, doctor: httpx.Client, patient: int, pushes: Receiver
+) -> None:
+    before = ok(doctor.get("api/notifications/counts"))["TransactionErrorsCount"]
+    (failed,) = prescribe(base_url, patient, {"medication": 4013}, pharmacy_id=7999)
+    (sent,) = prescribe(base_url, patient, {"medication": 4013})
+    assert ok(doctor.get("api/notifications/counts"))["TransactionErrorsCount"] == before + 1
+    path = f"api/patients/{patient}/prescriptions"
+    not_failed = doctor.post(f"{path}/{sent['PrescriptionId']}/ignoreError", json={})
+    assert not_failed.json()["Result"]["ResultCode"] == "ERROR"
+    ok(
+        post_valid(
+            doctor, f"{path}/{failed['PrescriptionId']}/ignoreError", {"Comment": "Phoned in"}
+        )
+    )
+    assert ok(doctor.get("api/notifications/counts"))["TransactionErrorsCount"] == before
+    errors = ok(doctor.get("api/notifications/errors"))["Items"]
+    assert failed["PrescriptionId"] not in {e["PrescriptionId"] for e in errors}
+    rx = ok(doctor.get(f"{path}/{failed['PrescriptionId']}"))["Prescription"]
+    assert (rx["ErrorIgnored"], rx["Comment"]) == (True, "Phoned in")
+    counts = eventually(lambda: len(events(pushes, "PrescriberNotificationCounts")) >= 2 and pushes)
+    assert events(counts, "PrescriberNotificationCounts")[-1]["TransmissionErrorCount"] == before
+
+
+def test_self_reported_medications_are_edited_in_place(
+    doctor: httpx.Client, patient: int, pushes: Receiver
+) -> None:
+    path = f"api/patients/{patient}/selfReportedMedications"
+    srm_id = ok(
+        post_valid(doctor, f"{path}/freetext", {"DisplayName": "Magnesium", "Status": "Active"})
+    )["Id"]
+    reported = ok(doctor.get(f"{path}/{srm_id}"))["Item"]["DateReported"]
+    edited = ok(
+        post_valid(doctor, f"{path}/coded", {"DispensableDrugId": 4007, "Status": "Active"})
+    )["Id"]
+    body = {"DispensableDrugId": 4006, "Status": "Active", "Directions": "At night"}
+    assert ok(doctor.put(f"{path}/coded/{edited}", json=body))["Id"] == edited
+    item = ok(doctor.get(f"{path}/{edited}"))["Item"]
+    assert (item["DisplayName"], item["Directions"]) == ("atorvastatin 20 mg tablet", "At night")
+    simple = {"RoutedDoseFormDrugId": 5014, "Status": "Active"}
+    ok(doctor.put(f"{path}/simple/{edited}", json=simple))
+    assert ok(doctor.get(f"{path}/{edited}"))["Item"]["DisplayName"] == "gabapentin 300 mg capsule"
+    free = {"DisplayName": "Magnesium glycinate", "Status": "Active", "Refills": 1}
+    ok(doctor.put(f"{path}/freetext/{srm_id}", json=free))
+    item = ok(doctor.get(f"{path}/{srm_id}"))["Item"]
+    assert (item["DisplayName"], item["Refills"], item["DateReported"]) == (
+        "Magnesium glycinate",
+        1,
+        reported,
+    )
+    missing = doctor.put(f"{path}/freetext/424242", json=free).json()
+    assert (missing["Result"]["ResultCode"], missing["Id"]) == ("ERROR", 0)
+    received = eventually(
+        lambda: len(events(pushes, "SelfReportedMedicationStatusUpdate")) == 5 and pushes
+    )
+    statuses = [d["Status"] for d in events(received, "SelfReportedMedicationStatusUpdate")]
+    assert sorted(statuses) == ["Added", "Added", "Edited", "Edited", "Edited"]

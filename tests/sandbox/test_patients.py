@@ -549,3 +549,10 @@ def test_supplies_and_dispense_units(partner: httpx.Client) -> None:
     units = ok(partner.get("api/dispenseUnits"))["Items"]
     assert {"Tablet", "Capsule", "Milliliter"} <= {u["Name"] for u in units}
     assert ok(partner.get("api/dispenseUnits/2"))["Item"]["Name"] == "Tablet"
+
+
+def test_medications_by_rxcui(partner: httpx.Client) -> None:
+    found = ok(partner.get("api/medications/searchByRxCUI", params={"rxCUI": "308191"}))
+    assert [m["DispensableDrugId"] for m in found["Items"]] == [4002]
+    assert ok(partner.get("api/medications/searchByRxCUI", params={"rxCUI": "1"}))["Items"] == []
+    assert refused(partner.get("api/medications/searchByRxCUI"))

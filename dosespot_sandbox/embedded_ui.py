@@ -14,12 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dosespot_sandbox.allergies import add_allergy, render_allergy
 from dosespot_sandbox.auth import SandboxDep
 from dosespot_sandbox.catalogue import ALLERGENS, MEDICATIONS, PHARMACIES, SUPPLIES
-from dosespot_sandbox.enums import (
-    MEDICATION_STATUS,
-    SERVICE_EPCS,
-    SERVICE_NEW_RX,
-    SERVICE_REFILL,
-)
+from dosespot_sandbox.enums import SERVICE_EPCS, SERVICE_NEW_RX, SERVICE_REFILL
 from dosespot_sandbox.medications import search_allergens, search_medications
 from dosespot_sandbox.patients import PATIENT_KIND
 from dosespot_sandbox.pharmacies import add_patient_pharmacy, patient_pharmacies
@@ -163,7 +158,10 @@ def _clinician(sandbox: Sandbox, patient: dict[str, Any], clinician_id: int | No
     return clinician
 
 
-def _by_name(entries: list[dict[str, Any]], text: str, label: str, exact_key: str):  # type: ignore[no-untyped-def]
+def _by_name(
+    entries: list[dict[str, Any]], text: str, label: str, exact_key: str
+) -> dict[str, Any]:
+    """The one entry ``text`` names: an exact match, else the only candidate; else 422."""
     exact = [e for e in entries if str(e[exact_key]).lower() == text.strip().lower()]
     if len(exact) == 1:
         return exact[0]
@@ -182,7 +180,7 @@ def _medication(reference: int | str) -> dict[str, Any]:
             raise HTTPException(422, f"no medication with DispensableDrugId {reference}")
         return medication
     found = search_medications(reference, "All")
-    return _by_name(found, reference, "medication", "DisplayName")  # type: ignore[no-any-return]
+    return _by_name(found, reference, "medication", "DisplayName")
 
 
 def _supply(reference: int | str) -> dict[str, Any]:
@@ -193,7 +191,7 @@ def _supply(reference: int | str) -> dict[str, Any]:
         return supply
     words = reference.lower().split()
     found = [s for s in SUPPLIES.values() if all(w in s["Name"].lower() for w in words)]
-    return _by_name(found, reference, "supply", "Name")  # type: ignore[no-any-return]
+    return _by_name(found, reference, "supply", "Name")
 
 
 def _pharmacy(patient: dict[str, Any], pharmacy_id: int | None) -> dict[str, Any]:
@@ -246,9 +244,7 @@ async def get_patient_record(patient_id: int, sandbox: SandboxDep) -> dict[str, 
             render_self_reported(srm) for srm in records.self_reported_of(patient_id)
         ],
         "refill_requests": [
-            {k: v for k, v in refill.items()}
-            for refill in sandbox.store.all(REFILL_KIND)
-            if refill["PatientId"] == patient_id
+            refill for refill in sandbox.store.all(REFILL_KIND) if refill["PatientId"] == patient_id
         ],
     }
 
@@ -321,7 +317,6 @@ async def change_medication_status(
     patient = _patient(sandbox, patient_id)
     rx = _own_prescription(sandbox, patient_id, prescription_id)
     clinician_id = _clinician(sandbox, patient, body.clinician_id or rx["PrescriberId"])
-    assert MEDICATION_STATUS.parse(body.status) == body.status
     sandbox.records.set_medication_status(
         rx, body.status, clinician_id, comment=body.comment, notes=body.notes or ""
     )

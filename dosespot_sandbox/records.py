@@ -29,6 +29,7 @@ from dosespot_sandbox.journey import timestamp
 
 if TYPE_CHECKING:
     from dosespot_sandbox.runtime import Sandbox
+    from dosespot_sandbox.state import Store
 
 PRESCRIPTION_KIND = "prescription"
 SELF_REPORTED_KIND = "self_reported_medication"
@@ -149,7 +150,7 @@ class MedicationRecords:
         self.rebuild()
 
     @property
-    def _store(self):  # type: ignore[no-untyped-def]
+    def _store(self) -> Store:
         return self._sandbox.store
 
     def rebuild(self) -> None:

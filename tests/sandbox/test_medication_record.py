@@ -104,10 +104,15 @@ def status_of(client: httpx.Client, patient_id: int, rx_id: int) -> str:
     return status
 
 
-def prescribe(base_url: str, patient_id: int, *items: dict[str, Any], **extra: Any):  # type: ignore[no-untyped-def]
+def prescribe(
+    base_url: str, patient_id: int, *items: dict[str, Any], **extra: Any
+) -> list[dict[str, Any]]:
     """Prescribe as the clinician who registered the patient, unless another is named."""
     body = {**extra, "items": list(items)}
-    return ui(base_url, "POST", f"patients/{patient_id}/prescribe", json=body)["prescriptions"]
+    created: list[dict[str, Any]] = ui(
+        base_url, "POST", f"patients/{patient_id}/prescribe", json=body
+    )["prescriptions"]
+    return created
 
 
 @pytest.fixture(scope="module")

@@ -39,10 +39,21 @@ INACTIVE_MEDICATION_STATUSES = {
     "Discontinued",
     "Deleted",
     "Completed",
+    "CancelRequested",
+    "CancelPending",
     "Cancelled",
     "Changed",
 }
 INACTIVE_PRESCRIPTION_STATUSES = {"Deleted"}
+# DoseSpot's ServiceLevel names as our API spells them.
+SERVICE_NAMES = {
+    "NewRx": "new_rx",
+    "Refill": "refill",
+    "Change": "change",
+    "RxFill": "rx_fill",
+    "Cancel": "cancel",
+    "EPCS": "epcs",
+}
 
 
 class PatientActivities(DoseSpotActivities):
@@ -122,7 +133,7 @@ class PatientActivities(DoseSpotActivities):
                     )
                 ).all()
             }
-            rows = [prescription_row(p) for p in prescriptions] + [
+            rows = [prescription_row(p, input.status_details) for p in prescriptions] + [
                 self_reported_row(m) for m in self_reported
             ]
             for row in rows:
@@ -241,7 +252,7 @@ def _day(value: Any) -> date | None:
     return value.date() if isinstance(value, datetime) else value
 
 
-def prescription_row(p: Any) -> dict[str, Any]:
+def prescription_row(p: Any, details: dict[int, str]) -> dict[str, Any]:
     status = _name(getattr(p, "status", None))
     medication_status = _name(getattr(p, "medication_status", None))
     inactive = (
@@ -255,7 +266,7 @@ def prescription_row(p: Any) -> dict[str, Any]:
         "display_name": p.display_name or "",
         "status": status,
         "medication_status": medication_status,
-        "status_details": getattr(p, "status_details", None),
+        "status_details": details.get(int(p.prescription_id)) if status == "Error" else None,
         "directions": getattr(p, "directions", None),
         "effective_date": _day(getattr(p, "effective_date", None)),
         "written_date": getattr(p, "written_date", None),
@@ -287,10 +298,10 @@ def self_reported_row(m: Any) -> dict[str, Any]:
 
 
 def renewal_row(r: Any, names: dict[int, str | None]) -> dict[str, Any]:
-    prescription = r.requested_prescription_id or r.original_prescription_id
+    name = names.get(r.original_prescription_id) or names.get(r.requested_prescription_id)
     return {
         "dosespot_id": int(r.refill_id),
-        "display_name": names.get(prescription) or "Renewal request",
+        "display_name": name or "Renewal request",
         "requested_at": getattr(r, "requested_date", None),
         "prescriber_clinician_id": getattr(r, "clinician_id", None),
         "pharmacy_id": getattr(r, "pharmacy_id", None),
@@ -313,7 +324,12 @@ def pharmacy_row(p: Any) -> dict[str, Any]:
         "address": address or None,
         "phone": getattr(p, "primary_phone", None),
         "is_default": bool(getattr(p, "is_default", False)),
-        "services": ",".join(sorted(pharmacy_services(getattr(p, "service_level", 0) or 0))),
+        "services": ",".join(
+            sorted(
+                SERVICE_NAMES.get(name, name.lower())
+                for name in pharmacy_services(getattr(p, "service_level", 0) or 0)
+            )
+        ),
     }
 
 

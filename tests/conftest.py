@@ -82,6 +82,9 @@ def settings(sandbox: SandboxServer, database_url: str, mail_sink: MailSink) -> 
         tfa_poll_seconds=1.0,
         poll_max_seconds=2.0,
         enrollment_wait_seconds=5.0,
+        # A lost patient push is caught by the reconciliation poll within two seconds here.
+        patient_reconcile_interval_seconds=2.0,
+        patient_wait_seconds=15.0,
     )
 
 

@@ -61,6 +61,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.waiting import wait_until
 
 
+# The latest prescriptions' failure details kept (DoseSpot sends them only in pushes).
+MAX_STATUS_DETAILS = 50
+MAX_DETAILS_LENGTH = 500
+
+
 def patient_workflow_id(workspace_id: str, client_id: str) -> str:
     return f"erx-patient:{workspace_id}:{client_id}"
 
@@ -92,7 +97,10 @@ class PatientErxWorkflow:
         self._sync_requested = carry.sync_requested
         self._last_activity = carry.last_activity
         self._last_synced = carry.last_synced
-        self._syncs_done = 0
+        self._status_details = dict(carry.status_details)
+        # Sync requests are numbered; a sync covers every request made before it started.
+        self._sync_requests = 0
+        self._synced_through = 0
         self._continuing = False
         self._published: tuple[str, str | None, datetime | None] | None = None
         # What the read model holds: updates answer only once it shows their outcome.
@@ -145,6 +153,7 @@ class PatientErxWorkflow:
     async def _sync(self) -> None:
         assert self._patient_id is not None and self._clinic_id is not None
         self._sync_requested = False
+        covers = self._sync_requests
         summary = await self._guarded(
             "sync",
             PatientActivities.sync_patient,
@@ -153,12 +162,13 @@ class PatientErxWorkflow:
                 client_id=self._input.client_id,
                 dosespot_clinic_id=self._clinic_id,
                 dosespot_patient_id=self._patient_id,
+                status_details=self._status_details,
             ),
         )
         if summary is None:
             return
         self._last_synced = summary.synced_at
-        self._syncs_done += 1
+        self._synced_through = covers
 
     async def _until_work_or_reconcile(self) -> None:
         """Wait for a sync request or a push; poll DoseSpot while activity is recent."""
@@ -209,11 +219,12 @@ class PatientErxWorkflow:
     async def sync(self) -> PatientErxStatus:
         self._sync_requested = True
         self._last_activity = workflow.now()
-        done = self._syncs_done
+        self._sync_requests += 1
+        mine = self._sync_requests
         await workflow.wait_condition(
             lambda: (
                 (
-                    (self._syncs_done > done or self._state != "registered")
+                    (self._synced_through >= mine or self._state != "registered")
                     and self._read_model_current
                 )
                 or self._continuing
@@ -245,6 +256,17 @@ class PatientErxWorkflow:
     def dosespot_event(self, event: DoseSpotEvent) -> None:
         """Any push about this patient means DoseSpot changed something: pull again."""
         self._last_activity = workflow.now()
+        details = event.data.get("StatusDetails")
+        prescription = str(event.data.get("PrescriptionId", ""))
+        if (
+            event.event_type == "PrescriptionResult"
+            and details
+            and prescription.isascii()
+            and prescription.isdecimal()
+        ):
+            self._status_details[int(prescription)] = str(details)[:MAX_DETAILS_LENGTH]
+            while len(self._status_details) > MAX_STATUS_DETAILS:
+                self._status_details.pop(next(iter(self._status_details)))
         if self._state == "registered":
             self._sync_requested = True
 
@@ -366,6 +388,7 @@ class PatientErxWorkflow:
                         sync_requested=self._sync_requested,
                         last_activity=self._last_activity,
                         last_synced=self._last_synced,
+                        status_details=self._status_details,
                     )
                 }
             )

@@ -80,6 +80,7 @@ class PatientCarry(BaseModel):
     sync_requested: bool = False
     last_activity: datetime | None = None
     last_synced: datetime | None = None
+    status_details: dict[int, str] = Field(default_factory=dict)
 
 
 class PatientErxInput(BaseModel):
@@ -114,6 +115,8 @@ class SyncPatientInput(BaseModel):
     client_id: str
     dosespot_clinic_id: int
     dosespot_patient_id: int
+    # DoseSpot says why a prescription failed only in its PrescriptionResult push.
+    status_details: dict[int, str] = Field(default_factory=dict)
 
 
 class SyncSummary(BaseModel):

@@ -11,6 +11,7 @@ from temporalio.client import Client
 
 from api.errors import install_error_handlers
 from api.routes import (
+    allergies,
     billing,
     clients,
     clinicians,
@@ -21,11 +22,13 @@ from api.routes import (
     health,
     notifications,
     patients,
+    pharmacies,
 )
 from db.session import create_engine, create_sessionmaker
 from erx.codec import EncryptionCodec
 from erx.settings import Settings, get_settings
 from erx.temporal import connect
+from worker import dosespot_client
 
 
 def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
@@ -38,9 +41,11 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.temporal = temporal or await connect(settings)
         app.state.codec = EncryptionCodec(settings.codec_keys, settings.codec_active_key_id)
+        app.state.dosespot = dosespot_client(settings)
         try:
             yield
         finally:
+            await app.state.dosespot.aclose()
             await engine.dispose()
 
     app = FastAPI(
@@ -67,6 +72,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         notifications.router,
         patients.router,
         erx_notifications.router,
+        pharmacies.router,
+        allergies.router,
         codec.router,
     ):
         app.include_router(router)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from erx.settings import DEV_CLINIC_KEY, DEV_SUBSCRIPTION_KEY, DEV_WEBHOOK_SECRET, Settings
 
@@ -18,6 +18,18 @@ class RateLimits(BaseModel):
     write: int = 400
     all: int = 2000
     retry_after_seconds: int = 10
+
+
+class Behaviour(BaseModel):
+    """The configuration fields a running sandbox lets a test change (``/_sandbox/behaviour``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    minor_max_age: int | None = Field(default=None, ge=0)
+    page_size: int | None = Field(default=None, ge=1)
+    prescription_sent_delay_seconds: float | None = Field(default=None, ge=0.0)
+    pharmacy_verified_delay_seconds: float | None = Field(default=None, ge=0.0)
+    refill_request_lifetime_days: int | None = Field(default=None, ge=1)
 
 
 class SandboxConfig(BaseModel):
@@ -53,6 +65,12 @@ class SandboxConfig(BaseModel):
     pharmacy_verified_delay_seconds: float = Field(default=5.0, ge=0.0)
     # How long a pharmacy's refill request waits for an answer.
     refill_request_lifetime_days: int = Field(default=30, ge=1)
+
+    def behaviour(self) -> Behaviour:
+        return Behaviour.model_validate(self.model_dump(include=set(Behaviour.model_fields)))
+
+    def with_behaviour(self, behaviour: Behaviour) -> SandboxConfig:
+        return self.model_copy(update=behaviour.model_dump(exclude_none=True))
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> SandboxConfig:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, HTTPException, Query
 from pydantic import BaseModel
 
 from dosespot_sandbox.auth import SandboxDep, expire_all_tokens
-from dosespot_sandbox.config import RateLimits
+from dosespot_sandbox.config import Behaviour, RateLimits
 from dosespot_sandbox.faults import FaultRule, FaultSettings, path_matches
 from dosespot_sandbox.journey import Conflict
 from dosespot_sandbox.notifications import NextDeliveries, NotificationSettings
@@ -154,6 +154,25 @@ async def get_faults(sandbox: SandboxDep) -> list[FaultRule]:
 async def delete_faults(sandbox: SandboxDep) -> dict[str, bool]:
     sandbox.faults.clear()
     return {"ok": True}
+
+
+@router.get("/behaviour")
+async def get_behaviour(sandbox: SandboxDep) -> Behaviour:
+    return sandbox.config.behaviour()
+
+
+@router.put("/behaviour")
+async def put_behaviour(behaviour: Behaviour, sandbox: SandboxDep) -> Behaviour:
+    """Change the given fields from now on (delays apply to prescriptions sent after)."""
+    sandbox.config = sandbox.config.with_behaviour(behaviour)
+    return sandbox.config.behaviour()
+
+
+@router.delete("/behaviour")
+async def delete_behaviour(sandbox: SandboxDep) -> Behaviour:
+    """Back to the configuration the sandbox started with."""
+    sandbox.config = sandbox.config.with_behaviour(sandbox.configured.behaviour())
+    return sandbox.config.behaviour()
 
 
 @router.put("/rate-limits")

@@ -253,6 +253,8 @@ async def get_patient_record(patient_id: int, sandbox: SandboxDep) -> dict[str, 
 async def prescribe(patient_id: int, body: Prescribe, sandbox: SandboxDep) -> dict[str, Any]:
     """The clinician writes (and by default sends) these prescriptions in the embedded UI."""
     patient = _patient(sandbox, patient_id)
+    if not patient.get("Active", True):
+        raise HTTPException(409, "the patient is inactive")
     clinician_id = _clinician(sandbox, patient, body.clinician_id)
     clinician = sandbox.store.get(CLINICIAN_KIND, clinician_id) or {}
     pharmacy = _pharmacy(patient, body.pharmacy_id)

@@ -30,6 +30,8 @@ REQUEST_LOG_LIMIT = 10_000
 class Sandbox:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
+        # /_sandbox/behaviour changes self.config; a reset goes back to this.
+        self.configured = config
         first_id = max(FIRST_GENERATED_ID, config.partner_clinic_id + 1, config.partner_user_id + 1)
         self.store = Store(config.state_path, first_id=first_id)
         self.faults = Faults()
@@ -119,6 +121,7 @@ class Sandbox:
 
     def reset(self) -> None:
         """Forget everything but the partner account (and its tokens); ids are never reused."""
+        self.config = self.configured
         self.store.delete_where(self.is_partner_doc)
         partner = self.store.get(CLINICIAN_KIND, self.config.partner_user_id)
         if partner is not None:

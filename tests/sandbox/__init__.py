@@ -6,6 +6,7 @@ import itertools
 import json
 import threading
 import time
+from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -161,6 +162,16 @@ class Receiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def born_years_ago(years: int) -> str:
+    """A date of birth that makes the patient exactly ``years`` old today (UTC)."""
+    today = datetime.now(UTC).date()
+    try:
+        born = today.replace(year=today.year - years)
+    except ValueError:  # 29 February
+        born = date(today.year - years, 2, 28)
+    return f"{born.isoformat()}T00:00:00"
 
 
 def patient_body(**overrides: Any) -> dict[str, Any]:

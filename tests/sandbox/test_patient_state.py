@@ -9,7 +9,14 @@ import httpx
 
 from dosespot_sandbox import SandboxConfig
 from dosespot_sandbox.testing import sandbox_server
-from tests.sandbox import create_clinician, create_patient, partner_api, wait_for_status
+from tests.sandbox import (
+    born_years_ago,
+    create_clinician,
+    create_patient,
+    partner_api,
+    patient_body,
+    wait_for_status,
+)
 
 
 def prescription_status(client: httpx.Client, patient_id: int, rx_id: int) -> str:
@@ -52,3 +59,40 @@ def test_a_pending_status_step_finishes_after_a_restart(tmp_path: Path) -> None:
         )
         assert httpx.get(f"{url}/_sandbox/patients/{patient_id}").status_code == 404
         assert client.get("api/notifications/counts").json()["TransactionErrorsCount"] == 0
+
+
+def test_behaviour_changes_at_runtime_and_goes_back() -> None:
+    with sandbox_server(SandboxConfig(minor_max_age=18)) as url, partner_api(url) as client:
+        adult_at_18 = patient_body(DateOfBirth=born_years_ago(18))
+        assert client.post("api/patients", json=adult_at_18).status_code == 400
+        changed = httpx.put(
+            f"{url}/_sandbox/behaviour",
+            json={"minor_max_age": 17, "page_size": 2, "pharmacy_verified_delay_seconds": 0},
+        ).json()
+        assert (changed["minor_max_age"], changed["page_size"]) == (17, 2)
+        assert changed["prescription_sent_delay_seconds"] == 1.0
+        assert client.post("api/patients", json=adult_at_18).json()["Result"]["ResultCode"] == "OK"
+        page = client.get("api/pharmacies/search", params={"state": "MA"}).json()["PageResult"]
+        assert page["PageSize"] == 2
+        refused = httpx.put(f"{url}/_sandbox/behaviour", json={"partner_clinic_id": 1})
+        assert refused.status_code == 422
+
+        restored = httpx.delete(f"{url}/_sandbox/behaviour").json()
+        assert (restored["minor_max_age"], restored["page_size"]) == (18, 20)
+        assert client.post("api/patients", json=adult_at_18).status_code == 400
+        httpx.put(f"{url}/_sandbox/behaviour", json={"page_size": 3}).raise_for_status()
+        httpx.post(f"{url}/_sandbox/reset").raise_for_status()
+        assert httpx.get(f"{url}/_sandbox/behaviour").json()["page_size"] == 20
+
+
+def test_an_inactive_patient_cannot_be_prescribed_for() -> None:
+    with sandbox_server() as url, partner_api(url) as client:
+        patient_id = create_patient(client, Active=False)
+        response = httpx.post(
+            f"{url}/_sandbox/patients/{patient_id}/prescribe",
+            json={"pharmacy_id": 7901, "items": [{"medication": 4002}]},
+        )
+        assert (response.status_code, response.json()["detail"]) == (
+            409,
+            "the patient is inactive",
+        )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -14,6 +13,7 @@ from dosespot_sandbox.testing import sandbox_server
 from tests.sandbox import (
     CONFIG,
     api,
+    born_years_ago,
     create_clinic,
     create_patient,
     get_token,
@@ -24,15 +24,6 @@ from tests.sandbox import (
 
 PAGE_SIZE = 5
 NOT_AUTHORIZED = "User is not authorized to access this patient."
-
-
-def born_years_ago(years: int) -> str:
-    today = datetime.now(UTC).date()
-    try:
-        born = today.replace(year=today.year - years)
-    except ValueError:  # 29 February
-        born = date(today.year - years, 2, 28)
-    return f"{born.isoformat()}T00:00:00"
 
 
 @pytest.fixture(scope="module")

@@ -231,7 +231,7 @@ class ClinicianCreate(DoseSpotRequest):
 
     @field_serializer("date_of_birth", when_used="json")
     def _serialize_date_of_birth(self, value: date) -> str:
-        return f"{value.isoformat()}T00:00:00"
+        return date_at_midnight(value)
 
     @classmethod
     def from_clinician(cls, clinician: Clinician) -> ClinicianCreate:
@@ -359,7 +359,8 @@ class TfaActivation(DoseSpotRequest):
 
 
 def _as_utc(value: datetime) -> datetime:
-    # DoseSpot writes times without a zone; the Swagger calls its timestamps UTC.
+    # DoseSpot writes times without a zone. They are read as UTC, the zone the Swagger
+    # names for its date filters; no source says which zone the replies use.
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -370,9 +371,12 @@ def _digits_only(value: Any) -> Any:
     return digits[1:] if len(digits) == 11 and digits.startswith("1") else digits
 
 
-def _midnight(value: date) -> str:
-    # Dates go out as DoseSpot writes them: a date-time at midnight without a zone, which
-    # .NET reads as that calendar day whatever the server's time zone.
+def date_at_midnight(value: date) -> str:
+    """A date as DoseSpot writes one: a date-time at midnight without a zone.
+
+    .NET reads that as the calendar day whatever the server's time zone, where a date sent
+    at midnight UTC could become the day before.
+    """
     return f"{value.isoformat()}T00:00:00"
 
 
@@ -443,7 +447,7 @@ class PatientCreate(DoseSpotRequest):
 
     @field_serializer("date_of_birth", when_used="json")
     def _serialize_date_of_birth(self, value: date) -> str:
-        return _midnight(value)
+        return date_at_midnight(value)
 
     @model_validator(mode="after")
     def _vitals_with_metrics(self) -> PatientCreate:
@@ -557,7 +561,7 @@ class AllergyCreate(DoseSpotRequest):
 
     @field_serializer("onset_date", when_used="json")
     def _serialize_onset_date(self, value: date | None) -> str | None:
-        return None if value is None else _midnight(value)
+        return None if value is None else date_at_midnight(value)
 
     @model_validator(mode="after")
     def _coded_or_free_text(self) -> AllergyCreate:

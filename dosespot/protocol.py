@@ -54,6 +54,7 @@ from dosespot.models import (
     PatientInsuranceCreate,
     PharmacyQuery,
     TfaActivation,
+    date_at_midnight,
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -251,11 +252,6 @@ def init_tfa_activate_request(clinician_id: int, tfa_type: TfaType) -> Request:
 # Patients
 
 
-def _midnight(value: date) -> str:
-    # A date at midnight without a zone: .NET reads it as that calendar day.
-    return f"{value.isoformat()}T00:00:00"
-
-
 def _utc_day_start(value: date) -> str:
     return f"{value.isoformat()}T00:00:00Z"
 
@@ -285,7 +281,7 @@ def search_patients_request(
     params: dict[str, str | list[str]] = {
         "firstName": first,
         "lastName": last,
-        "dob": _midnight(date_of_birth),
+        "dob": date_at_midnight(date_of_birth),
     }
     if status is not None:
         params["status"] = PatientSearchStatus.parse(status).name

@@ -8,12 +8,15 @@ codes, so they are never logged.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
 from html import escape
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from dosespot.sso import verify_sso
 from dosespot_sandbox.auth import SandboxDep
 from dosespot_sandbox.patients import PATIENT_KIND
 from dosespot_sandbox.registration import CLINICIAN_KIND
@@ -45,6 +48,34 @@ FAILURES = {
     "data_validation": "Data validation error.",
     "no_access_to_patient": "The clinician does not have access to this patient.",
 }
+
+
+# DoseSpot's published algorithm, written here independently of the client's
+# (dosespot.sso), so a mistake there cannot pass its own check.
+USER_ID_PHRASE_CHARS = 22
+
+
+def _sha512_base64(text: str) -> str:
+    """base64(SHA-512(text)) without the trailing padding."""
+    return base64.b64encode(hashlib.sha512(text.encode("utf-8")).digest()).decode().rstrip("=")
+
+
+def codes_match(params: Mapping[str, str], clinic_key: str, user_id: int) -> bool:
+    """``SingleSignOnCode`` is phrase + digest(phrase + key) and ``SingleSignOnUserIdVerify``
+    is digest(user id + first 22 characters of the phrase + key)."""
+    length_text = (params.get("SingleSignOnPhraseLength") or "").strip()
+    code = params.get("SingleSignOnCode") or ""
+    verify = params.get("SingleSignOnUserIdVerify") or ""
+    if not length_text.isdigit() or not verify:
+        return False
+    length = int(length_text)
+    if length < USER_ID_PHRASE_CHARS or len(code) <= length:
+        return False
+    phrase, digest = code[:length], code[length:]
+    expected_verify = _sha512_base64(f"{user_id}{phrase[:USER_ID_PHRASE_CHARS]}{clinic_key}")
+    code_ok = hmac.compare_digest(digest.encode(), _sha512_base64(phrase + clinic_key).encode())
+    verify_ok = hmac.compare_digest(verify.encode(), expected_verify.encode())
+    return code_ok and verify_ok
 
 
 def _as_int(value: str | None) -> int | None:
@@ -88,7 +119,7 @@ def _sign_on(sandbox: Sandbox, raw: list[tuple[str, str]]) -> HTMLResponse:
     if (
         clinic is None
         or user_id is None
-        or not verify_sso(params, clinic.get("ClinicKey", ""), user_id)
+        or not codes_match(params, clinic.get("ClinicKey", ""), user_id)
     ):
         return _failure("incorrect_sso_calculations")
     assert clinic_id is not None and user_id is not None

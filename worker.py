@@ -20,6 +20,7 @@ from activities.patients import PatientActivities
 from db.session import create_engine, create_sessionmaker
 from dosespot import DoseSpotClient, DoseSpotCredentials
 from erx.codec import SecretBox
+from erx.logs import configure_logging
 from erx.mail import Mailer
 from erx.settings import Settings, get_settings
 from erx.temporal import connect, ensure_search_attributes
@@ -105,7 +106,7 @@ async def running_worker(settings: Settings) -> AsyncIterator[Worker]:
 
 
 async def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     settings = get_settings()
     async with running_worker(settings) as worker:
         logging.getLogger("worker").info("worker polling task queue %s", settings.task_queue)

@@ -278,7 +278,8 @@ def prescription_row(p: Any, details: dict[int, str]) -> dict[str, Any]:
         "prescriber_clinician_id": getattr(p, "prescriber_id", None),
         "pharmacy_id": getattr(p, "pharmacy_id", None),
         "pharmacy_notes": getattr(p, "pharmacy_notes", None),
-        "schedule": _text(getattr(p, "schedule", None)),
+        # DoseSpot's schedule 0 means not controlled.
+        "schedule": _text(getattr(p, "schedule", None) or None),
         "status_at": None,
     }
 

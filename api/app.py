@@ -26,6 +26,7 @@ from api.routes import (
 )
 from db.session import create_engine, create_sessionmaker
 from erx.codec import EncryptionCodec
+from erx.logs import quiet_phi_loggers
 from erx.settings import Settings, get_settings
 from erx.temporal import connect
 from worker import dosespot_client
@@ -33,6 +34,7 @@ from worker import dosespot_client
 
 def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
     settings = settings or get_settings()
+    quiet_phi_loggers()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
@@ -166,3 +167,10 @@ class NotificationCounts(BaseModel):
             + self.refill_requests
             + self.change_requests
         )
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    """A stored time as UTC: SQLite keeps no offset, and what it returns was stored in UTC."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

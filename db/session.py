@@ -17,7 +17,10 @@ def create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    return create_async_engine(url, pool_pre_ping=parsed.get_backend_name() != "sqlite")
+    # Bound parameters are names, birth dates and phones: never in a log or an error text.
+    return create_async_engine(
+        url, pool_pre_ping=parsed.get_backend_name() != "sqlite", hide_parameters=True
+    )
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import Role
 from api.deps import PrincipalDep, SessionDep
 from api.schemas import NotificationCounts as Counts
+from api.schemas import utc
 from db.counts import ClinicianNotificationCounts
 from db.models import ClinicianEnrollment, ClinicRegistration
 
@@ -78,7 +79,7 @@ async def counts_for(
                 member_id=member,
                 location_id=location,
                 counts=counts,
-                observed_at=row.observed_at,
+                observed_at=utc(row.observed_at) or row.observed_at,
                 source=row.source,
             )
         )

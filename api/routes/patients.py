@@ -20,7 +20,7 @@ from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Conflict, Forbidden, NotFound, Unprocessable
 from api.patient_schemas import PatientRegistrationIn
 from api.routes.clients import ClientId
-from api.schemas import RequestModel, ResourceId
+from api.schemas import RequestModel, ResourceId, utc
 from db.models import Client, ClinicianEnrollment, ClinicRegistration
 from db.patients import (
     PatientMedication,
@@ -80,7 +80,7 @@ class MedicationCard(BaseModel):
     directions: str | None
     effective_date: date | None
     dispense_quantity: str | None
-    dispense_unit: str | None
+    dispense_unit_id: int | None = Field(description="DoseSpot's dispense unit id")
     refills: str | None
     prescriber_clinician_id: int | None
     last_filled: date | None
@@ -140,7 +140,7 @@ def _public(client_id: str, row: PatientRegistration | None) -> PatientPublic:
         allowed_actions=patient_allowed_actions(row.state),
         dosespot_patient_id=row.dosespot_patient_id,
         message=row.message,
-        last_synced_at=row.last_synced_at,
+        last_synced_at=utc(row.last_synced_at),
     )
 
 
@@ -301,7 +301,7 @@ async def _medications(session: AsyncSession, ws: str, client_id: str) -> Medica
 
     return MedicationsPublic(
         client_id=client_id,
-        last_synced_at=registration.last_synced_at if registration else None,
+        last_synced_at=utc(registration.last_synced_at) if registration else None,
         active=tab("active"),
         inactive=tab("inactive"),
         self_reported=tab("self_reported"),
@@ -311,7 +311,7 @@ async def _medications(session: AsyncSession, ws: str, client_id: str) -> Medica
                 RenewalCard(
                     dosespot_id=r.dosespot_id,
                     medication=r.display_name,
-                    requested_at=r.requested_at,
+                    requested_at=utc(r.requested_at),
                     prescriber_clinician_id=r.prescriber_clinician_id,
                     pharmacy_id=r.pharmacy_id,
                 )
@@ -342,7 +342,7 @@ def _card(m: PatientMedication) -> MedicationCard:
         directions=m.directions,
         effective_date=m.effective_date,
         dispense_quantity=m.quantity,
-        dispense_unit=m.dispense_unit,
+        dispense_unit_id=int(m.dispense_unit) if m.dispense_unit else None,
         refills=m.refills,
         prescriber_clinician_id=m.prescriber_clinician_id,
         last_filled=m.last_fill_date,

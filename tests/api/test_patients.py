@@ -5,6 +5,7 @@ session's link checked by the sandbox."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -270,3 +271,21 @@ async def test_the_prescribing_session_signs_in_as_a_verified_clinician_only(
     # Grace is invited but not verified: her own key gets the reason.
     resp = await j.api.post(session_url, json={}, headers=j.headers("m_grace"))
     assert resp.status_code == 409 and "not verified" in resp.json()["detail"]
+
+
+async def test_patient_details_never_reach_the_logs(
+    journey: Journey, caplog: pytest.LogCaptureFixture
+) -> None:
+    """DoseSpot's patient search carries the name and birth date in its URL: the HTTP
+    client's request lines must not be logged, by the API or by the worker."""
+    j = journey
+    await j.register_clinic()
+    canary = "Zqxcanaryname"
+    body = client_body("02/03/1961") | {"last_name": canary, "first_name": "Wvbcanary"}
+    caplog.set_level(logging.DEBUG)
+    await put_client(j, "c_canary", body)
+    assert (await register(j, "c_canary")).status_code == 200
+    logged = caplog.text
+    assert "patients/search" in logged, "the DoseSpot calls are logged, by operation"
+    for secret in (canary, "Wvbcanary", "1961-02-03", "02/03/1961", "1961"):
+        assert secret not in logged, secret

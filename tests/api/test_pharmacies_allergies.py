@@ -549,3 +549,39 @@ async def test_no_database_connection_is_held_while_dosespot_answers(journey: Jo
     assert pool.checkedout() == 0
     resp = await search
     assert resp.status_code == 200, resp.text
+
+
+async def test_dosespot_failures_are_told_apart(journey: Journey) -> None:
+    """Unknown pharmacy (DoseSpot's ERROR) is the caller's 422; DoseSpot down is a 503 to
+    retry; a refusal of what we validated is a 502 with DoseSpot's reason."""
+    j = journey
+    await j.register_clinic()
+    await registered_patient(j, "c_failures")
+    url = f"{j.base}/erx/patients/c_failures"
+    rules = [
+        {"method": "GET", "path": f"api/pharmacies/{CVS_BOSTON}", "kind": "result_error"},
+        {"method": "GET", "path": "api/pharmacies/search", "kind": "error_5xx", "status_code": 503},
+        {
+            "method": "POST",
+            "path": "api/patients/*/allergies/coded",
+            "kind": "result_error",
+            "description": "Allergen not found.",
+        },
+    ]
+    assert (await j.sandbox.put("/_sandbox/faults", json=rules)).status_code == 200
+
+    resp = await j.api.put(f"{url}/pharmacy", json={"pharmacy_id": CVS_BOSTON}, headers=j.headers())
+    assert_invalid(resp, "pharmacy_id", "no such pharmacy")
+    resp = await j.api.get(f"{j.base}/erx/pharmacies", params={"state": "MA"}, headers=j.headers())
+    assert resp.status_code == 503, resp.text
+    resp = await j.api.put(
+        f"{url}/allergies",
+        json={
+            "allergies": [
+                {"allergen_id": PENICILLINS, "reaction_type": "Allergy", "status": "Active"}
+            ]
+        },
+        headers=j.headers(),
+    )
+    assert resp.status_code == 502, resp.text
+    assert resp.json()["detail"] == "DoseSpot refused the request: Allergen not found."

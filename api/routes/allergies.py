@@ -269,11 +269,12 @@ async def replace_allergies(
     unless the request states a different reaction, reaction type, status or onset date,
     which is then edited (a reaction or onset the request leaves out is kept as DoseSpot
     has it). An active allergy no longer listed, and "no known allergies", are marked
-    Inactive rather than deleted: an allergy list is a clinical record, and DoseSpot keeps
-    an inactive entry's history visible to the prescriber, where a deletion would hide
-    that the patient was once recorded as allergic. "No known allergies" first marks
-    every active allergy Inactive. A retried PUT finds everything in place and changes
-    nothing. 409 while the patient is not registered with DoseSpot.
+    Inactive rather than deleted: an allergy list is a clinical record, and an inactive
+    entry keeps in it that the patient was once recorded as allergic, where DoseSpot's
+    ``Deleted`` is for entries made in error. "No known allergies" first marks every
+    active allergy Inactive. A retried PUT finds everything in place and changes nothing,
+    so one DoseSpot failed partway through is completed by retrying. 409 while the patient
+    is not registered with DoseSpot.
     """
     principal.require_workspace(ws)
     patient = await patient_access(session, settings, ws, client_id)

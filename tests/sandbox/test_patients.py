@@ -547,3 +547,10 @@ def test_medications_by_rxcui(partner: httpx.Client) -> None:
     assert [m["DispensableDrugId"] for m in found["Items"]] == [4002]
     assert ok(partner.get("api/medications/searchByRxCUI", params={"rxCUI": "1"}))["Items"] == []
     assert refused(partner.get("api/medications/searchByRxCUI"))
+
+
+def test_names_take_ascii_punctuation(partner: httpx.Client) -> None:
+    punctuated = "O'Brien-Smith !\"#$%&()*+,/:;<=>?@[]^_`{|}"
+    patient_id = create_patient(partner, LastName=punctuated, FirstName="Ann-Marie")
+    item = ok(partner.get(f"api/patients/{patient_id}"))["Item"]
+    assert (item["FirstName"], item["LastName"]) == ("Ann-Marie", punctuated)

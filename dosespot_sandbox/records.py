@@ -3,7 +3,8 @@ self-reported medications, pharmacies' refill requests, and the prescriber's que
 
 A prescription sent from the embedded UI is ``Sending``; after
 ``prescription_sent_delay_seconds`` it is ``eRxSent`` and, after
-``pharmacy_verified_delay_seconds`` more, ``PharmacyVerified``. At "Sandbox Pharmacy
+``pharmacy_verified_delay_seconds`` more, ``PharmacyVerified`` (except at the pharmacies
+that never confirm receipt, where it stays ``eRxSent``). At "Sandbox Pharmacy
 Rejects" it goes ``eRxSent`` then ``Error`` (the pharmacy's rejection); at "Sandbox
 Transmission Failure" it goes straight to ``Error``. Each step is stored with its due time,
 so a restart with a state file finishes what was pending, and each pushes
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from dosespot_sandbox.catalogue import (
     DISPENSE_UNITS,
+    NEVER_VERIFY_PHARMACY_IDS,
     REJECTION_DETAIL,
     REJECTS_PHARMACY_ID,
     TRANSMISSION_FAILURE_DETAIL,
@@ -224,6 +226,8 @@ class MedicationRecords:
                     (sent_at, "eRxSent", SENT_DETAIL),
                     (verified_at, "Error", REJECTION_DETAIL),
                 ]
+            elif pharmacy_id in NEVER_VERIFY_PHARMACY_IDS:
+                steps = [(sent_at, "eRxSent", SENT_DETAIL)]
             else:
                 steps = [
                     (sent_at, "eRxSent", SENT_DETAIL),

@@ -651,3 +651,12 @@ def test_self_reported_medications_are_edited_in_place(
     )
     statuses = [d["Status"] for d in events(received, "SelfReportedMedicationStatusUpdate")]
     assert sorted(statuses) == ["Added", "Added", "Edited", "Edited", "Edited"]
+
+
+def test_some_pharmacies_never_confirm_receipt(
+    base_url: str, partner: httpx.Client, patient: int
+) -> None:
+    (rx,) = prescribe(base_url, patient, {"medication": 4016}, pharmacy_id=7904)
+    assert (rx["Status"], rx["PendingSteps"]) == ("eRxSent", [])
+    time.sleep(VERIFY_DELAY + 0.1)
+    assert status_of(partner, patient, rx["PrescriptionId"]) == "eRxSent"

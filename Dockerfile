@@ -15,4 +15,5 @@ COPY workflows workflows
 COPY worker.py alembic.ini ./
 RUN pip install --no-cache-dir --no-deps . && pip check
 ENV PYTHONUNBUFFERED=1
-CMD ["uvicorn", "api.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]
+# No access log: request lines carry query strings (pharmacy and allergen searches).
+CMD ["uvicorn", "api.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--no-access-log"]

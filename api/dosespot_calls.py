@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.dosespot_access import clinic_key
 from api.errors import Conflict, DomainError, Unavailable
-from api.routes.patients import _client, _registered
+from api.patient_service import client_record, registered_patient
 from db.models import ClinicRegistration
 from dosespot import DoseSpotClient, DoseSpotCredentials
 from dosespot.errors import (
@@ -113,8 +113,8 @@ async def patient_access(
     session: AsyncSession, settings: Settings, ws: str, client_id: str
 ) -> PatientAccess:
     """The client's DoseSpot patient and clinic: 404 for no such client, 409 if unregistered."""
-    await _client(session, ws, client_id)
-    patient = await _registered(session, ws, client_id)
+    await client_record(session, ws, client_id)
+    patient = await registered_patient(session, ws, client_id)
     assert patient.dosespot_patient_id is not None
     registration = await session.scalar(
         select(ClinicRegistration).where(

@@ -16,7 +16,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy
 
 from api.clinician_service import call
-from api.errors import Conflict
+from api.errors import Conflict, NotFound
 from api.patient_schemas import PatientRegistrationIn, patient_registration
 from db.models import Client as ClientRecord
 from db.models import ClinicRegistration
@@ -179,3 +179,23 @@ async def follow_client_record(
     )
     await session.commit()
     await register(temporal, settings, ws, client.id, request)
+
+
+async def client_record(session: AsyncSession, ws: str, client_id: str) -> ClientRecord:
+    """The workspace's client, or NotFound (another workspace's does not exist here)."""
+    client = await session.get(ClientRecord, (ws, client_id))
+    if client is None:
+        raise NotFound("no such client")
+    return client
+
+
+async def registered_patient(session: AsyncSession, ws: str, client_id: str) -> PatientRegistration:
+    """The client's DoseSpot registration, or Conflict (409) if there is none yet."""
+    row = await session.get(PatientRegistration, (ws, client_id))
+    if row is None or row.dosespot_patient_id is None or row.state == "unregistered":
+        raise Conflict(
+            "the patient is not registered with DoseSpot",
+            state=row.state if row else "unregistered",
+            allowed_actions=["register"],
+        )
+    return row

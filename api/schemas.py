@@ -174,3 +174,14 @@ def utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class PharmacyServices(BaseModel):
+    """The prescribing messages the pharmacy accepts (DoseSpot's ServiceLevel bits)."""
+
+    new_rx: bool
+    refill: bool
+    change: bool
+    rx_fill: bool
+    cancel: bool
+    epcs: bool = Field(description="Controlled-substance prescriptions (EPCS)")

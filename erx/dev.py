@@ -135,8 +135,9 @@ def main() -> None:
     wait_for_port(TEMPORAL_PORT)
     start(sys.executable, "worker.py")
     start(
+        # No access log: request lines carry query strings (searches by name).
         sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(API_PORT),
+        "--host", "127.0.0.1", "--port", str(API_PORT), "--no-access-log",
     )  # fmt: skip
     wait_for_port(API_PORT)
     wait_for_port(SANDBOX_PORT)

@@ -17,11 +17,11 @@ from activities.dosespot_access import clinic_key
 from api import patient_service as svc
 from api.auth import Principal, Role
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
-from api.errors import Conflict, Forbidden, NotFound, Unprocessable
+from api.errors import Conflict, Forbidden, Unprocessable
 from api.patient_schemas import PatientRegistrationIn
 from api.routes.clients import ClientId
-from api.schemas import RequestModel, ResourceId, utc
-from db.models import Client, ClinicianEnrollment, ClinicRegistration
+from api.schemas import PharmacyServices, RequestModel, ResourceId, utc
+from db.models import ClinicianEnrollment, ClinicRegistration
 from db.patients import (
     PatientMedication,
     PatientPharmacy,
@@ -114,7 +114,7 @@ class PharmacyCard(BaseModel):
     address: str | None
     phone: str | None
     is_default: bool
-    services: list[str]
+    services: PharmacyServices
 
 
 class MedicationsPublic(BaseModel):
@@ -156,13 +156,6 @@ def _from_status(status_: PatientErxStatus) -> PatientPublic:
     )
 
 
-async def _client(session: AsyncSession, ws: str, client_id: str) -> Client:
-    client = await session.get(Client, (ws, client_id))
-    if client is None:
-        raise NotFound("no such client")
-    return client
-
-
 @router.put(
     "/{client_id}",
     response_model=PatientRegistrationPublic,
@@ -182,7 +175,7 @@ async def register_patient(
     record with the body's overrides. Height and weight are required at
     ``ERX_PEDIATRIC_VITALS_MAX_AGE`` (18) and under."""
     principal.require_workspace(ws)
-    client = await _client(session, ws, client_id)
+    client = await svc.client_record(session, ws, client_id)
     request = await svc.registration_request(session, settings, ws, client_id, client, body)
     await session.commit()
     result = await svc.register(temporal, settings, ws, client_id, request)
@@ -202,7 +195,7 @@ async def get_patient(
 ) -> PatientPublic:
     """The client's DoseSpot registration: state, DoseSpot's patient id, why it is blocked."""
     principal.require_workspace(ws)
-    await _client(session, ws, client_id)
+    await svc.client_record(session, ws, client_id)
     return _public(client_id, await session.get(PatientRegistration, (ws, client_id)))
 
 
@@ -217,20 +210,9 @@ async def retry_patient(
     """Re-drive a blocked patient from the step that stopped (admin or service)."""
     principal.require_workspace(ws)
     principal.require_role(Role.service, Role.admin)
-    await _client(session, ws, client_id)
+    await svc.client_record(session, ws, client_id)
     await session.commit()
     return _from_status(await svc.retry(temporal, ws, client_id))
-
-
-async def _registered(session: AsyncSession, ws: str, client_id: str) -> PatientRegistration:
-    row = await session.get(PatientRegistration, (ws, client_id))
-    if row is None or row.dosespot_patient_id is None or row.state == "unregistered":
-        raise Conflict(
-            "the patient is not registered with DoseSpot",
-            state=row.state if row else "unregistered",
-            allowed_actions=["register"],
-        )
-    return row
 
 
 @router.post("/{client_id}/sync", response_model=MedicationsPublic)
@@ -246,8 +228,8 @@ async def sync_patient(
     """Pull the medication record from DoseSpot now (call it when the prescribing session
     closes); answers with the record once it is in, or 202 with the record so far."""
     principal.require_workspace(ws)
-    await _client(session, ws, client_id)
-    await _registered(session, ws, client_id)
+    await svc.client_record(session, ws, client_id)
+    await svc.registered_patient(session, ws, client_id)
     await session.commit()
     if await svc.sync(temporal, settings, ws, client_id) is None:
         response.status_code = status.HTTP_202_ACCEPTED
@@ -261,7 +243,7 @@ async def medications(
     """The medication record: Active, Inactive, Self-reported and Renewal requests, each
     with its count, and the patient's pharmacies with the default marked."""
     principal.require_workspace(ws)
-    await _client(session, ws, client_id)
+    await svc.client_record(session, ws, client_id)
     return await _medications(session, ws, client_id)
 
 
@@ -325,11 +307,16 @@ async def _medications(session: AsyncSession, ws: str, client_id: str) -> Medica
                 address=p.address,
                 phone=p.phone,
                 is_default=p.is_default,
-                services=[s for s in p.services.split(",") if s],
+                services=_services(p.services),
             )
             for p in pharmacies
         ],
     )
+
+
+def _services(stored: str) -> PharmacyServices:
+    taken = set(stored.split(","))
+    return PharmacyServices(**{name: name in taken for name in PharmacyServices.model_fields})
 
 
 def _card(m: PatientMedication) -> MedicationCard:
@@ -383,7 +370,7 @@ async def prescribing_session(
     clinician (to embed for the clinician signed in to the EHR)."""
     principal.require_workspace(ws)
     member_id = _signing_in_as(principal, body)
-    await _client(session, ws, client_id)
+    await svc.client_record(session, ws, client_id)
     enrollment = await session.get(ClinicianEnrollment, (ws, member_id))
     if (
         enrollment is None
@@ -395,7 +382,7 @@ async def prescribing_session(
             state=enrollment.state if enrollment else "not_invited",
             allowed_actions=[],
         )
-    patient = await _registered(session, ws, client_id)
+    patient = await svc.registered_patient(session, ws, client_id)
     assert patient.dosespot_clinic_id is not None and patient.dosespot_patient_id is not None
     registration = await session.scalar(
         select(ClinicRegistration).where(

@@ -28,7 +28,7 @@ from api.dosespot_calls import (
 from api.errors import Conflict, DomainError, Unprocessable
 from api.patient_schemas import NoControl
 from api.routes.clients import ClientId
-from api.schemas import RequestModel
+from api.schemas import PharmacyServices, RequestModel
 from db.models import Client as ClientRecord
 from dosespot import DoseSpotClient
 from dosespot.enums import (
@@ -152,17 +152,6 @@ class PharmacyAddress(BaseModel):
     city: str | None
     state: str | None
     zip: str | None
-
-
-class PharmacyServices(BaseModel):
-    """The prescribing messages the pharmacy accepts (DoseSpot's ServiceLevel bits)."""
-
-    new_rx: bool
-    refill: bool
-    change: bool
-    rx_fill: bool
-    cancel: bool
-    epcs: bool = Field(description="Controlled-substance prescriptions (EPCS)")
 
 
 class PharmacyPublic(BaseModel):

@@ -155,7 +155,7 @@ async def test_played_prescriptions_fill_the_tabs_after_sync(journey: Journey) -
     assert body["renewal_requests"]["items"][0]["medication"].lower().startswith("sertraline")
     pharmacies = {p["pharmacy_id"]: p for p in body["pharmacies"]}
     assert pharmacies[PHARMACY]["is_default"] is True
-    assert "new_rx" in pharmacies[PHARMACY]["services"]
+    assert pharmacies[PHARMACY]["services"]["new_rx"] is True
     again = await record(j)
     assert {k: v for k, v in again.items() if k != "last_synced_at"} == {
         k: v for k, v in body.items() if k != "last_synced_at"

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.worker import Worker
 
+from erx.settings import Settings
 from tests.api.test_clinician_journey import Journey, valid_dea, valid_npi
 from tests.api.test_patients import born_years_ago, client_body, put_client, register
 from tests.conftest import WorkspaceKeys
@@ -193,3 +194,37 @@ async def test_a_lost_push_is_caught_and_copies_change_nothing(journey: Journey)
     later = await record(j)
     assert later["inactive"] == after["inactive"] and later["active"] == after["active"]
     assert after["active"]["count"] == 0
+
+
+async def test_reordered_pushes_end_in_the_latest_status(
+    journey: Journey, live_api: str, settings: Settings
+) -> None:
+    """Pushes arrive out of order (each waits up to 2 s): the record still ends at the
+    prescription's latest status, never an earlier one."""
+    j = journey
+    clinician, patient = await prescribing_patient(j)
+    shuffled = {
+        "url": f"{live_api}/v1/dosespot/notifications",
+        "secret": settings.dosespot_webhook_secret,
+        "reorder_window_seconds": 2,
+        "seed": 7,
+    }
+    assert (await j.sandbox.put("/_sandbox/notifications", json=shuffled)).status_code == 200
+    try:
+        (rx,) = await prescribe(j, patient, clinician, items=[{"medication": "sertraline 50 mg"}])
+        await settle(j, rx)
+        stopped = await j.sandbox.post(
+            f"/_sandbox/patients/{patient}/prescriptions/{rx}/discontinue", json={}
+        )
+        assert stopped.status_code == 200, stopped.text
+        final = await eventually(j, lambda r: r["inactive"]["count"] == 1)
+        await asyncio.sleep(3)
+        later = await record(j)
+        assert later["inactive"] == final["inactive"]
+        card = later["inactive"]["items"][0]
+        assert card["status"] == "PharmacyVerified"
+        assert card["medication_status"] == "Discontinued"
+        assert later["active"]["count"] == 0
+    finally:
+        plain = {"url": shuffled["url"], "secret": shuffled["secret"]}
+        await j.sandbox.put("/_sandbox/notifications", json=plain)

@@ -13,7 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dosespot_sandbox.allergies import add_allergy, render_allergy
 from dosespot_sandbox.auth import SandboxDep
-from dosespot_sandbox.catalogue import ALLERGENS, MEDICATIONS, PHARMACIES, SUPPLIES
+from dosespot_sandbox.catalogue import (
+    ALLERGENS,
+    DISPENSE_UNITS,
+    MEDICATIONS,
+    PHARMACIES,
+    SUPPLIES,
+)
 from dosespot_sandbox.enums import SERVICE_EPCS, SERVICE_NEW_RX, SERVICE_REFILL
 from dosespot_sandbox.medications import search_allergens, search_medications
 from dosespot_sandbox.patients import PATIENT_KIND
@@ -225,6 +231,18 @@ def _own_prescription(sandbox: Sandbox, patient_id: int, rx_id: int) -> dict[str
 
 
 # -- controls --------------------------------------------------------------------------
+
+
+@router.get("/catalogue")
+async def get_catalogue() -> dict[str, list[dict[str, Any]]]:
+    """The fixed reference data: every pharmacy, drug, supply, allergen and dispense unit."""
+    return {
+        "pharmacies": list(PHARMACIES.values()),
+        "medications": list(MEDICATIONS.values()),
+        "supplies": list(SUPPLIES.values()),
+        "allergens": list(ALLERGENS.values()),
+        "dispense_units": list(DISPENSE_UNITS.values()),
+    }
 
 
 @router.get("/patients/{patient_id}")

@@ -554,3 +554,16 @@ def test_names_take_ascii_punctuation(partner: httpx.Client) -> None:
     patient_id = create_patient(partner, FirstName=first, LastName=last)
     item = ok(partner.get(f"api/patients/{patient_id}"))["Item"]
     assert (item["FirstName"], item["LastName"]) == (first, last)
+
+
+def test_the_catalogue_control_lists_the_reference_data(base_url: str) -> None:
+    catalogue = httpx.get(f"{base_url}/_sandbox/catalogue").json()
+    pharmacies = {p["StoreName"]: p for p in catalogue["pharmacies"]}
+    assert len(pharmacies) >= 30
+    assert len({p["State"] for p in pharmacies.values()}) >= 10
+    assert {"Sandbox Pharmacy Rejects", "Sandbox Transmission Failure"} <= set(pharmacies)
+    assert {m["Schedule"] for m in catalogue["medications"]} == {0, 2, 3, 4, 5}
+    for pharmacy in pharmacies.values():
+        has_epcs = bool(pharmacy["ServiceLevel"] & 2048)
+        assert has_epcs == ("EPCS" in pharmacy["PharmacySpecialties"]), pharmacy["StoreName"]
+    assert catalogue["supplies"] and catalogue["allergens"] and catalogue["dispense_units"]

@@ -212,6 +212,16 @@ def _pharmacy(patient: dict[str, Any], pharmacy_id: int | None) -> dict[str, Any
     return pharmacy
 
 
+def _check_can_send(clinician: dict[str, Any], pharmacy: dict[str, Any], schedule: int) -> None:
+    if not pharmacy["ServiceLevel"] & SERVICE_NEW_RX:
+        raise HTTPException(409, "the pharmacy does not take electronic new prescriptions")
+    if schedule >= 2:
+        if not clinician.get("TfaActivated"):
+            raise HTTPException(409, NO_EPCS)
+        if not pharmacy["ServiceLevel"] & SERVICE_EPCS:
+            raise HTTPException(409, "the pharmacy does not take controlled substances")
+
+
 def _prescription_view(doc: dict[str, Any]) -> dict[str, Any]:
     view = render_prescription(doc)
     for name in ("StatusDetails", "StatusDateTime", "Hidden", "RefillId"):
@@ -289,13 +299,8 @@ async def prescribe(patient_id: int, body: Prescribe, sandbox: SandboxDep) -> di
             unit = item.dispense_unit_id or 6
         if medication.get("IsObsolete"):
             raise HTTPException(422, f"{medication.get('DisplayName')} is obsolete")
-        if item.send and not pharmacy["ServiceLevel"] & SERVICE_NEW_RX:
-            raise HTTPException(409, "the pharmacy does not take electronic new prescriptions")
-        if medication.get("Schedule", 0) >= 2 and item.send:
-            if not clinician.get("TfaActivated"):
-                raise HTTPException(409, NO_EPCS)
-            if not pharmacy["ServiceLevel"] & SERVICE_EPCS:
-                raise HTTPException(409, "the pharmacy does not take controlled substances")
+        if item.send:
+            _check_can_send(clinician, pharmacy, medication.get("Schedule", 0))
         fields = {
             "quantity": f"{item.quantity:g}",
             "dispense_unit_id": unit,
@@ -356,6 +361,23 @@ async def discontinue(
         status="Discontinued", clinician_id=body.clinician_id, comment=body.comment
     )
     return await change_medication_status(patient_id, prescription_id, change, sandbox)
+
+
+@router.post("/patients/{patient_id}/prescriptions/{prescription_id}/send")
+async def send_pending(
+    patient_id: int, prescription_id: int, sandbox: SandboxDep
+) -> dict[str, Any]:
+    """The prescriber signs and sends a pending (``Entered``) prescription."""
+    patient = _patient(sandbox, patient_id)
+    rx = _own_prescription(sandbox, patient_id, prescription_id)
+    if rx["Status"] != "Entered" or rx.get("Hidden"):
+        raise HTTPException(409, f"the prescription is {rx['Status']}, not pending")
+    clinician_id = _clinician(sandbox, patient, rx["PrescriberId"])
+    clinician = sandbox.store.get(CLINICIAN_KIND, clinician_id) or {}
+    _check_can_send(clinician, PHARMACIES[rx["PharmacyId"]], rx.get("Schedule", 0))
+    sandbox.records.send(rx)
+    sandbox.advance()
+    return _prescription_view(_own_prescription(sandbox, patient_id, prescription_id))
 
 
 @router.post("/prescriptions/{prescription_id}/advance")

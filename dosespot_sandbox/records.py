@@ -173,8 +173,6 @@ class MedicationRecords:
         item: dict[str, Any],
     ) -> dict[str, Any]:
         """Create one prescription as the clinician makes it in the embedded UI."""
-        config = self._sandbox.config
-        now = time.time()
         written = timestamp()
         rx_id = self._store.next_id()
         doc: dict[str, Any] = {
@@ -213,30 +211,38 @@ class MedicationRecords:
                 Strength=medication["Strength"],
                 Schedule=medication["Schedule"],
             )
-        if not item["send"]:
-            doc["Status"] = "Entered"
-        else:
-            doc["Status"] = "Sending"
-            sent_at = now + config.prescription_sent_delay_seconds
-            verified_at = sent_at + config.pharmacy_verified_delay_seconds
-            if pharmacy_id == TRANSMISSION_FAILURE_PHARMACY_ID:
-                steps = [(sent_at, "Error", TRANSMISSION_FAILURE_DETAIL)]
-            elif pharmacy_id == REJECTS_PHARMACY_ID:
-                steps = [
-                    (sent_at, "eRxSent", SENT_DETAIL),
-                    (verified_at, "Error", REJECTION_DETAIL),
-                ]
-            elif pharmacy_id in NEVER_VERIFY_PHARMACY_IDS:
-                steps = [(sent_at, "eRxSent", SENT_DETAIL)]
-            else:
-                steps = [
-                    (sent_at, "eRxSent", SENT_DETAIL),
-                    (verified_at, "PharmacyVerified", VERIFIED_DETAIL),
-                ]
-            doc["Steps"] = [{"at": at, "Status": s, "Details": d} for at, s, d in steps]
-            self._due[rx_id] = doc["Steps"][0]["at"]
+        doc["Status"] = "Entered"
+        if item["send"]:
+            self._schedule_transmission(doc)
         self._store.put(PRESCRIPTION_KIND, rx_id, doc)
         return doc
+
+    def send(self, doc: dict[str, Any]) -> None:
+        """The clinician sends a pending prescription: it leaves the pending queue."""
+        self._schedule_transmission(doc)
+        self._store.put(PRESCRIPTION_KIND, doc["PrescriptionId"], doc)
+        self.push_counts(doc["PrescriberId"], doc["ClinicId"])
+
+    def _schedule_transmission(self, doc: dict[str, Any]) -> None:
+        """``Sending`` now, then the pharmacy's steps, each after its delay."""
+        config = self._sandbox.config
+        pharmacy_id = doc["PharmacyId"]
+        sent_at = time.time() + config.prescription_sent_delay_seconds
+        verified_at = sent_at + config.pharmacy_verified_delay_seconds
+        if pharmacy_id == TRANSMISSION_FAILURE_PHARMACY_ID:
+            steps = [(sent_at, "Error", TRANSMISSION_FAILURE_DETAIL)]
+        elif pharmacy_id == REJECTS_PHARMACY_ID:
+            steps = [(sent_at, "eRxSent", SENT_DETAIL), (verified_at, "Error", REJECTION_DETAIL)]
+        elif pharmacy_id in NEVER_VERIFY_PHARMACY_IDS:
+            steps = [(sent_at, "eRxSent", SENT_DETAIL)]
+        else:
+            steps = [
+                (sent_at, "eRxSent", SENT_DETAIL),
+                (verified_at, "PharmacyVerified", VERIFIED_DETAIL),
+            ]
+        doc["Status"] = "Sending"
+        doc["Steps"] = [{"at": at, "Status": s, "Details": d} for at, s, d in steps]
+        self._due[doc["PrescriptionId"]] = doc["Steps"][0]["at"]
 
     def advance(self) -> None:
         now = time.time()

@@ -660,3 +660,21 @@ def test_some_pharmacies_never_confirm_receipt(
     assert (rx["Status"], rx["PendingSteps"]) == ("eRxSent", [])
     time.sleep(VERIFY_DELAY + 0.1)
     assert status_of(partner, patient, rx["PrescriptionId"]) == "eRxSent"
+
+
+def test_a_pending_prescription_is_sent_later(
+    base_url: str, doctor: httpx.Client, patient: int, pushes: Receiver
+) -> None:
+    (pending,) = prescribe(base_url, patient, {"medication": 4017, "send": False})
+    rx_id = pending["PrescriptionId"]
+    queued = ok(doctor.get("api/notifications/counts"))["PendingPrescriptionsCount"]
+    sent = ui(base_url, "POST", f"patients/{patient}/prescriptions/{rx_id}/send")
+    assert sent["Status"] == "eRxSent"
+    assert ok(doctor.get("api/notifications/counts"))["PendingPrescriptionsCount"] == queued - 1
+    again = httpx.post(f"{base_url}/_sandbox/patients/{patient}/prescriptions/{rx_id}/send")
+    assert again.status_code == 409
+    eventually(lambda: status_of(doctor, patient, rx_id) == "PharmacyVerified")
+    counts = events(pushes, "PrescriberNotificationCounts")
+    assert [c["PendingPrescriptionCount"] for c in counts][-2:] == [queued, queued - 1]
+    results = eventually(lambda: len(events(pushes, "PrescriptionResult")) == 2 and pushes)
+    assert [d["PrescriptionStatus"] for d in events(results, "PrescriptionResult")] == [4, 13]

@@ -678,3 +678,60 @@ def test_a_pending_prescription_is_sent_later(
     assert [c["PendingPrescriptionCount"] for c in counts][-2:] == [queued, queued - 1]
     results = eventually(lambda: len(events(pushes, "PrescriptionResult")) == 2 and pushes)
     assert [d["PrescriptionStatus"] for d in events(results, "PrescriptionResult")] == [4, 13]
+
+
+PUSH_SHAPES = {
+    "PatientStatusUpdate": {
+        "PatientId", "ClinicId", "ClinicianId", "AgentId", "PatientStatus", "StatusDateTime",
+        "SourceType",
+    },
+    "PharmacyStatusUpdate": {
+        "PatientId", "ClinicId", "ClinicianId", "PharmacyId", "PharmacyStatus", "StatusDateTime",
+    },
+    "AllergyStatusUpdate": {
+        "PatientId", "ClinicId", "ClinicianId", "PatientAllergyId", "AllergyStatus",
+        "StatusDateTime",
+    },
+    "PrescriptionResult": {
+        "PatientId", "ClinicId", "ClinicianId", "AgentId", "PrescriptionId",
+        "RelatedRxRequestQueueItemId", "PrescriptionStatus", "StatusDateTime", "StatusDetails",
+    },
+    "MedicationStatusUpdate": {
+        "PatientId", "ClinicId", "ClinicianId", "AgentId", "PrescriptionId",
+        "RelatedRxChangeQueueItemId", "MedicationStatus", "StatusDateTime", "StatusNotes",
+    },
+    "SelfReportedMedicationStatusUpdate": {
+        "PatientId", "ClinicId", "ClinicianId", "AgentId", "SelfReportedMedicationId", "Status",
+        "StatusDateTime",
+    },
+    "PrescriberNotificationCounts": {
+        "ClinicianId", "ClinicId", "PendingPrescriptionCount", "TransmissionErrorCount",
+        "RefillRequestCount", "ChangeRequestCount", "Total",
+    },
+}  # fmt: skip
+
+
+def test_every_push_has_its_documented_data(
+    base_url: str, doctor: httpx.Client, pushes: Receiver
+) -> None:
+    patient = create_patient(doctor)
+    ok(post_valid(doctor, f"api/patients/{patient}/pharmacies", {"PharmacyId": 7905}))
+    ok(doctor.post(f"api/patients/{patient}/allergies/noKnownAllergy"))
+    (rx,) = prescribe(base_url, patient, {"medication": 4015}, pharmacy_id=7999)
+    ui(base_url, "POST", f"patients/{patient}/prescriptions/{rx['PrescriptionId']}/discontinue")
+    ui(base_url, "POST", f"patients/{patient}/self-reported-medications", json={"medication": 4019})
+    received = eventually(
+        lambda: set(PUSH_SHAPES) <= {e["EventType"] for e in pushes.events()} and pushes
+    )
+    for event in received.events():
+        data = event["Data"]
+        assert set(data) == PUSH_SHAPES[event["EventType"]], event["EventType"]
+        if "StatusDateTime" in data:
+            assert len(data["StatusDateTime"]) == len("2026-11-27T08:21:26.203")
+        if event["EventType"] == "PrescriberNotificationCounts":
+            assert set(data["Total"]) == PUSH_SHAPES[event["EventType"]] - {
+                "ClinicianId",
+                "ClinicId",
+                "Total",
+            }
+    assert {auth for auth, _ in received.received} == {f"Secret {CONFIG.notification_secret}"}

@@ -9,10 +9,12 @@ leave the sandbox.
 from __future__ import annotations
 
 import base64
+import binascii
+import re
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development-only secrets. Outside development the settings refuse to load with them.
@@ -28,10 +30,27 @@ _PLACEHOLDERS = {
     DEV_WEBHOOK_SECRET,
     DEV_CODEC_TOKEN,
 }
+# Shared secrets that production refuses when shorter than this many characters.
+MIN_SECRET_LENGTH = 32
+_ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def strict_codec_key(value: str) -> bytes:
+    """The 32 key bytes of a standard base64 codec key; anything else raises ValueError."""
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("not standard base64 (A-Z a-z 0-9 + /, padded with =)") from exc
+    if len(raw) != 32:
+        raise ValueError(f"decodes to {len(raw)} bytes, not 32")
+    return raw
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ERX_", env_file=".env", extra="ignore")
+    # A refused value is never echoed back: the error names the setting, not the secret.
+    model_config = SettingsConfigDict(
+        env_prefix="ERX_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     environment: Literal["development", "test", "production"] = "development"
 
@@ -42,6 +61,9 @@ class Settings(BaseSettings):
 
     # Read model
     database_url: str = "sqlite+aiosqlite:///.data/erx.db"
+    # PostgreSQL: the role every connection of the API and the worker switches to (SET ROLE),
+    # e.g. "erx_app", which the migrations create and which owns nothing. Unset: the login's own.
+    database_role: str | None = None
 
     # DoseSpot: the partner's admin clinic and user that create clinics and clinicians.
     dosespot_base_url: str = "http://127.0.0.1:8090/webapi/v2/"
@@ -102,6 +124,11 @@ class Settings(BaseSettings):
     # API
     api_public_url: str = "http://localhost:8000"
 
+    @field_validator("database_role", mode="before")
+    @classmethod
+    def _empty_role_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_production(self) -> Settings:
         if self.environment == "production":
@@ -117,13 +144,34 @@ class Settings(BaseSettings):
             }
             if any(v in _PLACEHOLDERS for v in self.codec_keys.values()):
                 used.add("codec_keys")
+            problems = self._production_secret_problems()
             if used:
-                raise ValueError(
-                    f"placeholder development secrets are not allowed in production: {sorted(used)}"
-                )
+                placeholders = f"placeholder development secrets are not allowed: {sorted(used)}"
+                problems.insert(0, placeholders)
+            if problems:
+                raise ValueError("; ".join(problems))
         if self.codec_active_key_id not in self.codec_keys:
             raise ValueError("codec_active_key_id must name one of codec_keys")
+        if self.database_role is not None and not _ROLE_NAME.fullmatch(self.database_role):
+            raise ValueError("database_role must be a lower-case PostgreSQL role name")
         return self
+
+    def _production_secret_problems(self) -> list[str]:
+        problems = [
+            f"{name} must be at least {MIN_SECRET_LENGTH} characters"
+            for name in ("codec_token", "dosespot_webhook_secret")
+            if len(getattr(self, name).strip()) < MIN_SECRET_LENGTH
+        ]
+        dev_key = base64.b64decode(DEV_CODEC_KEY)
+        for key_id, key in self.codec_keys.items():
+            try:
+                raw = strict_codec_key(key)
+            except ValueError as exc:
+                problems.append(f"codec key {key_id!r}: {exc}")
+                continue
+            if raw == dev_key:
+                problems.append(f"codec key {key_id!r} is the development key")
+        return problems
 
 
 @lru_cache

@@ -96,7 +96,7 @@ def build_worker(
 async def running_worker(settings: Settings) -> AsyncIterator[Worker]:
     client = await connect(settings)
     await ensure_search_attributes(client)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, role=settings.database_role)
     async with dosespot_client(settings) as dosespot:
         worker = build_worker(client, settings, create_sessionmaker(engine), dosespot)
         try:

@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, role=settings.database_role)
         app.state.settings = settings
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.temporal = temporal or await connect(settings)

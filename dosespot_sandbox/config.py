@@ -29,7 +29,7 @@ class Behaviour(BaseModel):
     page_size: int | None = Field(default=None, ge=1)
     prescription_sent_delay_seconds: float | None = Field(default=None, ge=0.0)
     pharmacy_verified_delay_seconds: float | None = Field(default=None, ge=0.0)
-    refill_request_lifetime_days: int | None = Field(default=None, ge=1)
+    refill_request_lifetime_days: float | None = Field(default=None, gt=0.0)
 
 
 class SandboxConfig(BaseModel):
@@ -64,7 +64,8 @@ class SandboxConfig(BaseModel):
     prescription_sent_delay_seconds: float = Field(default=1.0, ge=0.0)
     pharmacy_verified_delay_seconds: float = Field(default=5.0, ge=0.0)
     # How long a pharmacy's refill request waits for an answer.
-    refill_request_lifetime_days: int = Field(default=30, ge=1)
+    # Fractions are allowed, so a test can watch a request expire.
+    refill_request_lifetime_days: float = Field(default=30.0, gt=0.0)
 
     def behaviour(self) -> Behaviour:
         return Behaviour.model_validate(self.model_dump(include=set(Behaviour.model_fields)))

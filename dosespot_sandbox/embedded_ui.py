@@ -468,7 +468,7 @@ async def resolve_refill_request(refill_id: int, sandbox: SandboxDep) -> dict[st
         raise HTTPException(404, "no such refill request")
     if refill["State"] != "Pending":
         raise HTTPException(409, "the refill request is no longer pending")
-    sandbox.records.resolve_refill_request(refill)
+    sandbox.records.close_refill_request(refill, "Resolved")
     return sandbox.store.get(REFILL_KIND, refill_id) or refill
 
 

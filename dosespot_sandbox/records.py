@@ -149,6 +149,8 @@ class MedicationRecords:
     def __init__(self, sandbox: Sandbox) -> None:
         self._sandbox = sandbox
         self._due: dict[int, float] = {}
+        # Pending refill requests by id -> when they expire.
+        self._expiring: dict[int, float] = {}
         self.rebuild()
 
     @property
@@ -160,6 +162,11 @@ class MedicationRecords:
             doc["PrescriptionId"]: doc["Steps"][0]["at"]
             for doc in self._store.all(PRESCRIPTION_KIND)
             if doc.get("Steps")
+        }
+        self._expiring = {
+            doc["RefillId"]: doc["ExpiresAt"]
+            for doc in self._store.all(REFILL_KIND)
+            if doc["State"] == "Pending"
         }
 
     # -- prescriptions ---------------------------------------------------------------
@@ -249,6 +256,12 @@ class MedicationRecords:
         for rx_id, due in sorted(self._due.items(), key=lambda item: item[1]):
             if due <= now:
                 self.step(rx_id, until=now)
+        for refill_id, expires in sorted(self._expiring.items(), key=lambda item: item[1]):
+            if expires <= now:
+                refill = self._store.get(REFILL_KIND, refill_id)
+                if refill is not None:
+                    self.close_refill_request(refill, "Expired")
+                self._expiring.pop(refill_id, None)
 
     def step(self, rx_id: int, until: float | None = None) -> bool:
         """Apply the prescription's due steps (every one due by ``until``, or just the next
@@ -523,6 +536,7 @@ class MedicationRecords:
         self._store.put(PRESCRIPTION_KIND, requested["PrescriptionId"], requested)
         now = datetime.now(UTC)
         lifetime = timedelta(days=self._sandbox.config.refill_request_lifetime_days)
+        expires = now + lifetime
         doc: dict[str, Any] = {
             "RefillId": refill_id,
             "NewPatient": False,
@@ -532,18 +546,22 @@ class MedicationRecords:
             "RequestedPrescriptionId": requested["PrescriptionId"],
             "PharmacyId": pharmacy_id,
             "RequestedDate": now.strftime("%Y-%m-%dT%H:%M:%S"),
-            "RequestExpirationDate": (now + lifetime).strftime("%Y-%m-%dT%H:%M:%S"),
+            "RequestExpirationDate": expires.strftime("%Y-%m-%dT%H:%M:%S"),
+            "ExpiresAt": expires.timestamp(),
             "State": "Pending",
         }
         if original is not None:
             doc["OriginalPrescriptionId"] = original["PrescriptionId"]
         self._store.put(REFILL_KIND, refill_id, doc)
+        self._expiring[refill_id] = doc["ExpiresAt"]
         self.push_counts(clinician_id, patient["ClinicId"])
         return doc
 
-    def resolve_refill_request(self, doc: dict[str, Any]) -> None:
-        doc["State"] = "Resolved"
+    def close_refill_request(self, doc: dict[str, Any], state: str) -> None:
+        """The request leaves the queue: ``Resolved`` by the clinician, or ``Expired``."""
+        doc["State"] = state
         self._store.put(REFILL_KIND, doc["RefillId"], doc)
+        self._expiring.pop(doc["RefillId"], None)
         self.push_counts(doc["ClinicianId"], doc["ClinicId"])
 
     def pending_refills(self) -> list[dict[str, Any]]:

@@ -735,3 +735,28 @@ def test_every_push_has_its_documented_data(
                 "Total",
             }
     assert {auth for auth, _ in received.received} == {f"Secret {CONFIG.notification_secret}"}
+
+
+def test_refill_requests_expire_and_leave_the_queue(
+    base_url: str, doctor: httpx.Client, patient: int, pushes: Receiver
+) -> None:
+    ui(base_url, "PUT", "behaviour", json={"refill_request_lifetime_days": 0.4 / 86400})
+    try:
+        refill = ui(
+            base_url, "POST", f"patients/{patient}/refill-requests", json={"medication": 4014}
+        )
+    finally:
+        ui(base_url, "DELETE", "behaviour")
+    pending = ok(doctor.get("api/refills/pending", params={"patientId": patient}))["Items"]
+    assert [r["RefillId"] for r in pending] == [refill["RefillId"]]
+    assert pending[0]["RequestExpirationDate"] >= pending[0]["RequestedDate"]
+    eventually(
+        lambda: not ok(doctor.get("api/refills/pending", params={"patientId": patient}))["Items"]
+    )
+    record = ui(base_url, "GET", f"patients/{patient}")
+    assert [r["State"] for r in record["refill_requests"]] == ["Expired"]
+    counts = eventually(lambda: len(events(pushes, "PrescriberNotificationCounts")) >= 2 and pushes)
+    refill_counts = [
+        c["RefillRequestCount"] for c in events(counts, "PrescriberNotificationCounts")
+    ]
+    assert refill_counts[-1] == refill_counts[-2] - 1

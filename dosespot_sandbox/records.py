@@ -141,6 +141,13 @@ def render_self_reported(doc: dict[str, Any]) -> dict[str, Any]:
     return {name: doc[name] for name in SELF_REPORTED_FIELDS if name in doc}
 
 
+def _expires_at(refill: dict[str, Any]) -> float:
+    if "ExpiresAt" in refill:
+        return float(refill["ExpiresAt"])
+    stamp = datetime.fromisoformat(refill["RequestExpirationDate"]).replace(tzinfo=UTC)
+    return stamp.timestamp()
+
+
 def midnight(stamp: str) -> str:
     return f"{stamp[:10]}T00:00:00"
 
@@ -164,7 +171,7 @@ class MedicationRecords:
             if doc.get("Steps")
         }
         self._expiring = {
-            doc["RefillId"]: doc["ExpiresAt"]
+            doc["RefillId"]: _expires_at(doc)
             for doc in self._store.all(REFILL_KIND)
             if doc["State"] == "Pending"
         }

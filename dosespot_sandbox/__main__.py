@@ -43,6 +43,13 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="seconds from eRxSent to PharmacyVerified (default 5)",
     )
+    parser.add_argument(
+        "--pharmacy-fill-delay",
+        type=float,
+        default=None,
+        help="seconds from PharmacyVerified to FullFill at pharmacies that report fills "
+        "(default: they never do)",
+    )
     args = parser.parse_args(argv)
 
     overrides: dict[str, object] = {"state_path": args.state, "notification_url": args.notify_url}
@@ -51,6 +58,7 @@ def main(argv: list[str] | None = None) -> None:
         ("minor_max_age", "minor_max_age"),
         ("prescription_sent_delay", "prescription_sent_delay_seconds"),
         ("pharmacy_verified_delay", "pharmacy_verified_delay_seconds"),
+        ("pharmacy_fill_delay", "pharmacy_fill_delay_seconds"),
     ):
         if getattr(args, option) is not None:
             overrides[field] = getattr(args, option)

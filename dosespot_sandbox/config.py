@@ -29,6 +29,7 @@ class Behaviour(BaseModel):
     page_size: int | None = Field(default=None, ge=1)
     prescription_sent_delay_seconds: float | None = Field(default=None, ge=0.0)
     pharmacy_verified_delay_seconds: float | None = Field(default=None, ge=0.0)
+    pharmacy_fill_delay_seconds: float | None = Field(default=None, ge=0.0)
     refill_request_lifetime_days: float | None = Field(default=None, gt=0.0)
 
 
@@ -63,6 +64,9 @@ class SandboxConfig(BaseModel):
     # (or Error at a failure pharmacy), then PharmacyVerified after the second.
     prescription_sent_delay_seconds: float = Field(default=1.0, ge=0.0)
     pharmacy_verified_delay_seconds: float = Field(default=5.0, ge=0.0)
+    # When set, a pharmacy that reports fills (ServiceLevel RxFill) dispenses a verified
+    # prescription this long after verifying it: MedicationStatus FullFill, LastFillDate.
+    pharmacy_fill_delay_seconds: float | None = Field(default=None, ge=0.0)
     # How long a pharmacy's refill request waits for an answer.
     # Fractions are allowed, so a test can watch a request expire.
     refill_request_lifetime_days: float = Field(default=30.0, gt=0.0)
@@ -71,7 +75,13 @@ class SandboxConfig(BaseModel):
         return Behaviour.model_validate(self.model_dump(include=set(Behaviour.model_fields)))
 
     def with_behaviour(self, behaviour: Behaviour) -> SandboxConfig:
-        return self.model_copy(update=behaviour.model_dump(exclude_none=True))
+        """The fields given changed; ``null`` turns pharmacy fills off, and means nothing for
+        the fields that must have a value."""
+        given = behaviour.model_dump(exclude_unset=True)
+        nullable = {"pharmacy_fill_delay_seconds"}
+        return self.model_copy(
+            update={k: v for k, v in given.items() if v is not None or k in nullable}
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> SandboxConfig:

@@ -171,7 +171,8 @@ async def put_behaviour(behaviour: Behaviour, sandbox: SandboxDep) -> Behaviour:
 @router.delete("/behaviour")
 async def delete_behaviour(sandbox: SandboxDep) -> Behaviour:
     """Back to the configuration the sandbox started with."""
-    sandbox.config = sandbox.config.with_behaviour(sandbox.configured.behaviour())
+    configured = sandbox.configured.behaviour().model_dump()
+    sandbox.config = sandbox.config.model_copy(update=configured)
     return sandbox.config.behaviour()
 
 

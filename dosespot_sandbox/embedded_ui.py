@@ -228,7 +228,8 @@ def _prescription_view(doc: dict[str, Any]) -> dict[str, Any]:
         if name in doc:
             view[name] = doc[name]
     view["PendingSteps"] = [
-        {"Status": step["Status"], "Details": step["Details"]} for step in doc.get("Steps", [])
+        {name: value for name, value in step.items() if name != "at"}
+        for step in doc.get("Steps", [])
     ]
     return view
 

@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Any
 from dosespot_sandbox.catalogue import (
     DISPENSE_UNITS,
     NEVER_VERIFY_PHARMACY_IDS,
+    PHARMACIES,
     REJECTION_DETAIL,
     REJECTS_PHARMACY_ID,
     TRANSMISSION_FAILURE_DETAIL,
     TRANSMISSION_FAILURE_PHARMACY_ID,
 )
-from dosespot_sandbox.enums import MEDICATION_STATUS, PRESCRIPTION_STATUS
+from dosespot_sandbox.enums import MEDICATION_STATUS, PRESCRIPTION_STATUS, SERVICE_RX_FILL
 from dosespot_sandbox.journey import timestamp
 
 if TYPE_CHECKING:
@@ -122,6 +123,7 @@ MEDICATION_UPDATE_STATUSES = frozenset(
 )  # fmt: skip
 SENT_DETAIL = "Prescription sent"
 VERIFIED_DETAIL = "Pharmacy verified receipt of the prescription"
+FILLED_DETAIL = "Dispensed in full"
 
 
 def status_class(doc: dict[str, Any]) -> str:
@@ -256,6 +258,21 @@ class MedicationRecords:
             ]
         doc["Status"] = "Sending"
         doc["Steps"] = [{"at": at, "Status": s, "Details": d} for at, s, d in steps]
+        fill_delay = config.pharmacy_fill_delay_seconds
+        pharmacy = PHARMACIES.get(pharmacy_id, {})
+        if (
+            fill_delay is not None
+            and steps[-1][1] == "PharmacyVerified"
+            and pharmacy.get("ServiceLevel", 0) & SERVICE_RX_FILL
+        ):
+            # The pharmacy reports the fill (RxFill): the medication status moves on.
+            doc["Steps"].append(
+                {
+                    "at": verified_at + fill_delay,
+                    "MedicationStatus": "FullFill",
+                    "Details": FILLED_DETAIL,
+                }
+            )
         self._due[doc["PrescriptionId"]] = doc["Steps"][0]["at"]
 
     def advance(self) -> None:
@@ -279,7 +296,12 @@ class MedicationRecords:
             return False
         while doc["Steps"] and (until is None or doc["Steps"][0]["at"] <= until):
             step = doc["Steps"].pop(0)
-            self._set_status(doc, step["Status"], step["Details"])
+            if "MedicationStatus" in step:
+                self._set_medication_status(
+                    doc, step["MedicationStatus"], doc["PrescriberId"], notes=step["Details"]
+                )
+            else:
+                self._set_status(doc, step["Status"], step["Details"])
             if until is None:
                 break
         if doc["Steps"]:
@@ -323,6 +345,21 @@ class MedicationRecords:
         inactive_date: str | None = None,
         notes: str = "",
     ) -> None:
+        self._set_medication_status(
+            doc, status, clinician_id, comment=comment, inactive_date=inactive_date, notes=notes
+        )
+        self._store.put(PRESCRIPTION_KIND, doc["PrescriptionId"], doc)
+
+    def _set_medication_status(
+        self,
+        doc: dict[str, Any],
+        status: str,
+        clinician_id: int,
+        *,
+        comment: str | None = None,
+        inactive_date: str | None = None,
+        notes: str = "",
+    ) -> None:
         doc["MedicationStatus"] = status
         if comment:
             doc["Comment"] = comment
@@ -332,7 +369,6 @@ class MedicationRecords:
             doc.pop("DateInactive", None)
         if status in {"FullFill", "PartialFill"}:
             doc["LastFillDate"] = midnight(timestamp())
-        self._store.put(PRESCRIPTION_KIND, doc["PrescriptionId"], doc)
         if status in MEDICATION_UPDATE_STATUSES:
             self._sandbox.notifier.emit(
                 "MedicationStatusUpdate",

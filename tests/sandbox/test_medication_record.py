@@ -760,3 +760,31 @@ def test_refill_requests_expire_and_leave_the_queue(
         c["RefillRequestCount"] for c in events(counts, "PrescriberNotificationCounts")
     ]
     assert refill_counts[-1] == refill_counts[-2] - 1
+
+
+def test_pharmacies_that_report_fills_move_the_medication_status(
+    base_url: str, doctor: httpx.Client, patient: int, pushes: Receiver
+) -> None:
+    ui(base_url, "PUT", "behaviour", json={"pharmacy_fill_delay_seconds": 0.1})
+    try:
+        (filled,) = prescribe(base_url, patient, {"medication": 4006})
+        (unverified,) = prescribe(base_url, patient, {"medication": 4006}, pharmacy_id=7904)
+    finally:
+        restored = ui(base_url, "DELETE", "behaviour")
+    assert restored["pharmacy_fill_delay_seconds"] is None
+    assert [s.get("MedicationStatus") for s in filled["PendingSteps"]] == [None, "FullFill"]
+    path = f"api/patients/{patient}/prescriptions"
+
+    def dispensed() -> dict[str, Any] | None:
+        rx = ok(doctor.get(f"{path}/{filled['PrescriptionId']}"))["Prescription"]
+        return rx if rx["MedicationStatus"] == "FullFill" else None
+
+    rx = eventually(dispensed)
+    assert (rx["Status"], rx["LastFillDate"][11:]) == ("PharmacyVerified", "00:00:00")
+    update = eventually(lambda: events(pushes, "MedicationStatusUpdate"))[0]
+    assert (update["PrescriptionId"], update["MedicationStatus"], update["StatusNotes"]) == (
+        filled["PrescriptionId"],
+        11,
+        "Dispensed in full",
+    )
+    assert unverified["PendingSteps"] == []

@@ -1,4 +1,8 @@
-"""Bring a database to the newest schema: ``python -m db.migrate``."""
+"""Bring a database to the newest schema: ``python -m db.migrate``.
+
+Runs as the login of ``ERX_DATABASE_URL``, which owns the tables; ``ERX_DATABASE_ROLE`` is
+for the API and the worker and is not used here.
+"""
 
 from __future__ import annotations
 

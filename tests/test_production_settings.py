@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from starlette.requests import Request
 
+from api.auth import Unauthorized
+from api.routes import codec as codec_routes
 from erx.settings import DEV_CODEC_KEY, DEV_CODEC_TOKEN, DEV_WEBHOOK_SECRET, Settings
 
 DEV_KEY_BYTES = base64.b64decode(DEV_CODEC_KEY)
@@ -149,3 +152,22 @@ def test_empty_database_role_is_none() -> None:
 def test_database_role_must_be_a_plain_name(role: str) -> None:
     with pytest.raises(ValidationError, match="database_role"):
         Settings(_env_file=None, database_role=role)  # type: ignore[call-arg]
+
+
+def _codec_request(origin: str) -> Request:
+    return Request({"type": "http", "headers": [(b"origin", origin.encode())]})
+
+
+def test_codec_token_bypass_for_the_local_ui_is_development_only() -> None:
+    origin = "http://localhost:8233"
+    development = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert origin in development.codec_cors_origins
+    codec_routes._check(development, _codec_request(origin), None)
+    with pytest.raises(Unauthorized):
+        codec_routes._check(development, _codec_request("http://elsewhere.example"), None)
+    prod = production(codec_cors_origins=[origin])
+    with pytest.raises(Unauthorized):
+        codec_routes._check(prod, _codec_request(origin), None)
+    with pytest.raises(Unauthorized):
+        codec_routes._check(prod, _codec_request(origin), f"Bearer {DEV_CODEC_TOKEN}")
+    codec_routes._check(prod, _codec_request(origin), f"Bearer {GOOD_TOKEN}")

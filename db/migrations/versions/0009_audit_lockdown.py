@@ -7,8 +7,10 @@ another database may have made it already. It may read and write every table of 
 schema, but only SELECT and INSERT the audit log and only SELECT ``alembic_version``; it
 owns nothing, so it can neither TRUNCATE, ALTER (DISABLE TRIGGER) nor DROP a table. The
 role running the migrations keeps owning the tables; tables and sequences it creates later
-are granted to ``erx_app`` by default privileges. The API and the worker use the role with
-``ERX_DATABASE_ROLE=erx_app`` (SET ROLE on every connection).
+are granted to ``erx_app`` by default privileges (all four, so a migration that recreates
+the audit log must revoke UPDATE and DELETE again; tests/test_audit_lockdown.py checks the
+grants at head). The API and the worker use the role with ``ERX_DATABASE_ROLE=erx_app``
+(SET ROLE on every connection).
 
 Revision ID: 0009
 Revises: 0008

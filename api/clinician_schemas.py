@@ -11,11 +11,22 @@ from pydantic import (
     BeforeValidator,
     EmailStr,
     Field,
+    StrictBool,
     StringConstraints,
     field_validator,
 )
 
-from api.schemas import AddressLine, City, Name, NotificationCounts, RequestModel, ResourceId
+from api.schemas import (
+    AddressLine,
+    AsciiDigits,
+    City,
+    Name,
+    NoControl,
+    NotificationCounts,
+    RequestModel,
+    ResourceId,
+    text,
+)
 from erx.identifiers import check_date_of_birth, check_dea, check_npi
 from erx.us import UsPhone, UsState, ZipCode
 from workflows.models import Blocked, IdpProgress
@@ -32,9 +43,11 @@ def _date_of_birth(value: object) -> date:
 
 DateOfBirth = Annotated[date, BeforeValidator(_date_of_birth)]
 NaDea = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z0-9]{9}$")
+    str,
+    StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z0-9]{9}$"),
+    AsciiDigits,
 ]
-License = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=35)]
+License = Annotated[str, text(35), NoControl, AsciiDigits]
 
 
 class MemberSelection(RequestModel):
@@ -69,7 +82,7 @@ class ProfessionalAddress(RequestModel):
 
 class EnrollmentLocationIn(RequestModel):
     location_id: ResourceId
-    is_default: bool = False
+    is_default: StrictBool = False
     dea_number: Dea | None = None
     dea_state: UsState | None = Field(
         default=None, description="State of the DEA registration; must be the location's"

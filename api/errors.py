@@ -49,7 +49,11 @@ class Unavailable(DomainError):
     code = "unavailable"
 
 
-def _field(loc: tuple[Any, ...]) -> str:
+def _field(error: dict[str, Any]) -> str:
+    loc = tuple(error["loc"])
+    if error.get("type") == "json_invalid":
+        # The location is ("body", offset): the body as a whole is at fault.
+        return "body"
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or str(loc[-1] if loc else "body")
 
@@ -59,6 +63,11 @@ def _reason(error: dict[str, Any]) -> str:
         return "unknown field"
     if error.get("type") == "missing":
         return "field required"
+    if error.get("type") == "json_invalid":
+        loc = error.get("loc") or ()
+        where = f" at character {loc[-1]}" if loc and isinstance(loc[-1], int) else ""
+        cause = (error.get("ctx") or {}).get("error")
+        return f"the body is not valid JSON{where}" + (f" ({cause})" if cause else "")
     message = str(error.get("msg", "invalid"))
     return message.removeprefix("Value error, ")
 
@@ -71,7 +80,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field(tuple(e["loc"])), "reason": _reason(e)} for e in exc.errors()]
+        errors = [{"field": _field(e), "reason": _reason(e)} for e in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
         return JSONResponse(
             {"error": "invalid_input", "detail": detail, "errors": errors}, status_code=422

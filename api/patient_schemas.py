@@ -6,7 +6,6 @@ The reasons written here do not repeat the value given, which is PHI; the shared
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal, Protocol
 
@@ -19,7 +18,6 @@ from pydantic import (
     EmailStr,
     Field,
     Strict,
-    StringConstraints,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -27,8 +25,8 @@ from pydantic import (
 )
 
 from api.errors import Unprocessable
-from api.schemas import RequestModel
-from erx.us import UsPhone, UsState, ZipCode
+from api.schemas import AddressLine, AsciiDigits, City, Name, NoControl, RequestModel, text
+from erx.us import UsPhone, UsState, ZipCode, refuse_non_ascii_digits
 from erx.vitals import (
     HeightUnit,
     WeightUnit,
@@ -39,32 +37,6 @@ from erx.vitals import (
     vitals_required,
 )
 
-# Unicode categories refused in free text: controls (tab, newline, NUL, ...), invisible
-# formatting (bidi overrides, zero-width characters), surrogates, private use, unassigned,
-# and line and paragraph separators.
-_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-
-
-def clean_text(value: object) -> object:
-    """Refuse control and invisible characters; compose accents (NFC), so that one name is
-    stored one way and its length is counted in characters as DoseSpot counts them."""
-    if not isinstance(value, str):
-        return value
-    if any(unicodedata.category(c) in _REFUSED_CATEGORIES for c in value):
-        raise ValueError("must not contain control or invisible formatting characters")
-    return unicodedata.normalize("NFC", value)
-
-
-def _text(max_length: int) -> Any:
-    return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
-
-
-NoControl = BeforeValidator(clean_text)
-# DoseSpot holds at most 35 characters in names, address lines and cities.
-PatientName = Annotated[str, _text(35), NoControl]
-AddressLine = Annotated[str, _text(35), NoControl]
-City = Annotated[str, _text(35), NoControl]
-
 
 def _printable_ascii(value: str) -> str:
     if not all(" " <= c <= "~" for c in value):
@@ -73,8 +45,8 @@ def _printable_ascii(value: str) -> str:
 
 
 # Identifiers another system issued: printable ASCII only, as DoseSpot and payers take them.
-AsciiIdentifier = Annotated[str, _text(35), NoControl, AfterValidator(_printable_ascii)]
-PayerName = Annotated[str, _text(100), NoControl]
+AsciiIdentifier = Annotated[str, text(35), NoControl, AsciiDigits, AfterValidator(_printable_ascii)]
+PayerName = Annotated[str, text(100), NoControl]
 Sex = Literal["Male", "Female", "Unknown"]
 # DoseSpot's PhoneType names (dosespot.enums.PhoneType) but Undefined, which means "not set".
 PhoneType = Literal["Beeper", "Cell", "Fax", "Home", "Work", "Night", "Primary"]
@@ -98,6 +70,8 @@ def _date_of_birth(value: object, info: ValidationInfo) -> date:
     today = (info.context or {}).get("today") or utc_today()
     if not isinstance(value, str | date):
         raise ValueError("date of birth must be a string MM/DD/YYYY or YYYY-MM-DD")
+    if isinstance(value, str):
+        refuse_non_ascii_digits(value)
     return parse_date_of_birth(value, today)
 
 
@@ -150,9 +124,9 @@ class Insurance(RequestModel):
 class PatientFields(RequestModel):
     """A patient's demographics as DoseSpot takes them, validated."""
 
-    first_name: PatientName
-    middle_name: PatientName | None = None
-    last_name: PatientName
+    first_name: Name
+    middle_name: Name | None = None
+    last_name: Name
     date_of_birth: DateOfBirth
     sex: Sex = Field(description="DoseSpot's Gender: Male, Female or Unknown")
     phone: UsPhone = Field(description="+1 and a valid US number, e.g. +1 212 736 5000")
@@ -245,9 +219,9 @@ class PatientRegistrationIn(RequestModel):
     and insurance are replaced whole.
     """
 
-    first_name: PatientName | None = None
-    middle_name: PatientName | None = None
-    last_name: PatientName | None = None
+    first_name: Name | None = None
+    middle_name: Name | None = None
+    last_name: Name | None = None
     medical_record_number: AsciiIdentifier | None = Field(
         default=None, description="Sent as DoseSpot's NonDoseSpotMedicalRecordNumber"
     )

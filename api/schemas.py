@@ -2,22 +2,71 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from fastapi import Path
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
 
 from db.counts import ClinicianNotificationCounts
-from erx.us import UsPhone, UsState, ZipCode
+from erx.us import UsPhone, UsState, ZipCode, refuse_non_ascii_digits
 from workflows.models import Address, ClinicRecord, SetupStep
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=35)]
-Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Unicode categories refused in free text: controls (tab, newline, NUL, ...), invisible
+# formatting (bidi overrides, zero-width characters), surrogates, private use, unassigned,
+# and line and paragraph separators.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def clean_text(value: object) -> object:
+    """Refuse control and invisible characters; compose accents (NFC), so that one name is
+    stored one way and its length is counted in characters as DoseSpot counts them."""
+    if not isinstance(value, str):
+        return value
+    if any(unicodedata.category(c) in _REFUSED_CATEGORIES for c in value):
+        raise ValueError("must not contain control or invisible formatting characters")
+    return unicodedata.normalize("NFC", value)
+
+
+def _ascii_digits(value: object) -> object:
+    return refuse_non_ascii_digits(value) if isinstance(value, str) else value
+
+
+def text(max_length: int, min_length: int = 1) -> StringConstraints:
+    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
+
+
+# Before the length and pattern checks, so the reason is the character, not the shape.
+NoControl = BeforeValidator(clean_text)
+AsciiDigits = BeforeValidator(_ascii_digits)
+
+# Names of people, places and things: DoseSpot holds at most 35 characters.
+Name = Annotated[str, text(35), NoControl]
+Text200 = Annotated[str, text(200), NoControl]
 # DoseSpot's address lines hold at most 35 characters.
-AddressLine = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=35)]
-City = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=35)]
-ResourceId = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+AddressLine = Annotated[str, text(35), NoControl]
+City = Annotated[str, text(35), NoControl]
+ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+# The shape of every id column (String(64)) the EHR names: in bodies and in paths.
+ResourceId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
+PathId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        pattern=ID_PATTERN,
+        description="An opaque id (no PHI): 1-64 ASCII letters, digits and _ . : -",
+    ),
 ]
 
 
@@ -64,10 +113,8 @@ class MemberUpsert(RequestModel):
     first_name: Name
     last_name: Name
     email: EmailStr
-    job_title: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = (
-        None
-    )
-    is_admin: bool = False
+    job_title: Annotated[str, text(100, min_length=0), NoControl] | None = None
+    is_admin: StrictBool = False
 
 
 class MemberPublic(BaseModel):

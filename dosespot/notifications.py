@@ -249,7 +249,8 @@ def _integer(value: Any) -> int | None:
         return int(value)
     if isinstance(value, str):
         text = value.strip()
-        if text.lstrip("+-").isdigit():
+        # isdigit and int() also take other scripts' digits: an id is ASCII 0-9.
+        if text.isascii() and text.lstrip("+-").isdigit():
             return int(text)
     return None
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-_NPI = re.compile(r"^\d{10}$")
-_DEA = re.compile(r"^[A-Z][A-Z9]\d{7}$")
+from erx.us import refuse_non_ascii_digits
+
+# [0-9], not \d: \d and int() also take other scripts' digits (Arabic-Indic, fullwidth, ...).
+_NPI = re.compile(r"^[0-9]{10}$")
+_DEA = re.compile(r"^[A-Z][A-Z9][0-9]{7}$")
 ADULT_AGE = 18
 
 
 def check_npi(value: str) -> str:
     """10 digits whose last is the Luhn check digit of 80840 + the first nine."""
-    npi = value.strip()
+    npi = refuse_non_ascii_digits(value.strip())
     if not _NPI.match(npi):
         raise ValueError("an NPI is exactly 10 digits")
     digits = [int(d) for d in "80840" + npi[:9]]
@@ -30,7 +33,7 @@ def check_npi(value: str) -> str:
 
 def check_dea(value: str) -> str:
     """Two letters and seven digits, the last a check digit; X numbers were retired in 2023."""
-    dea = value.strip().upper()
+    dea = refuse_non_ascii_digits(value.strip()).upper()
     if dea.startswith("X"):
         raise ValueError(
             "DEA numbers beginning with X (DATA-waiver) were retired in 2023; "
@@ -47,8 +50,8 @@ def check_dea(value: str) -> str:
 
 def check_date_of_birth(value: str, today: date | None = None) -> date:
     """MM/DD/YYYY, a real date in the past, of an adult."""
-    text = value.strip()
-    if not re.fullmatch(r"\d{2}/\d{2}/\d{4}", text):
+    text = refuse_non_ascii_digits(value.strip())
+    if not re.fullmatch(r"[0-9]{2}/[0-9]{2}/[0-9]{4}", text):
         raise ValueError("date of birth must be MM/DD/YYYY, e.g. 04/27/1980")
     try:
         born = datetime.strptime(text, "%m/%d/%Y").date()

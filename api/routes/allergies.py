@@ -14,13 +14,19 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from api.deps import PrincipalDep, SessionDep, SettingsDep
 from api.dosespot_calls import DoseSpotDep, dosespot_errors, patient_access, workspace_clinic
-from api.patient_schemas import NoControl
 from api.routes.clients import ClientId
-from api.schemas import RequestModel
+from api.schemas import NoControl, PathId, RequestModel
 from dosespot import DoseSpotClient
 from dosespot.enums import AllergyStatus, ReactionType
 from dosespot.models import Allergen, AllergyCreate, PatientAllergy
@@ -117,7 +123,7 @@ class AllergyIn(RequestModel):
 class AllergiesUpdate(RequestModel):
     """The patient's allergies as the EHR knows them, or ``no_known_allergies: true``."""
 
-    no_known_allergies: bool = False
+    no_known_allergies: StrictBool = False
     allergies: list[AllergyIn] | None = Field(default=None, max_length=100)
 
     @model_validator(mode="after")
@@ -200,7 +206,7 @@ AllergenName = Annotated[
 
 @router.get("/allergens", response_model=AllergenSearchPublic)
 async def search_allergens(
-    ws: str,
+    ws: PathId,
     name: Annotated[AllergenName, Query(description="3 or more characters")],
     principal: PrincipalDep,
     session: SessionDep,
@@ -219,7 +225,7 @@ async def search_allergens(
 
 @router.get("/patients/{client_id}/allergies", response_model=AllergiesPublic)
 async def patient_allergies(
-    ws: str,
+    ws: PathId,
     client_id: ClientId,
     principal: PrincipalDep,
     session: SessionDep,
@@ -253,7 +259,7 @@ def _lock(ws: str, client_id: str) -> asyncio.Lock:
 
 @router.put("/patients/{client_id}/allergies", response_model=AllergiesUpdatePublic)
 async def replace_allergies(
-    ws: str,
+    ws: PathId,
     client_id: ClientId,
     body: AllergiesUpdate,
     principal: PrincipalDep,

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from api.deps import PrincipalDep, SessionDep, SettingsDep
+from api.schemas import PathId
 from db.billing import BillingCharge, BillingSubscription
 from workflows.billing_models import BillingState
 
@@ -48,7 +49,7 @@ class BillingPublic(BaseModel):
 
 @router.get("/billing", response_model=BillingPublic)
 async def get_billing(
-    ws: str, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
+    ws: PathId, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
 ) -> BillingPublic:
     """Billed (active, past-due) subscriptions, the monthly total, and every charge so far."""
     principal.require_workspace(ws)

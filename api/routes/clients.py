@@ -10,9 +10,8 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,21 +27,15 @@ from api.patient_schemas import (
     WeightPublic,
 )
 from api.patient_service import follow_client_record
+from api.schemas import PathId
 from db.models import Client
 from db.upsert import upsert
 
 router = APIRouter(prefix="/v1/workspaces/{ws}", tags=["clients"])
 logger = logging.getLogger("api.clients")
 
-ClientId = Annotated[
-    str,
-    Path(
-        min_length=1,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9_.:-]+$",
-        description="The EHR's opaque id for the client (no PHI)",
-    ),
-]
+# The EHR's opaque id for the client (no PHI), shaped as its column.
+ClientId = PathId
 
 
 def _utc(moment: datetime) -> datetime:
@@ -166,7 +159,7 @@ async def get_client(session: AsyncSession, ws: str, client_id: str) -> Client:
 
 @router.put("/clients/{client_id}", response_model=ClientPublic)
 async def put_client(
-    ws: str,
+    ws: PathId,
     client_id: ClientId,
     body: ClientUpsert,
     principal: PrincipalDep,
@@ -186,7 +179,7 @@ async def put_client(
 
 @router.get("/clients/{client_id}", response_model=ClientPublic)
 async def read_client(
-    ws: str, client_id: ClientId, principal: PrincipalDep, session: SessionDep
+    ws: PathId, client_id: ClientId, principal: PrincipalDep, session: SessionDep
 ) -> ClientPublic:
     """A client (patient) record."""
     principal.require_workspace(ws)

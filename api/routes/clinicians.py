@@ -28,6 +28,7 @@ from api.clinician_schemas import (
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Conflict, Forbidden, NotFound, Unprocessable
 from api.routes.erx_notifications import counts_for
+from api.schemas import PathId
 from db.models import ClinicianEnrollment, ClinicRegistration, Location, Member
 from dosespot.sso import build_sso_url
 from erx.codec import SecretBox
@@ -90,7 +91,7 @@ def _acting_for(principal: Principal, ws: str, member_id: str) -> None:
 
 @router.post("/invitations/preview", response_model=InvitationPreview)
 async def preview_invitations(
-    ws: str,
+    ws: PathId,
     body: MemberSelection,
     principal: PrincipalDep,
     session: SessionDep,
@@ -113,7 +114,7 @@ async def preview_invitations(
 
 @router.post("/invitations", response_model=InvitationsPublic)
 async def invite(
-    ws: str,
+    ws: PathId,
     body: MemberSelection,
     principal: PrincipalDep,
     session: SessionDep,
@@ -147,7 +148,9 @@ async def invite(
 
 
 @router.get("/clinicians", response_model=ClinicianList)
-async def list_clinicians(ws: str, principal: PrincipalDep, session: SessionDep) -> ClinicianList:
+async def list_clinicians(
+    ws: PathId, principal: PrincipalDep, session: SessionDep
+) -> ClinicianList:
     """Every invited clinician's enrollment state, verification progress and EPCS status."""
     principal.require_workspace(ws)
     rows = (
@@ -182,7 +185,11 @@ async def list_clinicians(ws: str, principal: PrincipalDep, session: SessionDep)
 
 @router.get("/clinicians/{member_id}", response_model=ClinicianPublic)
 async def get_clinician(
-    ws: str, member_id: str, principal: PrincipalDep, session: SessionDep, temporal: TemporalDep
+    ws: PathId,
+    member_id: PathId,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
 ) -> ClinicianPublic:
     """One clinician's state, the actions open to them, verification and EPCS status."""
     _acting_for(principal, ws, member_id)
@@ -196,7 +203,7 @@ async def get_clinician(
 
 @router.get("/clinicians/{member_id}/enrollment", response_model=EnrollmentDraft)
 async def enrollment_draft(
-    ws: str, member_id: str, principal: PrincipalDep, session: SessionDep
+    ws: PathId, member_id: PathId, principal: PrincipalDep, session: SessionDep
 ) -> EnrollmentDraft:
     """The enrollment form, prefilled from the member and the registered clinic locations."""
     _acting_for(principal, ws, member_id)
@@ -297,8 +304,8 @@ async def _enrollment_form(
     responses={202: {"model": EnrollmentPublic, "description": "DoseSpot has not confirmed yet"}},
 )
 async def submit_enrollment(
-    ws: str,
-    member_id: str,
+    ws: PathId,
+    member_id: PathId,
     body: EnrollmentFormIn,
     response: Response,
     principal: PrincipalDep,
@@ -348,8 +355,8 @@ async def _sso_url(session: AsyncSession, settings: Settings, clinician: Clinici
 
 @router.post("/clinicians/{member_id}/verification", response_model=VerificationPublic)
 async def start_verification(
-    ws: str,
-    member_id: str,
+    ws: PathId,
+    member_id: PathId,
     principal: PrincipalDep,
     session: SessionDep,
     temporal: TemporalDep,
@@ -380,7 +387,11 @@ async def start_verification(
 
 @router.post("/clinicians/{member_id}/two-factor", response_model=ClinicianPublic)
 async def start_two_factor(
-    ws: str, member_id: str, principal: PrincipalDep, session: SessionDep, temporal: TemporalDep
+    ws: PathId,
+    member_id: PathId,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
 ) -> ClinicianPublic:
     """Start DoseSpot's two-factor activation (Duo on the clinician's phone) for EPCS."""
     _acting_for(principal, ws, member_id)
@@ -412,8 +423,8 @@ async def _approver_facts(session: AsyncSession, ws: str, principal: Principal) 
 
 @router.post("/clinicians/{member_id}/epcs-approvals", response_model=ClinicianPublic)
 async def approve_epcs(
-    ws: str,
-    member_id: str,
+    ws: PathId,
+    member_id: PathId,
     principal: PrincipalDep,
     session: SessionDep,
     temporal: TemporalDep,
@@ -452,7 +463,11 @@ async def approve_epcs(
 
 @router.post("/clinicians/{member_id}/retry", response_model=ClinicianPublic)
 async def retry(
-    ws: str, member_id: str, principal: PrincipalDep, session: SessionDep, temporal: TemporalDep
+    ws: PathId,
+    member_id: PathId,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
 ) -> ClinicianPublic:
     """Re-drive a blocked or stalled clinician from the step that stopped (admin or service)."""
     principal.require_workspace(ws)
@@ -468,7 +483,11 @@ async def retry(
 
 @router.delete("/clinicians/{member_id}", response_model=ClinicianPublic)
 async def deactivate(
-    ws: str, member_id: str, principal: PrincipalDep, session: SessionDep, temporal: TemporalDep
+    ws: PathId,
+    member_id: PathId,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
 ) -> ClinicianPublic:
     """Deactivate: revoke EPCS access, stop billing, deactivate in DoseSpot."""
     principal.require_workspace(ws)

@@ -11,12 +11,16 @@ from __future__ import annotations
 import hmac
 from typing import Annotated, Any
 
+from cryptography.exceptions import InvalidTag
 from fastapi import APIRouter, Body, Header, Request
 from google.protobuf import json_format
-from temporalio.api.common.v1 import Payloads
+from google.protobuf.message import DecodeError
+from temporalio.api.common.v1 import Payload, Payloads
 
 from api.auth import Unauthorized
 from api.deps import SettingsDep
+from api.errors import Unprocessable
+from erx.codec import EncryptionCodec, UnknownKeyError
 from erx.settings import Settings
 
 router = APIRouter(prefix="/codec", tags=["codec"])
@@ -31,10 +35,39 @@ def _check(settings: Settings, request: Request, authorization: str | None) -> N
         raise Unauthorized("codec endpoint needs the codec bearer token")
 
 
+def _parse(body: dict[str, Any]) -> Payloads:
+    try:
+        return json_format.ParseDict(body, Payloads())
+    except json_format.ParseError as exc:
+        raise Unprocessable("payloads", f"not Temporal payloads in protobuf JSON ({exc})") from None
+
+
+async def _decode_one(codec: EncryptionCodec, index: int, payload: Payload) -> Payload:
+    field = f"payloads.{index}"
+    try:
+        [decoded] = await codec.decode([payload])
+    except UnknownKeyError:
+        raise Unprocessable(
+            field, "sealed with a key id this service does not hold (rotated out?)"
+        ) from None
+    except UnicodeDecodeError:
+        raise Unprocessable(field, "the key id in its metadata is not UTF-8") from None
+    except (InvalidTag, ValueError):
+        raise Unprocessable(
+            field, "cannot be decrypted: altered, truncated or sealed with another key"
+        ) from None
+    except DecodeError:
+        raise Unprocessable(field, "decrypts to something that is not a payload") from None
+    return decoded
+
+
 async def _apply(request: Request, body: dict[str, Any], decode: bool) -> dict[str, Any]:
-    payloads = json_format.ParseDict(body, Payloads())
-    codec = request.app.state.codec
-    result = await (codec.decode if decode else codec.encode)(list(payloads.payloads))
+    payloads = list(_parse(body).payloads)
+    codec: EncryptionCodec = request.app.state.codec
+    if decode:
+        result = [await _decode_one(codec, i, p) for i, p in enumerate(payloads)]
+    else:
+        result = await codec.encode(payloads)
     return json_format.MessageToDict(Payloads(payloads=result))
 
 

@@ -10,7 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Role
 from api.deps import PrincipalDep, SessionDep
-from api.schemas import LocationPublic, LocationUpsert, MemberList, MemberPublic, MemberUpsert
+from api.schemas import (
+    LocationPublic,
+    LocationUpsert,
+    MemberList,
+    MemberPublic,
+    MemberUpsert,
+    NoControl,
+    PathId,
+)
 from db.models import Location, Member
 from db.upsert import upsert
 
@@ -59,7 +67,11 @@ async def upsert_location(
 
 @router.put("/locations/{location_id}", response_model=LocationPublic)
 async def put_location(
-    ws: str, location_id: str, body: LocationUpsert, principal: PrincipalDep, session: SessionDep
+    ws: PathId,
+    location_id: PathId,
+    body: LocationUpsert,
+    principal: PrincipalDep,
+    session: SessionDep,
 ) -> LocationPublic:
     """Create or update a practice location."""
     principal.require_workspace(ws)
@@ -80,7 +92,7 @@ def member_public(member: Member) -> MemberPublic:
 
 @router.put("/members/{member_id}", response_model=MemberPublic)
 async def put_member(
-    ws: str, member_id: str, body: MemberUpsert, principal: PrincipalDep, session: SessionDep
+    ws: PathId, member_id: PathId, body: MemberUpsert, principal: PrincipalDep, session: SessionDep
 ) -> MemberPublic:
     """Create or update a team member."""
     principal.require_workspace(ws)
@@ -105,10 +117,10 @@ async def put_member(
 
 @router.get("/members", response_model=MemberList)
 async def list_members(
-    ws: str,
+    ws: PathId,
     principal: PrincipalDep,
     session: SessionDep,
-    search: Annotated[str | None, Query(max_length=100)] = None,
+    search: Annotated[str | None, Query(max_length=100), NoControl] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> MemberList:
     """Team members, filtered by a search over name, email and job title."""

@@ -16,6 +16,7 @@ from api.schemas import (
     ErxProgressPublic,
     ErxSetupPublic,
     ErxSetupRequest,
+    PathId,
 )
 from db.models import ClinicRegistration, Location
 from erx.codec import SecretBox
@@ -47,7 +48,7 @@ def progress_public(progress: SetupProgress) -> ErxProgressPublic:
     responses={202: {"model": ErxSetupPublic, "description": "Still registering"}},
 )
 async def setup(
-    ws: str,
+    ws: PathId,
     body: ErxSetupRequest,
     response: Response,
     principal: PrincipalDep,
@@ -93,8 +94,8 @@ async def _register(
 
 @router.put("/clinics/{location_id}/clinic-key", response_model=ErxSetupPublic)
 async def supply_clinic_key(
-    ws: str,
-    location_id: str,
+    ws: PathId,
+    location_id: PathId,
     body: ClinicKeySupply,
     response: Response,
     principal: PrincipalDep,
@@ -123,7 +124,7 @@ async def supply_clinic_key(
 
 @router.get("", response_model=ErxProgressPublic)
 async def get_progress(
-    ws: str, principal: PrincipalDep, temporal: TemporalDep
+    ws: PathId, principal: PrincipalDep, temporal: TemporalDep
 ) -> ErxProgressPublic:
     """The four-step progress with the registered clinic(s)."""
     principal.require_workspace(ws)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import Role
 from api.deps import PrincipalDep, SessionDep
 from api.schemas import NotificationCounts as Counts
-from api.schemas import utc
+from api.schemas import PathId, utc
 from db.counts import ClinicianNotificationCounts
 from db.models import ClinicianEnrollment, ClinicRegistration
 
@@ -94,7 +94,7 @@ async def counts_for(
 
 @router.get("/notifications", response_model=NotificationsPublic)
 async def notifications(
-    ws: str, principal: PrincipalDep, session: SessionDep
+    ws: PathId, principal: PrincipalDep, session: SessionDep
 ) -> NotificationsPublic:
     """Pending prescriptions, transmission errors, refill and change requests per clinician
     and per clinic (a member key sees its own)."""

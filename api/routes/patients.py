@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from fastapi import APIRouter, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +20,7 @@ from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Conflict, Forbidden, Unprocessable
 from api.patient_schemas import PatientRegistrationIn
 from api.routes.clients import ClientId
-from api.schemas import PharmacyServices, RequestModel, ResourceId, utc
+from api.schemas import PathId, PharmacyServices, RequestModel, ResourceId, utc
 from db.models import ClinicianEnrollment, ClinicRegistration
 from db.patients import (
     PatientMedication,
@@ -60,7 +60,7 @@ class PrescribingSessionIn(RequestModel):
         description="The clinician the link signs in as; a service key must name one, a "
         "member or admin key may only name itself",
     )
-    refills_errors: bool = Field(
+    refills_errors: StrictBool = Field(
         default=False, description="Open the clinician's notification queue instead"
     )
 
@@ -162,7 +162,7 @@ def _from_status(status_: PatientErxStatus) -> PatientPublic:
     responses={202: {"model": PatientRegistrationPublic, "description": "still registering"}},
 )
 async def register_patient(
-    ws: str,
+    ws: PathId,
     client_id: ClientId,
     body: PatientRegistrationIn,
     response: Response,
@@ -191,7 +191,7 @@ async def register_patient(
 
 @router.get("/{client_id}", response_model=PatientPublic)
 async def get_patient(
-    ws: str, client_id: ClientId, principal: PrincipalDep, session: SessionDep
+    ws: PathId, client_id: ClientId, principal: PrincipalDep, session: SessionDep
 ) -> PatientPublic:
     """The client's DoseSpot registration: state, DoseSpot's patient id, why it is blocked."""
     principal.require_workspace(ws)
@@ -201,7 +201,7 @@ async def get_patient(
 
 @router.post("/{client_id}/retry", response_model=PatientPublic)
 async def retry_patient(
-    ws: str,
+    ws: PathId,
     client_id: ClientId,
     principal: PrincipalDep,
     session: SessionDep,
@@ -217,7 +217,7 @@ async def retry_patient(
 
 @router.post("/{client_id}/sync", response_model=MedicationsPublic)
 async def sync_patient(
-    ws: str,
+    ws: PathId,
     client_id: ClientId,
     response: Response,
     principal: PrincipalDep,
@@ -238,7 +238,7 @@ async def sync_patient(
 
 @router.get("/{client_id}/medications", response_model=MedicationsPublic)
 async def medications(
-    ws: str, client_id: ClientId, principal: PrincipalDep, session: SessionDep
+    ws: PathId, client_id: ClientId, principal: PrincipalDep, session: SessionDep
 ) -> MedicationsPublic:
     """The medication record: Active, Inactive, Self-reported and Renewal requests, each
     with its count, and the patient's pharmacies with the default marked."""
@@ -359,7 +359,7 @@ def _signing_in_as(principal: Principal, body: PrescribingSessionIn) -> str:
 
 @router.post("/{client_id}/prescribing-session", response_model=PrescribingSessionPublic)
 async def prescribing_session(
-    ws: str,
+    ws: PathId,
     client_id: ClientId,
     body: PrescribingSessionIn,
     principal: PrincipalDep,

@@ -26,9 +26,8 @@ from api.dosespot_calls import (
     workspace_clinic,
 )
 from api.errors import Conflict, DomainError, Unprocessable
-from api.patient_schemas import NoControl
 from api.routes.clients import ClientId
-from api.schemas import PharmacyServices, RequestModel
+from api.schemas import NoControl, PathId, PharmacyServices, RequestModel
 from db.models import Client as ClientRecord
 from dosespot import DoseSpotClient
 from dosespot.enums import (
@@ -263,7 +262,7 @@ def _patient_pharmacies(
 
 @router.get("/pharmacies", response_model=PharmacySearchPublic)
 async def search_pharmacies(
-    ws: str,
+    ws: PathId,
     filters: Annotated[PharmacySearch, Query()],
     principal: PrincipalDep,
     session: SessionDep,
@@ -292,7 +291,7 @@ async def search_pharmacies(
 
 @router.get("/patients/{client_id}/pharmacies", response_model=PatientPharmaciesPublic)
 async def patient_pharmacies(
-    ws: str,
+    ws: PathId,
     client_id: ClientId,
     principal: PrincipalDep,
     session: SessionDep,
@@ -334,7 +333,7 @@ async def _refresh_record(temporal: Client, settings: Settings, ws: str, client_
 
 @router.put("/patients/{client_id}/pharmacy", response_model=PatientPharmaciesPublic)
 async def set_default_pharmacy(
-    ws: str,
+    ws: PathId,
     client_id: ClientId,
     body: DefaultPharmacyUpdate,
     principal: PrincipalDep,
@@ -376,7 +375,7 @@ class InsurancePublic(BaseModel):
 
 @router.put("/patients/{client_id}/insurance", response_model=InsurancePublic)
 async def send_insurance(
-    ws: str,
+    ws: PathId,
     client_id: ClientId,
     principal: PrincipalDep,
     session: SessionDep,

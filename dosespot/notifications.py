@@ -236,11 +236,23 @@ def _get(mapping: Mapping[str, Any], key: str) -> Any:
     return None
 
 
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+
+
 def _id(data: Mapping[str, Any], key: str) -> int | None:
     return _integer(_get(data, key))
 
 
 def _integer(value: Any) -> int | None:
+    number = _any_integer(value)
+    # DoseSpot's ids, statuses and counts are Int32: a larger number names nothing of DoseSpot's
+    # (and would not fit the read model's columns).
+    if number is None or not _INT32_MIN <= number <= _INT32_MAX:
+        return None
+    return number
+
+
+def _any_integer(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):

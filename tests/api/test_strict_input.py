@@ -510,3 +510,24 @@ async def test_member_search_refuses_control_characters(
         headers=workspace.headers(),
     )
     assert_invalid(resp, "search", CONTROL_REASON)
+
+
+@pytest.mark.parametrize("value", [2**31, 2**40, "99999999999999999999", -(2**31) - 1])
+@pytest.mark.parametrize(
+    "event", ["ClinicianConfirmed", "PrescriberNotificationCounts", "PrescriptionResult"]
+)
+async def test_push_with_ids_beyond_int32_is_never_500(
+    api: httpx.AsyncClient, settings: Settings, event: str, value: int | str
+) -> None:
+    """DoseSpot's ids are Int32; a larger one names nothing (PostgreSQL refused it with 500)."""
+    data = {
+        key: value for key in ("ClinicianId", "ClinicId", "PatientId", "PrescriptionId", "Status")
+    } | {"PendingPrescriptionCount": value, "RefillRequestCount": 1}
+    resp = await api.post(
+        "/v1/dosespot/notifications",
+        json={"EventType": event, "Data": data},
+        headers={"Authorization": f"Secret {settings.dosespot_webhook_secret}"},
+    )
+    assert resp.status_code < 500, resp.text
+    parsed = parse_notification({"EventType": event, "Data": data})
+    assert parsed.clinician_id is None and parsed.patient_id is None

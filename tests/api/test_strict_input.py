@@ -7,6 +7,7 @@ the ones PostgreSQL refuses with an error: CI runs this module with TEST_DATABAS
 
 from __future__ import annotations
 
+import copy
 import importlib
 import pkgutil
 import re
@@ -69,7 +70,7 @@ def assert_invalid(resp: httpx.Response, field: str, reason: str) -> None:
 
 def set_in(body: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
     """A copy of ``body`` with the field at ``dotted`` (a.b.0.c) set to ``value``."""
-    out: Any = _copy(body)
+    out: Any = copy.deepcopy(body)
     node = out
     *path, last = dotted.split(".")
     for part in path:
@@ -79,14 +80,6 @@ def set_in(body: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
     else:
         node[last] = value
     return dict(out)
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
 
 
 # Only ASCII digits are digits.

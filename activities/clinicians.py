@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
@@ -19,6 +24,7 @@ from dosespot import (
     PhoneType,
 )
 from erx.us import dosespot_phone
+from workflows.failures import NpiInUse
 from workflows.models import (
     AgreementsResult,
     ClinicianRef,
@@ -31,6 +37,7 @@ from workflows.models import (
 )
 
 EPRESCRIBING_AGREEMENT = "eprescribing"
+NPI_IN_USE = "this NPI is already enrolled for another member; one clinician enrolls once"
 
 
 class ClinicianActivities(DoseSpotActivities):
@@ -45,27 +52,53 @@ class ClinicianActivities(DoseSpotActivities):
             if clinician_id is None:
                 clinician_id = await client.create_clinician(clinician_body(form))
             else:
+                await self._refuse_if_linked_elsewhere(input, clinician_id)
                 activity.logger.info("clinician already in DoseSpot; linking it")
             others = [loc.dosespot_clinic_id for loc in form.locations if not loc.is_default]
             if others:
                 await client.add_clinician_to_clinics(clinician_id, others)
-        async with self._sessionmaker() as session:
-            await upsert(
-                session,
-                ClinicianEnrollment,
-                {
-                    "workspace_id": input.workspace_id,
-                    "member_id": input.member_id,
-                    "state": "awaiting_confirmation",
-                    "dosespot_clinician_id": clinician_id,
-                    "dea_registrant": form.dea_registrant,
-                    "tfa_active": False,
-                    "epcs_enabled": False,
-                    "idp_failed_attempts": 0,
-                },
-            )
-            await session.commit()
+        with self._npi_in_use_on_conflict():
+            async with self._sessionmaker() as session:
+                await upsert(
+                    session,
+                    ClinicianEnrollment,
+                    {
+                        "workspace_id": input.workspace_id,
+                        "member_id": input.member_id,
+                        "state": "awaiting_confirmation",
+                        "dosespot_clinician_id": clinician_id,
+                        "npi_fingerprint": self._secrets.fingerprint(form.npi),
+                        "dea_registrant": form.dea_registrant,
+                        "tfa_active": False,
+                        "epcs_enabled": False,
+                        "idp_failed_attempts": 0,
+                    },
+                )
+                await session.commit()
         return clinician_id
+
+    async def _refuse_if_linked_elsewhere(
+        self, input: RegisterClinicianInput, clinician_id: int
+    ) -> None:
+        async with self._sessionmaker() as session:
+            other = await session.scalar(
+                select(ClinicianEnrollment.member_id).where(
+                    ClinicianEnrollment.dosespot_clinician_id == clinician_id,
+                    (ClinicianEnrollment.workspace_id != input.workspace_id)
+                    | (ClinicianEnrollment.member_id != input.member_id),
+                )
+            )
+        if other is not None:
+            raise NpiInUse(NPI_IN_USE)
+
+    @staticmethod
+    @contextmanager
+    def _npi_in_use_on_conflict() -> Iterator[None]:
+        # Two enrollments racing for one NPI: the unique DoseSpot id lets only one through.
+        try:
+            yield
+        except IntegrityError:
+            raise NpiInUse(NPI_IN_USE) from None
 
     @activity.defn(name="clinician_registration_status")
     async def registration_status(self, ref: ClinicianRef) -> RegistrationStatusResult:

@@ -116,6 +116,9 @@ class ClinicianEnrollment(Base):
     member_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     state: Mapped[str] = mapped_column(String(32))
     dosespot_clinician_id: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)
+    # A keyed digest of the NPI (erx.codec.SecretBox.fingerprint), never the NPI: one
+    # clinician enrolls once, and a second enrollment is refused before DoseSpot is asked.
+    npi_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
     # True when the enrollment named a DEA number (the number itself is never stored here).
     dea_registrant: Mapped[bool] = mapped_column(default=False)
     tfa_active: Mapped[bool] = mapped_column(default=False)

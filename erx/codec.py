@@ -8,6 +8,8 @@ their key is still configured.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 from collections.abc import Mapping, Sequence
 
@@ -28,7 +30,8 @@ class SecretBox:
     """Seals bytes with the active key; opens anything sealed by a configured key."""
 
     def __init__(self, keys: Mapping[str, str], active_key_id: str) -> None:
-        self._ciphers = {kid: AESGCM(_decode_key(kid, key)) for kid, key in keys.items()}
+        self._keys = {kid: _decode_key(kid, key) for kid, key in keys.items()}
+        self._ciphers = {kid: AESGCM(key) for kid, key in self._keys.items()}
         if active_key_id not in self._ciphers:
             raise UnknownKeyError(f"active key id {active_key_id!r} is not configured")
         self.active_key_id = active_key_id
@@ -37,6 +40,14 @@ class SecretBox:
         nonce = os.urandom(_NONCE_BYTES)
         sealed = self._ciphers[self.active_key_id].encrypt(nonce, data, None)
         return self.active_key_id, nonce + sealed
+
+    def fingerprint(self, value: str) -> str:
+        """A keyed digest of an identifier (an NPI): equal values match, nothing reveals it."""
+        return _fingerprint(self._keys[self.active_key_id], value)
+
+    def fingerprints(self, value: str) -> set[str]:
+        """The value's fingerprint under every configured key, to match across a rotation."""
+        return {_fingerprint(key, value) for key in self._keys.values()}
 
     def open(self, key_id: str, blob: bytes) -> bytes:
         cipher = self._ciphers.get(key_id)
@@ -70,6 +81,10 @@ class EncryptionCodec(PayloadCodec):
             key_id = payload.metadata.get(KEY_ID_METADATA, b"").decode()
             out.append(Payload.FromString(self._box.open(key_id, payload.data)))
         return out
+
+
+def _fingerprint(key: bytes, value: str) -> str:
+    return hmac.new(key, b"fingerprint:" + value.encode(), hashlib.sha256).hexdigest()
 
 
 def _decode_key(key_id: str, key: str) -> bytes:

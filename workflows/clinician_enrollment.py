@@ -49,7 +49,9 @@ Queries:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -107,6 +109,10 @@ START_BILLING = "billing:start"
 # Runs started earlier told the clinic only after the verified state was visible.
 CLINIC_TOLD_BEFORE_VERIFIED_PATCH = "clinic-told-before-verified"
 PUBLISH_EVERY_STATE_PATCH = "publish-every-state"
+# Earlier runs took a confirmation or two-factor push at its word.
+CONFIRM_PUSHES_PATCH = "confirm-pushes-with-dosespot"
+# Earlier runs waited for a running call to finish before noticing a deactivation.
+INTERRUPTIBLE_CALLS_PATCH = "interruptible-calls"
 # Deactivation's steps, each done once.
 REVOKE_AUDIT = "revoke_audit"
 STOP_BILLING = "stop_billing"
@@ -135,6 +141,10 @@ class ApprovalRefused(ApplicationError):
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason, type="ApprovalRefused", non_retryable=True)
+
+
+class _Interrupted(Exception):
+    """A call given up because the clinician is being deactivated."""
 
 
 class _Failed:
@@ -237,18 +247,22 @@ class ClinicianEnrollmentWorkflow:
     async def _register(self) -> None:
         assert self._form is not None
         try:
-            self._clinician_id = await policies.call(
-                policies.DOSESPOT_CREATE,
-                ClinicianActivities.register_clinician,
-                RegisterClinicianInput(
-                    workspace_id=self._input.workspace_id,
-                    member_id=self._input.member_id,
-                    form=self._form,
-                ),
+            self._clinician_id = await self._unless_deactivated(
+                policies.call(
+                    policies.DOSESPOT_CREATE,
+                    ClinicianActivities.register_clinician,
+                    RegisterClinicianInput(
+                        workspace_id=self._input.workspace_id,
+                        member_id=self._input.member_id,
+                        form=self._form,
+                    ),
+                )
             )
         except ActivityError as err:
             self._record_failure("registration", err)
             self._fire("registration_error")
+            return
+        except _Interrupted:
             return
         self._message = None
         self._blocked = None
@@ -264,9 +278,13 @@ class ClinicianEnrollmentWorkflow:
         if timeout is None:
             return
         if await wait_until(lambda: self._confirmed_event or self._deactivating, timeout):
-            if not self._deactivating:
+            if self._deactivating:
+                return
+            if not workflow.patched(CONFIRM_PUSHES_PATCH):
                 self._fire("confirm")
-            return
+                return
+            # A push is a hint: DoseSpot's own answer decides (a leaked secret grants nothing).
+            self._confirmed_event = False
         status = await self._registration_status("confirmation")
         if status is FAILED:
             return
@@ -349,9 +367,12 @@ class ClinicianEnrollmentWorkflow:
             lambda: self._tfa_event or self._state != "tfa_pending" or self._deactivating,
             timeout,
         ):
-            if self._tfa_event and self._state == "tfa_pending":
+            if not (self._tfa_event and self._state == "tfa_pending"):
+                return
+            if not workflow.patched(CONFIRM_PUSHES_PATCH):
                 self._fire("two_factor_activated")
-            return
+                return
+            self._tfa_event = False
         status = await self._registration_status("two_factor")
         if status == "TFAActivatedSuccess":
             self._fire("two_factor_activated")
@@ -651,12 +672,31 @@ class ClinicianEnrollmentWorkflow:
     async def _guarded(
         self, step: str, policy: policies.CallPolicy, activity: Callable[..., Any], arg: Any
     ) -> Any:
-        """Run an activity; on a failure for good, block the clinician and return FAILED."""
+        """Run an activity; on a failure for good, block the clinician and return FAILED.
+
+        A deactivation requested while the call runs cancels it (FAILED, nothing blocked):
+        deactivating never waits for DoseSpot's retries.
+        """
         try:
-            return await policies.call(policy, activity, arg)
+            return await self._unless_deactivated(policies.call(policy, activity, arg))
         except ActivityError as err:
             self._block(step, err)
             return FAILED
+        except _Interrupted:
+            return FAILED
+
+    async def _unless_deactivated(self, call: Awaitable[Any]) -> Any:
+        """The call's result; raises _Interrupted if a deactivation came first."""
+        if self._deactivating or not workflow.patched(INTERRUPTIBLE_CALLS_PATCH):
+            return await call
+        task = asyncio.ensure_future(call)
+        await workflow.wait_condition(lambda: task.done() or self._deactivating)
+        if task.done():
+            return task.result()
+        task.cancel()
+        with contextlib.suppress(ActivityError, asyncio.CancelledError):
+            await task
+        raise _Interrupted
 
     def _next_wait(self, step: str, first_poll: float, deadline_days: float) -> float | None:
         """Seconds to wait before the next poll, or None when the wait stalled at its deadline."""

@@ -30,5 +30,9 @@ class MemberNotFound(DomainFailure):
     """The team member an email is for does not exist."""
 
 
+class NpiInUse(DomainFailure):
+    """The NPI's DoseSpot clinician is already linked to another enrollment of ours."""
+
+
 class MailRejected(DomainFailure):
     """The mail server refused the message for good."""

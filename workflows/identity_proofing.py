@@ -60,6 +60,7 @@ PROOFED_STATUSES = {
 }
 # Runs started before the clinician's wait for a next attempt had a deadline.
 NEXT_ATTEMPT_DEADLINE_PATCH = "idp-next-attempt-deadline"
+CONFIRM_PUSH_PATCH = "idp-confirm-success-push"
 
 
 def identity_proofing_workflow_id(workspace_id: str, member_id: str, run: int) -> str:
@@ -88,6 +89,7 @@ class IdentityProofingWorkflow:
         carry = input.carried or IdpCarry()
         self._attempt_requested = carry.attempt_requested
         self._succeeded = carry.succeeded
+        self._success_pushed = carry.success_pushed
         self._wait_deadline = carry.wait_deadline
         self._poll_interval = carry.poll_interval
         self._ref = ClinicianRef(
@@ -100,12 +102,15 @@ class IdentityProofingWorkflow:
     @workflow.run
     async def run(self, input: IdentityProofingInput) -> IdentityProofingResult:
         try:
-            while not self._succeeded:
-                self._continue_as_new_if_due()
-                if self._progress.path == IdpPath.experian:
-                    await self._experian_step()
-                else:
-                    await self._idme_step()
+            while True:
+                while not self._succeeded:
+                    self._continue_as_new_if_due()
+                    if self._progress.path == IdpPath.experian:
+                        await self._experian_step()
+                    else:
+                        await self._idme_step()
+                if await self._success_confirmed():
+                    break
             if self._progress.attempt_in_progress:
                 self._progress.attempt_in_progress = False
                 self._new_wait()
@@ -137,6 +142,7 @@ class IdentityProofingWorkflow:
     def dosespot_event(self, event: DoseSpotEvent) -> None:
         if event.event_type.lower() == IDP_SUCCESS_EVENT:
             self._succeeded = True
+            self._success_pushed = True
 
     @workflow.query
     def progress(self) -> IdpProgress:
@@ -204,6 +210,22 @@ class IdentityProofingWorkflow:
             return
         await workflow.sleep(min(self._next_interval(), remaining))
 
+    async def _success_confirmed(self) -> bool:
+        """A success push is confirmed with DoseSpot before it counts (a leaked webhook
+        secret must not verify anyone); earlier runs took it at its word."""
+        if not self._success_pushed or not workflow.patched(CONFIRM_PUSH_PATCH):
+            return True
+        self._success_pushed = False
+        status = (
+            await self._guarded(
+                "attempt_status", ClinicianActivities.registration_status, self._ref
+            )
+        ).status
+        if status in PROOFED_STATUSES:
+            return True
+        self._succeeded = False
+        return False
+
     async def _next_attempt_requested(self) -> bool:
         """Wait for the clinician to ask for the next attempt; stall at the deadline."""
         condition = lambda: self._attempt_requested or self._succeeded  # noqa: E731
@@ -240,6 +262,7 @@ class IdentityProofingWorkflow:
             )
         ).status
         if status in PROOFED_STATUSES:
+            self._success_pushed = False
             return "pass"
         if status == "IDPError":
             return "fail"
@@ -299,6 +322,7 @@ class IdentityProofingWorkflow:
                     "progress": self._progress,
                     "carried": IdpCarry(
                         succeeded=self._succeeded,
+                        success_pushed=self._success_pushed,
                         attempt_requested=self._attempt_requested,
                         wait_deadline=self._wait_deadline,
                         poll_interval=self._poll_interval,

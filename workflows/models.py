@@ -295,6 +295,8 @@ class IdpCarry(BaseModel):
     """An IdentityProofing run's wait, carried across continue-as-new."""
 
     succeeded: bool = False
+    # The success came from a push, not yet confirmed with DoseSpot.
+    success_pushed: bool = False
     attempt_requested: bool = False
     wait_deadline: datetime | None = None
     poll_interval: float | None = None

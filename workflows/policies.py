@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         LocationNotFound,
         MailRejected,
         MemberNotFound,
+        NpiInUse,
     )
 
 
@@ -48,7 +49,7 @@ DOSESPOT_NON_RETRYABLE = sorted(
         for cls in _subclasses(DoseSpotError)
         if not getattr(cls, "retryable_by_default", False)
     }
-    | {ClinicNotRegistered.__name__, LocationNotFound.__name__}
+    | {cls.__name__ for cls in _subclasses(DomainFailure)}
 )
 MAIL_NON_RETRYABLE = [MemberNotFound.__name__, MailRejected.__name__]
 
@@ -125,6 +126,7 @@ _REASONS = {
     ClinicNotRegistered.__name__: "clinic_not_registered",
     LocationNotFound.__name__: "location_not_found",
     MemberNotFound.__name__: "member_not_found",
+    NpiInUse.__name__: "npi_in_use",
     MailRejected.__name__: "mail_rejected",
 }
 

@@ -319,6 +319,8 @@ async def submit_enrollment(
     if member is None:
         raise NotFound("no such member")
     form = await _enrollment_form(session, ws, member, body)
+    await _refuse_npi_in_use(session, settings, ws, member_id, form.npi)
+    await session.commit()
     handle = svc.handle_for(temporal, ws, member_id)
     result = await svc.update_with_wait(
         handle,
@@ -331,6 +333,34 @@ async def submit_enrollment(
         response.status_code = status.HTTP_202_ACCEPTED
         return EnrollmentPublic(status="pending", clinician=clinician)
     return EnrollmentPublic(status=result.outcome.value, clinician=clinician)
+
+
+async def _refuse_npi_in_use(
+    session: AsyncSession, settings: Settings, ws: str, member_id: str, npi: str
+) -> None:
+    """One clinician enrolls once: an NPI enrolled for another member is refused (409)
+    before anything reaches DoseSpot."""
+    secrets = SecretBox(settings.codec_keys, settings.codec_active_key_id)
+    other = (
+        await session.execute(
+            select(ClinicianEnrollment.workspace_id, ClinicianEnrollment.member_id).where(
+                ClinicianEnrollment.npi_fingerprint.in_(secrets.fingerprints(npi)),
+                (ClinicianEnrollment.workspace_id != ws)
+                | (ClinicianEnrollment.member_id != member_id),
+            )
+        )
+    ).first()
+    if other is None:
+        return
+    holder = (
+        f"member {other.member_id} of this workspace"
+        if other.workspace_id == ws
+        else "a clinician of another workspace"
+    )
+    raise Conflict(
+        f"npi: this NPI is already enrolled for {holder}; one clinician enrolls once",
+        field="npi",
+    )
 
 
 async def _sso_url(session: AsyncSession, settings: Settings, clinician: ClinicianStatus) -> str:
@@ -421,6 +451,27 @@ async def _approver_facts(session: AsyncSession, ws: str, principal: Principal) 
     )
 
 
+async def _audit_refusal(
+    request: Request, ws: str, member_id: str, actor: str | None, reason: str
+) -> None:
+    """Every refused approval is audited, in its own transaction (the request's rolls back)."""
+    async with request.app.state.sessionmaker() as audit_session:
+        await append_audit(
+            audit_session,
+            EpcsAuditInput(
+                workspace_id=ws,
+                subject_member_id=member_id,
+                actor_member_id=actor,
+                action="approve",
+                outcome="refused",
+                reason=reason,
+                # Each refused request is its own audit event.
+                idempotency_key=f"api:{uuid.uuid4()}",
+            ),
+        )
+        await audit_session.commit()
+
+
 @router.post("/clinicians/{member_id}/epcs-approvals", response_model=ClinicianPublic)
 async def approve_epcs(
     ws: PathId,
@@ -432,31 +483,17 @@ async def approve_epcs(
 ) -> ClinicianPublic:
     """One approver's approval of controlled-substance prescribing; two people are needed."""
     principal.require_workspace(ws)
-    if principal.member_id is None:
-        raise Forbidden("EPCS approvals are given by a person: use an admin or member key")
-    approval = await _approver_facts(session, ws, principal)
-    handle = svc.handle_for(temporal, ws, member_id)
     try:
+        if principal.member_id is None:
+            raise Forbidden("EPCS approvals are given by a person: use an admin or member key")
+        approval = await _approver_facts(session, ws, principal)
+        await session.commit()
+        handle = svc.handle_for(temporal, ws, member_id)
         clinician = await svc.call(
             handle.execute_update(ClinicianEnrollmentWorkflow.approve_epcs, approval)
         )
-    except (svc.UpdateRefused, Conflict, NotFound) as err:
-        # The refusal is audited in its own transaction: the request's is rolled back.
-        async with request.app.state.sessionmaker() as audit_session:
-            await append_audit(
-                audit_session,
-                EpcsAuditInput(
-                    workspace_id=ws,
-                    subject_member_id=member_id,
-                    actor_member_id=principal.member_id,
-                    action="approve",
-                    outcome="refused",
-                    reason=err.message,
-                    # Each refused request is its own audit event.
-                    idempotency_key=f"api:{uuid.uuid4()}",
-                ),
-            )
-            await audit_session.commit()
+    except (svc.UpdateRefused, Conflict, NotFound, Forbidden) as err:
+        await _audit_refusal(request, ws, member_id, principal.member_id, err.message)
         raise
     return _public(clinician, await session.get(Member, (ws, member_id)))
 

@@ -289,6 +289,7 @@ async def test_from_invitation_to_epcs_enabled(
         ("approve", "accepted", "m_admin"),
         ("approve", "refused", "m_admin"),
         ("approve", "refused", "m_ada"),
+        ("approve", "refused", None),
         ("approve", "accepted", "m_grace"),
         ("grant", "granted", "m_grace"),
     ]

@@ -111,6 +111,9 @@ class ScriptedDoseSpot:
     audit: list[tuple[str, str, str | None]] = field(default_factory=list)
     snapshots: list[ClinicianSnapshot] = field(default_factory=list)
     deactivated: bool = False
+    tfa_status_after_init: str = "TFAActivatedSuccess"
+    # When set, registration waits for it: a DoseSpot call that takes its time.
+    register_gate: asyncio.Event | None = None
     failed: int = 0
     # Activity name -> errors to raise, one per call, before answering normally.
     failures: dict[str, list[BaseException]] = field(default_factory=dict)
@@ -128,6 +131,8 @@ class ScriptedDoseSpot:
         @activity.defn(name="register_clinician")
         async def register_clinician(input: RegisterClinicianInput) -> int:
             self._maybe_fail("register_clinician")
+            if self.register_gate is not None:
+                await self.register_gate.wait()
             self.creates += 1
             return 555
 
@@ -151,7 +156,10 @@ class ScriptedDoseSpot:
             outcome = self.experian[min(self.idp_inits - 1, len(self.experian) - 1)]
             if outcome == "fail":
                 self.failed += 1
-            self.status = "IDPSuccess" if outcome == "pass" else "IDPError"
+            # "wait": the clinician has not finished the attempt yet.
+            self.status = {"pass": "IDPSuccess", "fail": "IDPError"}.get(
+                outcome, "IDPInitializeSuccess"
+            )
 
         @activity.defn(name="clinician_agreements")
         async def agreements(ref: ClinicianRef) -> AgreementsResult:
@@ -162,7 +170,7 @@ class ScriptedDoseSpot:
         async def start_two_factor(ref: ClinicianRef) -> None:
             self._maybe_fail("start_two_factor")
             self.tfa_inits += 1
-            self.status = "TFAActivatedSuccess"
+            self.status = self.tfa_status_after_init
 
         @activity.defn(name="deactivate_dosespot_clinician")
         async def deactivate(input: DeactivateClinicianInput) -> None:
@@ -415,6 +423,9 @@ async def test_push_confirmation_and_duplicates(
         )
         await time_env.sleep(timedelta(seconds=10))
         assert await state(handle) == "awaiting_confirmation"
+        # DoseSpot confirmed; the push says so long before the next poll would.
+        dosespot.status = "Confirmed"
+        polls = dosespot.polls
         event = DoseSpotEvent(event_type="ClinicianConfirmed", clinician_id=555)
         for _ in range(3):
             await handle.signal(ClinicianEnrollmentWorkflow.dosespot_event, event)
@@ -422,6 +433,8 @@ async def test_push_confirmation_and_duplicates(
         assert result.outcome == EnrollmentOutcome.confirmed
         assert await state(handle) == "confirmed"
         assert dosespot.creates == 1
+        # One look at DoseSpot confirmed the push; the copies changed nothing.
+        assert polls + 1 <= dosespot.polls <= polls + 2
 
 
 async def test_illegal_actions_are_refused_before_history(

@@ -6,6 +6,7 @@ On the time-skipping server, DoseSpot scripted (see test_clinician_enrollment.py
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -294,6 +295,7 @@ async def test_never_confirming_clinician_stalls_at_the_deadline_and_retry_reope
         assert (await retry(handle)).state == "awaiting_confirmation"
         await time_env.sleep(timedelta(hours=1))
         assert dosespot.polls > polls
+        dosespot.status = "Confirmed"
         await handle.signal(
             ClinicianEnrollmentWorkflow.dosespot_event,
             DoseSpotEvent(event_type="ClinicianConfirmed", clinician_id=555),
@@ -354,6 +356,7 @@ async def test_a_year_of_never_confirming_keeps_each_run_under_the_bound(
         assert current.dosespot_clinician_id == 555
         assert dosespot.creates == 1
         # The carried state still works: a push confirms the clinician in the latest run.
+        dosespot.status = "Confirmed"
         await handle.signal(
             ClinicianEnrollmentWorkflow.dosespot_event,
             DoseSpotEvent(event_type="ClinicianConfirmed", clinician_id=555),
@@ -417,3 +420,71 @@ async def test_a_retried_audit_append_carries_the_same_idempotency_key(
         assert len(set(keys)) == 3
         assert all(k and k.startswith(handle.id + ":") for k in keys)
         assert [k.rsplit(":", 1)[1] for k in keys if k] == ["0", "0", "1", "2"]
+
+
+async def test_pushes_dosespot_does_not_confirm_change_nothing(
+    time_env: WorkflowEnvironment, dosespot: ScriptedDoseSpot
+) -> None:
+    """A push with the right secret is a hint, not a fact: confirmation, identity proofing
+    and two-factor move on only when DoseSpot's own status says so."""
+    dosespot.confirm_after_polls = 10**6
+    dosespot.experian = ["wait"]
+    dosespot.tfa_status_after_init = "TFAActivateInit"
+    daily = TIMINGS.model_copy(update={"poll_max_seconds": 3600})
+    async with enrollment(time_env, dosespot, timings=daily) as handle:
+
+        async def push(kind: str) -> None:
+            event = DoseSpotEvent(event_type=kind, clinician_id=555)
+            await handle.signal(ClinicianEnrollmentWorkflow.dosespot_event, event)
+            await time_env.sleep(timedelta(minutes=1))
+
+        await handle.start_update(
+            ClinicianEnrollmentWorkflow.submit_enrollment,
+            FORM,
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+        )
+        await time_env.sleep(timedelta(seconds=10))
+        await push("ClinicianConfirmed")
+        assert await state(handle) == "awaiting_confirmation"
+        dosespot.status = "Confirmed"
+        await until_state(time_env, handle, "confirmed", timedelta(minutes=10))
+
+        await handle.execute_update(ClinicianEnrollmentWorkflow.start_verification, ActorRequest())
+        await time_env.sleep(timedelta(minutes=1))
+        await push("ClinicianIDPCompleteSuccess")
+        assert await state(handle) == "verifying"
+        dosespot.status = "IDPSuccess"
+        await until_state(time_env, handle, "verified", timedelta(minutes=10))
+
+        await handle.execute_update(ClinicianEnrollmentWorkflow.start_two_factor, ActorRequest())
+        await push("ClinicianTfaActivateSuccess")
+        assert await state(handle) == "tfa_pending"
+        dosespot.status = "TFAActivatedSuccess"
+        await until_state(time_env, handle, "tfa_active", timedelta(minutes=10))
+
+
+async def test_deactivation_does_not_wait_for_a_running_call(
+    time_env: WorkflowEnvironment, dosespot: ScriptedDoseSpot
+) -> None:
+    """DoseSpot is slow to answer the registration: a DELETE still deactivates at once."""
+    dosespot.register_gate = asyncio.Event()
+    try:
+        async with enrollment(time_env, dosespot) as handle:
+            await handle.start_update(
+                ClinicianEnrollmentWorkflow.submit_enrollment,
+                FORM,
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+            )
+            await time_env.sleep(timedelta(seconds=5))
+            assert await state(handle) == "enrolling"
+            final = await asyncio.wait_for(
+                handle.execute_update(
+                    ClinicianEnrollmentWorkflow.deactivate, ActorRequest(actor_member_id="m_a")
+                ),
+                timeout=30,
+            )
+            assert final.state == "deactivated"
+            assert dosespot.creates == 0
+            await handle.result()
+    finally:
+        dosespot.register_gate.set()

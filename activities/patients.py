@@ -20,7 +20,7 @@ from db.patients import (
 from db.upsert import upsert
 from dosespot import DoseSpotClient, DoseSpotError
 from dosespot.enums import pharmacy_services
-from dosespot.models import PatientCreate
+from dosespot.models import PatientCreate, PatientInsuranceCreate
 from erx.us import dosespot_phone
 from erx.vitals import DOSESPOT_HEIGHT_METRIC, DOSESPOT_WEIGHT_METRIC
 from workflows.patient_models import (
@@ -72,6 +72,14 @@ class PatientActivities(DoseSpotActivities):
             patient_id = input.dosespot_patient_id or await self._find(client, input)
             if patient_id is None:
                 patient_id = await client.add_patient(body)
+                plan = request.details.insurance
+                if plan is not None:
+                    await client.add_patient_insurance(
+                        patient_id,
+                        PatientInsuranceCreate.for_plan(
+                            plan.payer_name, plan.payer_id, plan.member_id, plan.group_id
+                        ),
+                    )
             else:
                 await client.edit_patient(patient_id, body)
         return patient_id

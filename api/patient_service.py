@@ -26,6 +26,7 @@ from erx.temporal import update_result_within
 from workflows.models import ClinicStatus
 from workflows.patient_erx import PatientErxWorkflow, patient_workflow_id
 from workflows.patient_models import (
+    InsurancePlan,
     Measure,
     PatientDetails,
     PatientErxInput,
@@ -153,6 +154,14 @@ async def registration_request(
             else None,
             weight=Measure(value=merged.weight.value, unit=merged.weight.unit)
             if merged.weight
+            else None,
+            insurance=InsurancePlan(
+                payer_name=merged.insurance.payer_name,
+                payer_id=merged.insurance.payer_id,
+                member_id=merged.insurance.member_id,
+                group_id=merged.insurance.group_id,
+            )
+            if merged.insurance and merged.insurance.payer_id
             else None,
         ),
     )

@@ -631,6 +631,21 @@ class PatientInsuranceCreate(DoseSpotRequest):
         default=None, alias="CustomEligibilityDetails"
     )
 
+    @classmethod
+    def for_plan(
+        cls, payer_name: str, payer_id: str, member_id: str, group_id: str | None = None
+    ) -> PatientInsuranceCreate:
+        """A plan named by its PayerID, with the cardholder (and group) id."""
+        details = [EligibilityDetail(info_type=EligibilityInfoType.CardholderID, value=member_id)]
+        if group_id:
+            details.append(EligibilityDetail(info_type=EligibilityInfoType.GroupID, value=group_id))
+        return cls(
+            identifier_type=InsuranceIdentifierType.PayerID,
+            identifier=payer_id,
+            payer_name=payer_name,
+            eligibility_details=details,
+        )
+
 
 class PharmacyQuery(BaseModel):
     """Filters of ``GET api/pharmacies/search``; at least one is needed."""

@@ -32,6 +32,13 @@ class Measure(BaseModel):
     unit: str
 
 
+class InsurancePlan(BaseModel):
+    payer_name: str
+    payer_id: str
+    member_id: str
+    group_id: str | None = None
+
+
 class PatientDetails(BaseModel):
     """What DoseSpot keeps of a patient: the client record merged with the request."""
 
@@ -51,6 +58,8 @@ class PatientDetails(BaseModel):
     medical_record_number: str | None = None
     height: Measure | None = None
     weight: Measure | None = None
+    # Sent as DoseSpot's patient insurance when the patient is created.
+    insurance: InsurancePlan | None = None
 
 
 class PatientRegistrationRequest(BaseModel):

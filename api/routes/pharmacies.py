@@ -31,14 +31,11 @@ from api.schemas import NoControl, PathId, PharmacyServices, RequestModel
 from db.models import Client as ClientRecord
 from dosespot import DoseSpotClient
 from dosespot.enums import (
-    EligibilityInfoType,
-    InsuranceIdentifierType,
     PharmacySpecialty,
     pharmacy_services,
 )
 from dosespot.errors import DoseSpotNotFound, DoseSpotRefused
 from dosespot.models import (
-    EligibilityDetail,
     PatientInsuranceCreate,
     PatientPharmacy,
     Pharmacy,
@@ -399,22 +396,11 @@ async def send_insurance(
             "the client record's insurance has no payer_id, which DoseSpot needs to name the plan",
             state="no_payer_id",
         )
-    details = [
-        EligibilityDetail(
-            info_type=EligibilityInfoType.CardholderID, value=client.insurance_member_id
-        )
-    ]
-    if client.insurance_group_id:
-        details.append(
-            EligibilityDetail(
-                info_type=EligibilityInfoType.GroupID, value=client.insurance_group_id
-            )
-        )
-    insurance = PatientInsuranceCreate(
-        identifier_type=InsuranceIdentifierType.PayerID,
-        identifier=client.insurance_payer_id,
-        payer_name=client.insurance_payer_name,
-        eligibility_details=details,
+    insurance = PatientInsuranceCreate.for_plan(
+        client.insurance_payer_name,
+        client.insurance_payer_id,
+        client.insurance_member_id,
+        client.insurance_group_id,
     )
     payer_name, payer_id = client.insurance_payer_name, client.insurance_payer_id
     await session.commit()

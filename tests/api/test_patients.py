@@ -289,3 +289,18 @@ async def test_patient_details_never_reach_the_logs(
     assert "patients/search" in logged, "the DoseSpot calls are logged, by operation"
     for secret in (canary, "Wvbcanary", "1961-02-03", "02/03/1961", "1961"):
         assert secret not in logged, secret
+
+
+async def test_the_client_records_insurance_is_sent_when_the_patient_is_created(
+    journey: Journey,
+) -> None:
+    j = journey
+    await j.register_clinic()
+    plan = {"payer_name": "Aetna", "payer_id": "60054", "member_id": "W123456789"}
+    await put_client(j, "c_ins", client_body(born_years_ago(33)) | {"insurance": plan})
+    resp = await register(j, "c_ins")
+    assert resp.status_code == 200, resp.text
+    patient_id = resp.json()["patient"]["dosespot_patient_id"]
+    stored = (await j.sandbox.get(f"/_sandbox/patients/{patient_id}")).json()
+    assert "W123456789" in str(stored["insurance"]), stored["insurance"]
+    assert "60054" in str(stored["insurance"])

@@ -23,6 +23,7 @@ import asyncio
 import email
 import email.policy
 import json
+import logging
 import re
 import signal
 import socket
@@ -180,6 +181,10 @@ def _http_handler(store: _Store) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+# aiosmtpd logs every command (INFO) and line (DEBUG) it receives: they name the recipients.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 class MailSink:

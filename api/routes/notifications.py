@@ -37,7 +37,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Unauthorized
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.errors import DomainError, Unavailable
+from api.errors import Unavailable, Unprocessable
 from db.counts import record_counts
 from db.inbox import DoseSpotInboxEntry
 from db.models import ClinicianEnrollment, utcnow
@@ -93,7 +93,7 @@ _BODY_SCHEMA: dict[str, Any] = {
     "/notifications",
     response_model=NotificationReceipt,
     openapi_extra=_BODY_SCHEMA,
-    responses={400: {"description": "not a notification"}, 401: {"description": "bad secret"}},
+    responses={422: {"description": "not a notification"}, 401: {"description": "bad secret"}},
 )
 async def receive_notification(
     request: Request,
@@ -107,7 +107,7 @@ async def receive_notification(
     try:
         notification = parse_notification(await request.body())
     except MalformedNotification as err:
-        raise DomainError(str(err)) from err
+        raise Unprocessable("body", str(err)) from err
     key = event_key(notification, settings.dosespot_webhook_secret)
     window = timedelta(seconds=settings.notification_dedupe_window_seconds)
     status = await _receive(session, temporal, notification, key, window)

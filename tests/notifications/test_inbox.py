@@ -317,7 +317,7 @@ async def test_lenient_notification_is_routed(
 @pytest.mark.parametrize(
     "content", [b"{not json", b"", b"[]", b'{"Data": {"ClinicianId": 1}}', b'"ClinicianConfirmed"']
 )
-async def test_not_a_notification_is_400(
+async def test_not_a_notification_is_422(
     api: httpx.AsyncClient,
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -328,8 +328,9 @@ async def test_not_a_notification_is_400(
     resp = await api.post(
         URL, content=content, headers={**secret(settings), "Content-Type": "application/json"}
     )
-    assert resp.status_code == 400
-    assert resp.json()["error"] == "bad_request"
+    assert resp.status_code == 422
+    assert resp.json()["error"] == "invalid_input"
+    assert resp.json()["errors"][0]["field"] == "body"
     async with sessionmaker() as session:
         after = await session.scalar(select(func.count()).select_from(DoseSpotInboxEntry))
     assert after == before

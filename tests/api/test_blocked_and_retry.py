@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.worker import Worker
@@ -45,19 +44,6 @@ FAST = {
     "attempt_delay_seconds": 0.2,
     "tfa_delay_seconds": 0.5,
 }
-
-
-@pytest.fixture
-def journey(
-    live_api: str,
-    api: httpx.AsyncClient,
-    sandbox_http: httpx.AsyncClient,
-    workspace: WorkspaceKeys,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    worker: Worker,
-) -> Journey:
-    """The journey tests' driver, with the API receiving the sandbox's pushes."""
-    return Journey(api, sandbox_http, workspace, sessionmaker)
 
 
 # Faults -----------------------------------------------------------------------

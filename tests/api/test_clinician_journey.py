@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
-from temporalio.worker import Worker
 
 from api import clinician_service
 from api.auth import Role, issue_key
@@ -169,18 +168,6 @@ class Journey:
             if clinician["state"] == "verified":
                 return
         raise AssertionError(f"{member_id} was never verified: {clinician}")
-
-
-@pytest.fixture
-def journey(
-    live_api: str,
-    api: httpx.AsyncClient,
-    sandbox_http: httpx.AsyncClient,
-    workspace: WorkspaceKeys,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    worker: Worker,
-) -> Journey:
-    return Journey(api, sandbox_http, workspace, sessionmaker)
 
 
 async def test_from_invitation_to_epcs_enabled(

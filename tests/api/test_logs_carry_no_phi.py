@@ -6,26 +6,10 @@ from __future__ import annotations
 
 import logging
 
-import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.worker import Worker
 
 from tests.api.test_clinician_journey import Journey, enrollment_form, valid_dea, valid_npi
 from tests.api.test_patients import client_body, put_client, register
-from tests.conftest import WorkspaceKeys
-
-
-@pytest.fixture
-def journey(
-    live_api: str,
-    api: httpx.AsyncClient,
-    sandbox_http: httpx.AsyncClient,
-    workspace: WorkspaceKeys,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    worker: Worker,
-) -> Journey:
-    return Journey(api, sandbox_http, workspace, sessionmaker)
 
 
 async def test_an_enrollment_and_a_registration_leave_no_phi_in_the_logs(

@@ -8,30 +8,12 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.worker import Worker
-
 from erx.settings import Settings
 from tests.api.test_clinician_journey import Journey, valid_dea, valid_npi
 from tests.api.test_patients import born_years_ago, client_body, put_client, register
-from tests.conftest import WorkspaceKeys
 
 PHARMACY = 7901
 REJECTS = 7998
-
-
-@pytest.fixture
-def journey(
-    live_api: str,
-    api: httpx.AsyncClient,
-    sandbox_http: httpx.AsyncClient,
-    workspace: WorkspaceKeys,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    worker: Worker,
-) -> Journey:
-    return Journey(api, sandbox_http, workspace, sessionmaker)
 
 
 async def prescribing_patient(j: Journey) -> tuple[int, int]:

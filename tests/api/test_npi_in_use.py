@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import httpx
-import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.worker import Worker
 
 from db.models import ClinicianEnrollment
 from tests.api.test_clinician_journey import Journey, valid_dea, valid_npi
-from tests.conftest import WorkspaceKeys
-
-
-@pytest.fixture
-def journey(
-    live_api: str,
-    api: httpx.AsyncClient,
-    sandbox_http: httpx.AsyncClient,
-    workspace: WorkspaceKeys,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    worker: Worker,
-) -> Journey:
-    return Journey(api, sandbox_http, workspace, sessionmaker)
 
 
 async def clinician_lookups(j: Journey) -> int:

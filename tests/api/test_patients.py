@@ -9,10 +9,8 @@ import logging
 from datetime import UTC, date, datetime
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.worker import Worker
 
 from activities.patients import PatientActivities
 from db.patients import PatientRegistration
@@ -21,19 +19,6 @@ from dosespot.models import Patient
 from erx.codec import SecretBox
 from erx.settings import Settings
 from tests.api.test_clinician_journey import Journey, valid_dea, valid_npi
-from tests.conftest import WorkspaceKeys
-
-
-@pytest.fixture
-def journey(
-    live_api: str,
-    api: httpx.AsyncClient,
-    sandbox_http: httpx.AsyncClient,
-    workspace: WorkspaceKeys,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    worker: Worker,
-) -> Journey:
-    return Journey(api, sandbox_http, workspace, sessionmaker)
 
 
 def born_years_ago(years: int, days_after_birthday: int = 0) -> str:

@@ -19,7 +19,6 @@ from dosespot import DoseSpotClient
 from dosespot.enums import AllergyStatus
 from dosespot_sandbox.testing import SandboxServer
 from erx.settings import Settings
-from tests.api import test_patients
 from tests.api.test_clinician_journey import Journey
 from tests.api.test_patients import (
     born_years_ago,
@@ -28,9 +27,6 @@ from tests.api.test_patients import (
     put_client,
     register,
 )
-
-# The patients' journey fixture: a workspace on the real dev server, worker and sandbox.
-journey = test_patients.journey
 
 PENICILLINS, CODEINE = 3001, 3009
 BROOKLINE_BASIC, CORNER_DRUG_FAX_ONLY, HARBOR_SPECIALTY = 7904, 7928, 7903

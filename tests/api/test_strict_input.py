@@ -25,11 +25,9 @@ from api.schemas import RequestModel
 from dosespot.notifications import parse_notification
 from erx.settings import Settings
 from tests.api.test_clients import CLIENT
-from tests.api.test_clinician_journey import Journey, enrollment_form, journey, valid_npi
+from tests.api.test_clinician_journey import Journey, enrollment_form, valid_npi
 from tests.api.test_directory import LOCATION
 from tests.conftest import WorkspaceKeys
-
-__all__ = ["journey"]
 
 ASCII_REASON = "digits must be ASCII 0-9"
 CONTROL_REASON = "control or invisible formatting characters"

@@ -461,6 +461,9 @@ class ClinicianEnrollmentWorkflow:
             self._fire("start_verification")
         elif self._idp_child is not None and self._idp and not self._idp.attempt_in_progress:
             await self._idp_child.signal(IdentityProofingWorkflow.attempt_requested)
+            # The answer (and every read after it) shows the attempt asked for as under way;
+            # the child's next report confirms it or says what stopped it.
+            self._idp = self._idp.model_copy(update={"attempt_in_progress": True})
         return self.status()
 
     @start_verification.validator

@@ -130,24 +130,11 @@ class PatientActivities(DoseSpotActivities):
             pharmacies = await client.patient_pharmacies(input.dosespot_patient_id)
         keys = {"workspace_id": input.workspace_id, "client_id": input.client_id}
         async with self._sessionmaker() as session:
-            stored = {
-                (m.kind, m.dosespot_id): m.status_at
-                for m in (
-                    await session.scalars(
-                        select(PatientMedication).where(
-                            PatientMedication.workspace_id == input.workspace_id,
-                            PatientMedication.client_id == input.client_id,
-                        )
-                    )
-                ).all()
-            }
             rows = [prescription_row(p, input.status_details) for p in prescriptions] + [
                 self_reported_row(m) for m in self_reported
             ]
+            # A pull is DoseSpot's current record: it replaces what an earlier pull stored.
             for row in rows:
-                seen = stored.get((row["kind"], row["dosespot_id"]))
-                if not _newer_or_same(row.get("status_at"), seen):
-                    continue
                 await upsert(session, PatientMedication, keys | row)
             await session.execute(
                 delete(PatientRenewalRequest).where(
@@ -211,16 +198,6 @@ class PatientActivities(DoseSpotActivities):
         async with self._sessionmaker() as session:
             await upsert(session, PatientRegistration, values)
             await session.commit()
-
-
-def _newer_or_same(incoming: datetime | None, stored: datetime | None) -> bool:
-    if stored is None or incoming is None:
-        return True
-    if stored.tzinfo is None:
-        stored = stored.replace(tzinfo=UTC)
-    if incoming.tzinfo is None:
-        incoming = incoming.replace(tzinfo=UTC)
-    return incoming >= stored
 
 
 def patient_body(details: PatientDetails) -> PatientCreate:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
 
 from activities.clinicians import append_audit
 from activities.dosespot_access import clinic_key
@@ -498,6 +500,24 @@ async def approve_epcs(
     return _public(clinician, await session.get(Member, (ws, member_id)))
 
 
+async def _admin_update(
+    update: Any,
+    ws: str,
+    member_id: str,
+    principal: Principal,
+    session: AsyncSession,
+    temporal: Client,
+) -> ClinicianPublic:
+    """An admin's (or the service key's) action on a clinician, recorded as theirs."""
+    principal.require_workspace(ws)
+    principal.require_role(Role.service, Role.admin)
+    handle = svc.handle_for(temporal, ws, member_id)
+    clinician = await svc.call(
+        handle.execute_update(update, ActorRequest(actor_member_id=principal.member_id))
+    )
+    return _public(clinician, await session.get(Member, (ws, member_id)))
+
+
 @router.post("/clinicians/{member_id}/retry", response_model=ClinicianPublic)
 async def retry(
     ws: PathId,
@@ -507,15 +527,9 @@ async def retry(
     temporal: TemporalDep,
 ) -> ClinicianPublic:
     """Re-drive a blocked or stalled clinician from the step that stopped (admin or service)."""
-    principal.require_workspace(ws)
-    principal.require_role(Role.service, Role.admin)
-    handle = svc.handle_for(temporal, ws, member_id)
-    clinician = await svc.call(
-        handle.execute_update(
-            ClinicianEnrollmentWorkflow.retry, ActorRequest(actor_member_id=principal.member_id)
-        )
+    return await _admin_update(
+        ClinicianEnrollmentWorkflow.retry, ws, member_id, principal, session, temporal
     )
-    return _public(clinician, await session.get(Member, (ws, member_id)))
 
 
 @router.delete("/clinicians/{member_id}", response_model=ClinicianPublic)
@@ -527,13 +541,6 @@ async def deactivate(
     temporal: TemporalDep,
 ) -> ClinicianPublic:
     """Deactivate: revoke EPCS access, stop billing, deactivate in DoseSpot."""
-    principal.require_workspace(ws)
-    principal.require_role(Role.service, Role.admin)
-    handle = svc.handle_for(temporal, ws, member_id)
-    clinician = await svc.call(
-        handle.execute_update(
-            ClinicianEnrollmentWorkflow.deactivate,
-            ActorRequest(actor_member_id=principal.member_id),
-        )
+    return await _admin_update(
+        ClinicianEnrollmentWorkflow.deactivate, ws, member_id, principal, session, temporal
     )
-    return _public(clinician, await session.get(Member, (ws, member_id)))

@@ -89,6 +89,9 @@ def build_worker(
             billing_control.stop,
             *billing_activities(LedgerBillingProvider(sessionmaker), sessionmaker, settings),
         ],
+        max_cached_workflows=settings.worker_max_cached_workflows,
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
     )
 
 

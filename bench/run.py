@@ -1,15 +1,32 @@
-"""``make bench``: throughput of the hot pure paths, measured, not asserted.
+"""``make bench``: figures, measured, not asserted, each beside its anchor.
 
-Payload encryption runs on every Temporal payload of every client and worker;
-input validation on every API request; envelope parsing on every DoseSpot answer.
+The micro-benchmarks time the hot pure paths: payload encryption runs on every Temporal
+payload of every client and worker; input validation on every API request; envelope
+parsing on every DoseSpot answer. Then, on a stack of their own (``bench.stack``):
+
+(a) clinicians from invitation to verified through the API, worker and sandbox, against
+    a bare-Temporal workflow of the same shape (``bench.bare``), with history events per
+    clinician for both;
+(b) the main routes' latency and throughput at 50 concurrent clients against a trivial
+    route of the same app, and the load generator's own CPU share (``bench.routes``);
+(c) the worker's RSS with 1,000 and 10,000 open enrollments, and push -> visible state
+    latency (``bench.memory``).
+
+``--small`` runs each on a few clinicians (the tests use it); ``--profile DIR`` runs the
+API and the worker under pyinstrument and writes their profiles there.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
+import os
+import platform
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from temporalio.api.common.v1 import Payload
 
@@ -48,16 +65,19 @@ CLINICIAN = {
 }
 
 
-def measure(name: str, fn: Callable[[], object], seconds: float = 1.0) -> None:
+def measure(name: str, fn: Callable[[], object], seconds: float = 1.0) -> float:
+    """Operations per second of ``fn``, printed."""
     count, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         fn()
         count += 1
     elapsed = time.perf_counter() - start
     print(f"{name:<44} {count / elapsed:>12,.0f} ops/s {elapsed / count * 1e6:>10.1f} us/op")
+    return count / elapsed
 
 
-def main() -> None:
+def micro(seconds: float = 1.0) -> dict[str, float]:
+    """Operations per second of each hot pure path."""
     settings = Settings()
     codec = EncryptionCodec(settings.codec_keys, settings.codec_active_key_id)
     payload = Payload(metadata={"encoding": b"json/plain"}, data=json.dumps(FORM).encode() * 4)
@@ -65,13 +85,79 @@ def main() -> None:
     sealed = loop.run_until_complete(codec.encode([payload]))
     reply = Reply(status=200, headers={}, body=json.dumps(CLINICIAN).encode())
 
-    measure(
-        "codec encode (1 KiB payload)", lambda: loop.run_until_complete(codec.encode([payload]))
-    )
-    measure("codec decode (1 KiB payload)", lambda: loop.run_until_complete(codec.decode(sealed)))
-    measure("enrollment form validation", lambda: EnrollmentFormIn.model_validate(FORM))
-    measure("DoseSpot clinician envelope parse", lambda: parse_clinician(reply))
+    ops = {
+        "codec encode (1 KiB payload)": measure(
+            "codec encode (1 KiB payload)",
+            lambda: loop.run_until_complete(codec.encode([payload])),
+            seconds,
+        ),
+        "codec decode (1 KiB payload)": measure(
+            "codec decode (1 KiB payload)",
+            lambda: loop.run_until_complete(codec.decode(sealed)),
+            seconds,
+        ),
+        "enrollment form validation": measure(
+            "enrollment form validation", lambda: EnrollmentFormIn.model_validate(FORM), seconds
+        ),
+        "DoseSpot clinician envelope parse": measure(
+            "DoseSpot clinician envelope parse", lambda: parse_clinician(reply), seconds
+        ),
+    }
     loop.close()
+    return ops
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    from bench.end_to_end import Options, run_end_to_end
+
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--small", action="store_true", help="a few clinicians, for the tests")
+    parser.add_argument("--clinicians", type=int, default=None, help="(a): default 200")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=["micro", "journey", "routes", "memory"],
+        help="run only these (repeatable)",
+    )
+    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results.json")
+    parser.add_argument("--profile", type=Path, default=None, help="write API/worker profiles here")
+    args = parser.parse_args(argv)
+    only = set(args.only or ["micro", "journey", "routes", "memory"])
+    options = Options.small() if args.small else Options()
+    if args.clinicians is not None:
+        options.clinicians = args.clinicians
+    options.parts = only - {"micro"}
+    options.profile_dir = args.profile
+
+    results: dict[str, Any] = {"machine": machine()}
+    if "micro" in only:
+        results["micro_ops_per_second"] = micro(0.2 if args.small else 1.0)
+    if options.parts:
+        results |= asyncio.run(run_end_to_end(options))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2, default=str))
+    print(f"\nwrote {args.output}")
+    return results
+
+
+def machine() -> dict[str, Any]:
+    """Where the figures come from."""
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kib = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu,
+        "ram_gib": round(mem_kib / 1024 / 1024, 1),
+        "python": platform.python_version(),
+    }
 
 
 if __name__ == "__main__":

@@ -15,12 +15,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from db.migrate import upgrade
 from db.models import Workspace
 from db.session import create_engine, create_sessionmaker
-from erx.settings import get_settings
+from erx.settings import Settings, get_settings
 from erx.temporal import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,50 +100,123 @@ def wait_for_port(port: int, timeout: float = 60.0) -> None:
     raise SystemExit(f"nothing answered on port {port} within {timeout:.0f} s")
 
 
+@dataclass(frozen=True)
+class Ports:
+    """Where the stack's processes listen (the SMTP sink's port comes from the settings)."""
+
+    api: int = API_PORT
+    sandbox: int = SANDBOX_PORT
+    temporal: int = TEMPORAL_PORT
+    ui: int = UI_PORT
+    mail_http: int = MAIL_HTTP_PORT
+
+
+class Stack:
+    """The stack's processes, started in dependency order and stopped together.
+
+    ``temporal_db`` keeps the dev server's state in a file (``make dev``) instead of memory;
+    ``python_prefix`` runs the worker and the API under a wrapper such as a profiler;
+    with ``log_dir`` each process writes its output to ``<name>.log`` there.
+    """
+
+    def __init__(
+        self,
+        data: Path,
+        settings: Settings,
+        ports: Ports | None = None,
+        *,
+        temporal_db: bool = True,
+        env: dict[str, str] | None = None,
+        api_factory: str = "api.app:create_app",
+        python_prefix: Callable[[str], list[str]] | None = None,
+        log_dir: Path | None = None,
+    ) -> None:
+        self.data, self.settings, self.ports = data, settings, ports or Ports()
+        self.temporal_db, self.api_factory = temporal_db, api_factory
+        self.python_prefix = python_prefix or (lambda _name: [sys.executable])
+        self.env = {
+            **os.environ,
+            "ERX_DATABASE_URL": settings.database_url,
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        self.log_dir = log_dir
+        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def spawn(self, name: str, *cmd: str) -> subprocess.Popen[bytes]:
+        """Start one more process of the stack; it is stopped with the others."""
+        if self.log_dir is None:
+            proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env)  # noqa: S603
+        else:
+            with (self.log_dir / f"{name}.log").open("ab") as log:
+                proc = subprocess.Popen(  # noqa: S603
+                    cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+                )
+        self.procs.append((name, proc))
+        return proc
+
+    def pid(self, name: str) -> int:
+        return next(proc.pid for n, proc in self.procs if n == name)
+
+    def start(self) -> None:
+        ports, data = self.ports, self.data
+        data.mkdir(parents=True, exist_ok=True)
+        sa_flags = [f"--search-attribute={key.name}=Keyword" for key in SEARCH_ATTRIBUTES]
+        db_flags = ["--db-filename", str(data / "temporal.db")] if self.temporal_db else []
+        self.spawn(
+            "temporal", str(BIN / "temporal"), "server", "start-dev", *db_flags,
+            "--port", str(ports.temporal), "--ui-port", str(ports.ui),
+            "--ui-codec-endpoint", f"http://localhost:{ports.api}/codec",
+            "--log-level", "warn",
+            *sa_flags,
+        )  # fmt: skip
+        self.spawn(
+            "sandbox", sys.executable, "-m", "dosespot_sandbox",
+            "--port", str(ports.sandbox), "--state", str(data / "sandbox.db"),
+            "--notify-url", f"http://127.0.0.1:{ports.api}/v1/dosespot/notifications",
+        )  # fmt: skip
+        self.spawn(
+            "mailsink", sys.executable, "-m", "erx.mailsink",
+            "--smtp-port", str(self.settings.smtp_port), "--http-port", str(ports.mail_http),
+            "--dir", str(data / "mail"),
+        )  # fmt: skip
+        wait_for_port(ports.temporal)
+        self.spawn("worker", *self.python_prefix("worker"), str(ROOT / "worker.py"))
+        self.spawn(
+            # No access log: request lines carry query strings (searches by name).
+            "api", *self.python_prefix("api"), "-m", "uvicorn", self.api_factory, "--factory",
+            "--host", "127.0.0.1", "--port", str(ports.api), "--no-access-log",
+        )  # fmt: skip
+        wait_for_port(ports.api)
+        wait_for_port(ports.sandbox)
+        wait_for_port(ports.mail_http)
+
+    def exited(self) -> tuple[str, int] | None:
+        """The first process that has exited, with its code."""
+        for name, proc in self.procs:
+            if proc.poll() is not None:
+                return name, proc.returncode
+        return None
+
+    def stop(self) -> None:
+        for _name, proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for _name, proc in self.procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.procs.clear()
+
+
 def main() -> None:
     DATA.mkdir(exist_ok=True)
     settings = get_settings()
-    env = {
-        **os.environ,
-        "ERX_DATABASE_URL": settings.database_url,
-        "PYTHONUNBUFFERED": "1",
-    }
     keys = asyncio.run(seed_demo())
-
-    procs: list[tuple[str, subprocess.Popen[bytes]]] = []
-
-    def start(*cmd: str) -> None:
-        procs.append((Path(cmd[0]).name, subprocess.Popen(cmd, cwd=ROOT, env=env)))  # noqa: S603
-
-    sa_flags = [f"--search-attribute={key.name}=Keyword" for key in SEARCH_ATTRIBUTES]
-    start(
-        str(BIN / "temporal"), "server", "start-dev",
-        "--db-filename", str(DATA / "temporal.db"),
-        "--port", str(TEMPORAL_PORT), "--ui-port", str(UI_PORT),
-        "--ui-codec-endpoint", f"http://localhost:{API_PORT}/codec",
-        "--log-level", "warn",
-        *sa_flags,
-    )  # fmt: skip
-    start(
-        sys.executable, "-m", "dosespot_sandbox",
-        "--port", str(SANDBOX_PORT), "--state", str(DATA / "sandbox.db"),
-        "--notify-url", f"http://127.0.0.1:{API_PORT}/v1/dosespot/notifications",
-    )  # fmt: skip
-    start(
-        sys.executable, "-m", "erx.mailsink",
-        "--smtp-port", str(settings.smtp_port), "--http-port", str(MAIL_HTTP_PORT),
-        "--dir", str(DATA / "mail"),
-    )  # fmt: skip
-    wait_for_port(TEMPORAL_PORT)
-    start(sys.executable, "worker.py")
-    start(
-        # No access log: request lines carry query strings (searches by name).
-        sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(API_PORT), "--no-access-log",
-    )  # fmt: skip
-    wait_for_port(API_PORT)
-    wait_for_port(SANDBOX_PORT)
-    wait_for_port(MAIL_HTTP_PORT)
+    stack = Stack(DATA, settings)
+    stack.start()
 
     print(
         "\n"
@@ -157,23 +232,16 @@ def main() -> None:
     )
 
     def stop(*_: object) -> None:
-        for _name, proc in reversed(procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        for _name, proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stack.stop()
         raise SystemExit(0)
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     while True:
-        for name, proc in procs:
-            if proc.poll() is not None:
-                print(f"{name} exited with {proc.returncode}; stopping", flush=True)
-                stop()
+        exited = stack.exited()
+        if exited is not None:
+            print(f"{exited[0]} exited with {exited[1]}; stopping", flush=True)
+            stop()
         time.sleep(1)
 
 

@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     task_queue: str = "erx"
+    # Worker: workflows kept in memory between tasks (each costs memory, see the README's
+    # "Worker memory"); an evicted workflow replays its history on its next task.
+    worker_max_cached_workflows: int = Field(default=1000, ge=0)
+    # Activity and workflow tasks one worker process runs at once.
+    worker_max_concurrent_activities: int = Field(default=100, ge=1)
+    worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
 
     # Read model
     database_url: str = "sqlite+aiosqlite:///.data/erx.db"

@@ -1,0 +1,331 @@
+"""The bare-Temporal anchor of benchmark (a): a clinician's invitation-to-verified path with
+the product's shape and none of its work.
+
+Per clinician, as ClinicSetup, ClinicianEnrollment, IdentityProofing and ClinicianBilling do
+it: the clinic's ``invite`` update starts the enrollment as a child; the enrollment runs
+eleven activities, takes the ``submit`` and ``start_verification`` updates and DoseSpot's
+two pushes as signals, sends the clinic seven progress signals and forwards a push to its
+identity-proofing child (three activities, a poll timer, two progress signals to the parent),
+and starts the billing workflow from an activity. Activities do nothing; there are no search
+attributes, read model, DoseSpot or email. The driver plays the API and DoseSpot: updates,
+signals and queries straight to Temporal with the same data converter and codec.
+
+``python -m bench.bare`` runs the anchor's worker with the product's worker settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+
+from temporalio import activity, workflow
+from temporalio.client import Client, WorkflowUpdateStage
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.worker import Worker
+from temporalio.workflow import ParentClosePolicy
+
+from erx.settings import Settings
+
+TIMEOUT = timedelta(seconds=30)
+POLL = timedelta(seconds=30)
+PROGRESS_SIGNALS = 7
+
+
+def clinic_id(ws: str) -> str:
+    return f"bare-clinic:{ws}"
+
+
+def enrollment_id(ws: str, member: str) -> str:
+    return f"bare-clinician:{ws}:{member}"
+
+
+def idp_id(ws: str, member: str) -> str:
+    return f"bare-idp:{ws}:{member}:1"
+
+
+def billing_id(ws: str, member: str) -> str:
+    return f"bare-billing:{ws}:{member}"
+
+
+class BareActivities:
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self.client, self.task_queue = client, task_queue
+
+    @activity.defn(name="bare_step")
+    async def step(self, name: str) -> str:
+        return name
+
+    @activity.defn(name="bare_start_billing")
+    async def start_billing(self, billing_workflow_id: str) -> None:
+        await self.client.start_workflow(
+            BareBillingWorkflow.run,
+            id=billing_workflow_id,
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+
+
+async def _step(name: str) -> None:
+    await workflow.execute_activity("bare_step", name, start_to_close_timeout=TIMEOUT)
+
+
+@workflow.defn(name="BareBilling")
+class BareBillingWorkflow:
+    """Waits for the first period's end."""
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.sleep(timedelta(days=30))
+
+
+@workflow.defn(name="BareIdentityProofing")
+class BareIdentityProofingWorkflow:
+    """One proofing attempt: start it, wait for DoseSpot's push (or the poll timer), record.
+
+    Signal ``dosespot_event``."""
+
+    def __init__(self) -> None:
+        self._outcome: str | None = None
+
+    @workflow.run
+    async def run(self, parent_id: str) -> str:
+        parent = workflow.get_external_workflow_handle(parent_id)
+        await _step("idp_init")
+        await parent.signal("idp_progress", "attempt_started")
+        try:
+            await workflow.wait_condition(lambda: self._outcome is not None, timeout=POLL)
+        except TimeoutError:
+            self._outcome = "polled"
+        await _step("idp_status")
+        await _step("idp_record")
+        await parent.signal("idp_progress", "verified")
+        return "verified"
+
+    @workflow.signal
+    def dosespot_event(self, event: str) -> None:
+        self._outcome = event
+
+
+@workflow.defn(name="BareClinicianEnrollment")
+class BareClinicianEnrollmentWorkflow:
+    """Invited -> confirmed -> verifying -> verified.
+
+    Updates ``submit``, ``start_verification``; signals ``dosespot_event``, ``idp_progress``;
+    query ``status``."""
+
+    def __init__(self) -> None:
+        self._state = "invited"
+        self._confirmed = False
+        self._verifying = False
+        self._idp: workflow.ChildWorkflowHandle[BareIdentityProofingWorkflow, str] | None = None
+        self._clinic: workflow.ExternalWorkflowHandle[BareClinicWorkflow] | None = None
+
+    @workflow.run
+    async def run(self, clinic_workflow_id: str) -> str:
+        self._clinic = workflow.get_external_workflow_handle(clinic_workflow_id)
+        await _step("email_invitation")
+        await _step("record_invited")
+        await self._progress()
+        await workflow.wait_condition(lambda: self._idp is not None)
+        assert self._idp is not None
+        await self._idp
+        self._state = "verified"
+        for name in ("record_verified", "email_verified", "record_billing", "record_epcs"):
+            await _step(name)
+        await workflow.execute_activity(
+            "bare_start_billing",
+            billing_id(*workflow.info().workflow_id.split(":", 2)[1:]),
+            start_to_close_timeout=TIMEOUT,
+        )
+        await self._progress()
+        await workflow.wait_condition(lambda: False)
+        return self._state
+
+    async def _progress(self) -> None:
+        assert self._clinic is not None
+        await self._clinic.signal("progress", self._state)
+
+    @workflow.update
+    async def submit(self, form: str) -> str:
+        await _step("register_clinician")
+        self._state = "awaiting_confirmation"
+        await self._progress()
+        try:
+            await workflow.wait_condition(lambda: self._confirmed, timeout=POLL)
+        except TimeoutError:
+            pass
+        await _step("registration_status")
+        await _step("record_confirmed")
+        self._state = "confirmed"
+        await self._progress()
+        return self._state
+
+    @workflow.update
+    async def start_verification(self) -> str:
+        await _step("record_verifying")
+        self._state = "verifying"
+        info = workflow.info()
+        self._idp = await workflow.start_child_workflow(
+            BareIdentityProofingWorkflow.run,
+            info.workflow_id,
+            id=idp_id(*info.workflow_id.split(":", 2)[1:]),
+            parent_close_policy=ParentClosePolicy.TERMINATE,
+        )
+        await self._progress()
+        return self._state
+
+    @workflow.signal
+    async def dosespot_event(self, event: str) -> None:
+        if event == "confirmed":
+            self._confirmed = True
+        elif self._idp is not None:
+            await self._idp.signal(BareIdentityProofingWorkflow.dosespot_event, event)
+
+    @workflow.signal
+    async def idp_progress(self, event: str) -> None:
+        await self._progress()
+
+    @workflow.query
+    def status(self) -> str:
+        return self._state
+
+
+@workflow.defn(name="BareClinic")
+class BareClinicWorkflow:
+    """Starts each invited clinician's enrollment; counts their progress.
+
+    Update ``invite``; signal ``progress``; query ``progressed``."""
+
+    def __init__(self) -> None:
+        self._progressed = 0
+        self._invited: set[str] = set()
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.update
+    async def invite(self, member_ids: list[str]) -> list[str]:
+        info = workflow.info()
+        ws = info.workflow_id.split(":", 1)[1]
+        started = []
+        for member in member_ids:
+            if member in self._invited:
+                continue
+            self._invited.add(member)
+            await workflow.start_child_workflow(
+                BareClinicianEnrollmentWorkflow.run,
+                info.workflow_id,
+                id=enrollment_id(ws, member),
+                parent_close_policy=ParentClosePolicy.ABANDON,
+            )
+            started.append(member)
+        return started
+
+    @workflow.signal
+    def progress(self, state: str) -> None:
+        self._progressed += 1
+
+    @workflow.query
+    def progressed(self) -> int:
+        return self._progressed
+
+
+BARE_WORKFLOWS = [
+    BareClinicWorkflow,
+    BareClinicianEnrollmentWorkflow,
+    BareIdentityProofingWorkflow,
+    BareBillingWorkflow,
+]
+
+
+def bare_worker(client: Client, settings: Settings, task_queue: str) -> Worker:
+    """The anchor's worker, with the product worker's cache and concurrency settings."""
+    activities = BareActivities(client, task_queue)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=BARE_WORKFLOWS,
+        activities=[activities.step, activities.start_billing],
+        max_cached_workflows=settings.worker_max_cached_workflows,
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+    )
+
+
+def bare_task_queue(settings: Settings) -> str:
+    return f"{settings.task_queue}-bare"
+
+
+async def _wait_verified(client: Client, ws: str, member: str, poll: float) -> None:
+    handle = client.get_workflow_handle(enrollment_id(ws, member))
+    while True:
+        if await handle.query(BareClinicianEnrollmentWorkflow.status) == "verified":
+            return
+        await asyncio.sleep(poll)
+
+
+async def bare_clinician(client: Client, ws: str, member: str, poll: float) -> None:
+    """What the API and DoseSpot do for one clinician, as calls straight to Temporal."""
+    handle = client.get_workflow_handle(enrollment_id(ws, member))
+    update = await handle.start_update(
+        BareClinicianEnrollmentWorkflow.submit,
+        "form",
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+    )
+    await handle.signal(BareClinicianEnrollmentWorkflow.dosespot_event, "confirmed")
+    await update.result()
+    await handle.query(BareClinicianEnrollmentWorkflow.status)
+    await handle.execute_update(BareClinicianEnrollmentWorkflow.start_verification)
+    await handle.query(BareClinicianEnrollmentWorkflow.status)
+    await handle.signal(BareClinicianEnrollmentWorkflow.dosespot_event, "idp_success")
+    await _wait_verified(client, ws, member, poll)
+
+
+async def run_bare_clinicians(
+    client: Client,
+    settings: Settings,
+    ws: str,
+    members: list[str],
+    concurrency: int,
+    poll: float,
+) -> dict[str, float]:
+    """Invite the clinicians in one update, then drive each to verified; wall times."""
+    queue = bare_task_queue(settings)
+    clinic = await client.start_workflow(
+        BareClinicWorkflow.run,
+        id=clinic_id(ws),
+        task_queue=queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(member: str) -> None:
+        async with gate:
+            await bare_clinician(client, ws, member, poll)
+
+    start = time.perf_counter()
+    await clinic.execute_update(BareClinicWorkflow.invite, members)
+    invited = time.perf_counter()
+    await asyncio.gather(*(one(m) for m in members))
+    done = time.perf_counter()
+    return {
+        "seconds": done - start,
+        "invite_seconds": invited - start,
+        "clinicians_per_second": len(members) / (done - start),
+    }
+
+
+async def main() -> None:
+    from erx.settings import get_settings
+    from erx.temporal import connect
+
+    settings = get_settings()
+    client = await connect(settings)
+    async with bare_worker(client, settings, bare_task_queue(settings)):
+        await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

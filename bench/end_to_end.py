@@ -1,0 +1,246 @@
+"""The end-to-end benchmarks on one stack, in order (a), (b), (c), and their table."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+
+from bench import bare
+from bench.journey import POLL_SECONDS, clinician_history, per_clinician_events, run_clinicians
+from bench.memory import run_memory
+from bench.routes import ANCHOR, run_routes
+from bench.stack import WORKSPACE, BenchStack, member_id, running_stack
+from erx.temporal import connect
+
+
+@dataclass
+class Options:
+    clinicians: int = 200
+    concurrency: int = 50
+    route_requests: int = 2000
+    route_warmup: int = 200
+    route_puts: int = 200
+    open_counts: list[int] = field(default_factory=lambda: [1000, 10000])
+    pushes: int = 50
+    invite_batch: int = 1000
+    record_timeout: float = 3600.0
+    parts: set[str] = field(default_factory=lambda: {"journey", "routes", "memory"})
+    profile_dir: Path | None = None
+
+    @classmethod
+    def small(cls) -> Options:
+        return cls(
+            clinicians=3,
+            concurrency=5,
+            route_requests=30,
+            route_warmup=5,
+            route_puts=4,
+            open_counts=[50, 80],
+            pushes=3,
+            invite_batch=40,
+            record_timeout=60.0,
+        )
+
+
+@dataclass
+class Row:
+    """One line of the table: a figure, its anchor, their ratio and the target."""
+
+    name: str
+    figure: float
+    unit: str
+    anchor: float | None = None
+    anchor_name: str = ""
+    target: str = ""
+    ratio: float | None = None
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.ratio is None and self.anchor:
+            self.ratio = self.figure / self.anchor
+
+
+def _profiler(directory: Path) -> Callable[[str], list[str]]:
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def prefix(name: str) -> list[str]:
+        out = str(directory / f"{name}.txt")
+        return [sys.executable, "-m", "pyinstrument", "--renderer", "text", "-o", out]
+
+    return prefix
+
+
+async def run_end_to_end(o: Options) -> dict[str, Any]:
+    members = o.clinicians + o.route_puts + 1 + max(o.open_counts)
+    results: dict[str, Any] = {}
+    rows: list[Row] = []
+    prefix = _profiler(o.profile_dir) if o.profile_dir else None
+    async with running_stack(members=members, python_prefix=prefix) as stack:
+        client = await connect(stack.settings)
+        first = 0
+        if "journey" in o.parts:
+            results["journey"] = await _journey(stack, client, o, rows)
+        first = o.clinicians
+        if "routes" in o.parts:
+            results["routes"] = await _routes(stack, first, o, rows)
+        first += o.route_puts + 1
+        if "memory" in o.parts:
+            results["memory"] = await _memory(stack, first, o, rows)
+        results["worker_settings"] = {
+            "max_cached_workflows": stack.settings.worker_max_cached_workflows,
+            "max_concurrent_activities": stack.settings.worker_max_concurrent_activities,
+            "max_concurrent_workflow_tasks": stack.settings.worker_max_concurrent_workflow_tasks,
+        }
+    results["table"] = [row.__dict__ for row in rows]
+    print_table(rows)
+    return results
+
+
+async def _journey(
+    stack: BenchStack, client: Client, o: Options, rows: list[Row]
+) -> dict[str, Any]:
+    ids = [member_id(n) for n in range(o.clinicians)]
+    anchor = await bare.run_bare_clinicians(
+        client, stack.settings, WORKSPACE, ids, o.concurrency, POLL_SECONDS
+    )
+    product = await run_clinicians(stack, list(range(o.clinicians)), o.concurrency)
+    await asyncio.sleep(2)  # billing workflows start from an activity after verification
+    mid = ids[-1]
+    events = await clinician_history(client, mid, o.clinicians)
+    bare_events = await per_clinician_events(
+        client,
+        {
+            "enrollment": bare.enrollment_id(WORKSPACE, mid),
+            "identity_proofing": bare.idp_id(WORKSPACE, mid),
+            "billing": bare.billing_id(WORKSPACE, mid),
+        },
+        bare.clinic_id(WORKSPACE),
+        o.clinicians,
+    )
+    n = o.clinicians
+    rows += [
+        Row(
+            f"(a) invite -> verified, {n} clinicians",
+            product["clinicians_per_second"],
+            "clinicians/s",
+            anchor["clinicians_per_second"],
+            "bare Temporal, same shape",
+            ">= 0.8",
+        ),
+        Row(
+            "(a) history events per clinician",
+            events["total"],
+            "events",
+            bare_events["total"],
+            "bare Temporal, same shape",
+            "report (was ~182; bare 143)",
+            note=", ".join(f"{k} {v:.0f}" for k, v in events.items() if k != "total"),
+        ),
+        Row(
+            f"(a) invite {n} clinicians (one request)",
+            product["invite_seconds"],
+            "s",
+            anchor["invite_seconds"],
+            "bare Temporal update",
+        ),
+    ]
+    return {"product": product, "bare": anchor, "events": events, "bare_events": bare_events}
+
+
+async def _routes(stack: BenchStack, first: int, o: Options, rows: list[Row]) -> dict[str, Any]:
+    routes = await run_routes(
+        stack,
+        first,
+        requests=o.route_requests,
+        puts=o.route_puts,
+        concurrency=o.concurrency,
+        warmup=o.route_warmup,
+    )
+    trivial = routes[ANCHOR]
+    for name, r in routes.items():
+        target = ">= 0.8, p99 <= 2x" if name in ("GET clinician", "GET erx") else ""
+        rows.append(
+            Row(
+                f"(b) {name}, {o.concurrency} clients",
+                r["throughput"],
+                "req/s",
+                trivial["throughput"],
+                ANCHOR,
+                target,
+                note=(
+                    f"p50/p95/p99 {r['p50_ms']:.0f}/{r['p95_ms']:.0f}/{r['p99_ms']:.0f} ms"
+                    f" (p99 {r['p99_ms'] / trivial['p99_ms']:.1f}x); statuses {r['statuses']};"
+                    f" load generator CPU {r['cpu_share']:.0%} of a core"
+                ),
+            )
+        )
+    return routes
+
+
+async def _memory(stack: BenchStack, first: int, o: Options, rows: list[Row]) -> dict[str, Any]:
+    memory = await run_memory(
+        stack,
+        first,
+        open_counts=o.open_counts,
+        pushes=o.pushes,
+        batch=o.invite_batch,
+        record_timeout=o.record_timeout,
+    )
+    cache = stack.settings.worker_max_cached_workflows
+    base = memory["baseline"]
+    for count in o.open_counts:
+        rows.append(
+            Row(
+                f"(c) worker RSS, {count:,} open enrollments",
+                memory["rss_mib"][count],
+                "MiB",
+                base["rss_mib"],
+                f"{base['open']} open",
+                "< 500 MB" if count >= 10000 else "",
+                note=f"max_cached_workflows={cache}",
+            )
+        )
+    first_count = o.open_counts[0]
+    rows.append(
+        Row(
+            f"(c) invite up to {first_count:,} (requests of {o.invite_batch})",
+            memory["invite_seconds"][first_count],
+            "s",
+            target="< 20 s for 1,000",
+            note=f"until all recorded {memory['record_seconds'][first_count]:.1f} s",
+        )
+    )
+    pushes = memory["push_to_visible_ms"]
+    rows.append(
+        Row(
+            "(c) push -> visible state, p50",
+            pushes["p50"],
+            "ms",
+            note=f"p99 {pushes['p99']:.0f} ms over {pushes['samples']} pushes",
+        )
+    )
+    return memory
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+
+
+def print_table(rows: list[Row]) -> None:
+    print(f"\n{'figure':<46} {'value':>16} {'anchor':>10} {'ratio':>6}  target")
+    for r in rows:
+        value = f"{_num(r.figure)} {r.unit}"
+        ratio = f"{r.ratio:.2f}" if r.ratio is not None else ""
+        print(f"{r.name:<46} {value:>16} {_num(r.anchor):>10} {ratio:>6}  {r.target}")
+        anchor = f"anchor: {r.anchor_name}" if r.anchor_name else ""
+        details = "; ".join(x for x in (anchor, r.note) if x)
+        if details:
+            print(f"{'':<4}{details}")

@@ -1,0 +1,97 @@
+"""An HTTP load generator in a process of its own: ``python -m bench.load < plan.json``.
+
+The plan names the requests (each sent once, in order, by whichever client is free), the
+number of concurrent clients, and how many requests warm the connections up first. It
+prints latency percentiles, throughput, status codes, and its own CPU share (CPU seconds
+over wall seconds; 1.0 is one core busy), so a saturated generator shows in the figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, Field
+
+
+class Request(BaseModel):
+    method: str = "GET"
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    json_body: Any = None
+
+
+class Plan(BaseModel):
+    requests: list[Request]
+    concurrency: int = Field(default=50, ge=1)
+    warmup: int = Field(default=0, ge=0)
+    timeout_seconds: float = 120.0
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    if not sorted_values:
+        return 0.0
+    index = min(len(sorted_values) - 1, max(0, round(p / 100 * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+async def run(plan: Plan) -> dict[str, Any]:
+    limits = httpx.Limits(
+        max_connections=plan.concurrency, max_keepalive_connections=plan.concurrency
+    )
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    async with httpx.AsyncClient(timeout=plan.timeout_seconds, limits=limits) as http:
+
+        async def send(req: Request) -> tuple[int, float]:
+            start = time.perf_counter()
+            resp = await http.request(req.method, req.url, headers=req.headers, json=req.json_body)
+            await resp.aread()
+            return resp.status_code, time.perf_counter() - start
+
+        warm, measured = plan.requests[: plan.warmup], plan.requests[plan.warmup :]
+        queue: asyncio.Queue[Request] = asyncio.Queue()
+        for req in warm:
+            queue.put_nowait(req)
+
+        async def client(record: bool) -> None:
+            while not queue.empty():
+                req = queue.get_nowait()
+                status, seconds = await send(req)
+                if record:
+                    statuses[status] += 1
+                    latencies.append(seconds)
+
+        await asyncio.gather(*(client(False) for _ in range(plan.concurrency)))
+        for req in measured:
+            queue.put_nowait(req)
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(client(True) for _ in range(plan.concurrency)))
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "seconds": wall,
+        "throughput": len(latencies) / wall if wall else 0.0,
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p95_ms": percentile(latencies, 95) * 1000,
+        "p99_ms": percentile(latencies, 99) * 1000,
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "cpu_share": cpu / wall if wall else 0.0,
+        "cpus": os.cpu_count() or 1,
+    }
+
+
+def main() -> None:
+    plan = Plan.model_validate_json(sys.stdin.buffer.read())
+    print(json.dumps(asyncio.run(run(plan))))
+
+
+if __name__ == "__main__":
+    main()

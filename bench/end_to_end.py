@@ -38,12 +38,12 @@ class Options:
         return cls(
             clinicians=3,
             concurrency=5,
-            route_requests=30,
+            route_requests=20,
             route_warmup=5,
-            route_puts=4,
-            open_counts=[50, 80],
-            pushes=3,
-            invite_batch=40,
+            route_puts=3,
+            open_counts=[25, 40],
+            pushes=2,
+            invite_batch=20,
             record_timeout=60.0,
         )
 

@@ -1,0 +1,61 @@
+"""``make bench --small``: every benchmark runs on its own stack and reports its figures.
+
+Checks that each figure is there and positive, never how fast anything is.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench.run import main
+
+MICRO = {
+    "codec encode (1 KiB payload)",
+    "codec decode (1 KiB payload)",
+    "enrollment form validation",
+    "DoseSpot clinician envelope parse",
+}
+ROUTES = {"GET trivial (authenticated)", "GET clinician", "GET erx", "GET clinicians"}
+
+
+def test_every_benchmark_reports_its_figures(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    main(["--small", "--output", str(out)])
+    results = json.loads(out.read_text())
+
+    assert set(results["micro_ops_per_second"]) == MICRO
+    assert all(v > 0 for v in results["micro_ops_per_second"].values())
+    assert results["machine"]["cpus"] > 0
+
+    journey = results["journey"]
+    for side in ("product", "bare"):
+        assert journey[side]["clinicians_per_second"] > 0
+        assert journey[side]["invite_seconds"] > 0
+    for side in ("events", "bare_events"):
+        events = journey[side]
+        assert set(events) == {
+            "enrollment",
+            "identity_proofing",
+            "billing",
+            "clinic_share",
+            "total",
+        }
+        assert all(v > 0 for v in events.values())
+
+    routes = results["routes"]
+    assert set(routes) == ROUTES | {"PUT enrollment"}
+    for figures in routes.values():
+        assert figures["requests"] > 0 and figures["throughput"] > 0
+        assert 0 < figures["p50_ms"] <= figures["p95_ms"] <= figures["p99_ms"]
+        assert figures["cpu_share"] > 0
+        assert set(figures["statuses"]) <= {"200", "202"}
+
+    memory = results["memory"]
+    assert memory["rss_mib"] and all(v > 0 for v in memory["rss_mib"].values())
+    assert all(v > 0 for v in memory["invite_seconds"].values())
+    assert memory["push_to_visible_ms"]["samples"] > 0
+    assert 0 < memory["push_to_visible_ms"]["p50"] <= memory["push_to_visible_ms"]["p99"]
+
+    table = results["table"]
+    assert table and all(row["figure"] > 0 for row in table)

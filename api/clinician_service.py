@@ -86,10 +86,16 @@ async def call(awaitable: Awaitable[T]) -> T:
     except WorkflowUpdateFailedError as err:
         raise refusal(err) from err
     except RPCError as err:
+        # The enrollment ends only by deactivation; the server reports an update to the
+        # ended run as NOT_FOUND "workflow execution already completed".
+        if "already completed" in str(err).lower():
+            raise Conflict(
+                "this clinician has been deactivated",
+                state="deactivated",
+                allowed_actions=[],
+            ) from err
         if err.status == RPCStatusCode.NOT_FOUND:
             raise NotFound("this member has not been invited to eRx") from err
-        if "already completed" in str(err).lower():
-            raise Conflict("this clinician has been deactivated; invite them again") from err
         raise
 
 

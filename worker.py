@@ -17,7 +17,7 @@ from activities.clinicians import ClinicianActivities
 from activities.clinics import ClinicActivities
 from activities.notifications import NotificationActivities
 from activities.patients import PatientActivities
-from db.session import create_engine, create_sessionmaker
+from db.session import create_sessionmaker, engine_from_settings
 from dosespot import DoseSpotClient, DoseSpotCredentials
 from erx.codec import SecretBox
 from erx.logs import configure_logging
@@ -99,7 +99,7 @@ def build_worker(
 async def running_worker(settings: Settings) -> AsyncIterator[Worker]:
     client = await connect(settings)
     await ensure_search_attributes(client)
-    engine = create_engine(settings.database_url, role=settings.database_role)
+    engine = engine_from_settings(settings)
     async with dosespot_client(settings) as dosespot:
         worker = build_worker(client, settings, create_sessionmaker(engine), dosespot)
         try:

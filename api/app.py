@@ -24,7 +24,7 @@ from api.routes import (
     patients,
     pharmacies,
 )
-from db.session import create_engine, create_sessionmaker
+from db.session import create_sessionmaker, engine_from_settings
 from erx.codec import EncryptionCodec
 from erx.logs import quiet_phi_loggers
 from erx.settings import Settings, get_settings
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url, role=settings.database_role)
+        engine = engine_from_settings(settings)
         app.state.settings = settings
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.temporal = temporal or await connect(settings)

@@ -41,7 +41,10 @@ async def _principal(
     session: SessionDep,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Principal:
-    return await authenticate(session, authorization)
+    principal = await authenticate(session, authorization)
+    # The key is read: give the connection back before the route awaits anything else.
+    await session.commit()
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(_principal)]

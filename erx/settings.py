@@ -70,6 +70,14 @@ class Settings(BaseSettings):
     # PostgreSQL: the role every connection of the API and the worker switches to (SET ROLE),
     # e.g. "erx_app", which the migrations create and which owns nothing. Unset: the login's own.
     database_role: str | None = None
+    # Connections each process (the API, the worker) keeps open, and how many more it may
+    # open at a peak. No request holds one while it waits on Temporal or DoseSpot, so a few
+    # serve hundreds of requests at once; a request waits at most the timeout for one.
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_max_overflow: int = Field(default=20, ge=0, le=500)
+    database_pool_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Enrollments one invitation request starts at once (each start is one call to Temporal).
+    invitation_concurrency: int = Field(default=32, ge=1, le=256)
 
     # DoseSpot: the partner's admin clinic and user that create clinics and clinicians.
     dosespot_base_url: str = "http://127.0.0.1:8090/webapi/v2/"

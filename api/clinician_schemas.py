@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 from pydantic import (
@@ -25,6 +25,7 @@ from api.schemas import (
     NotificationCounts,
     RequestModel,
     ResourceId,
+    UtcDateTime,
     text,
 )
 from erx.identifiers import check_date_of_birth, check_dea, check_npi
@@ -171,8 +172,8 @@ class ClinicianListItem(BaseModel):
     epcs_enabled: bool
     idp_failed_attempts: int
     idp_path: str | None
-    idp_deadline: datetime | None
-    verified_at: datetime | None
+    idp_deadline: UtcDateTime | None
+    verified_at: UtcDateTime | None
 
 
 class ClinicianList(BaseModel):

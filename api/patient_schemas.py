@@ -25,7 +25,16 @@ from pydantic import (
 )
 
 from api.errors import Unprocessable
-from api.schemas import AddressLine, AsciiDigits, City, Name, NoControl, RequestModel, text
+from api.schemas import (
+    AddressLine,
+    AsciiDigits,
+    City,
+    Name,
+    NoControl,
+    RequestModel,
+    UtcDateTime,
+    text,
+)
 from erx.us import UsPhone, UsState, ZipCode, refuse_non_ascii_digits
 from erx.vitals import (
     HeightUnit,
@@ -207,9 +216,9 @@ class ClientPublic(BaseModel):
     medical_record_number: str | None
     height: HeightPublic | None
     weight: WeightPublic | None
-    vitals_recorded_at: datetime | None
+    vitals_recorded_at: UtcDateTime | None
     insurance: InsurancePublic | None
-    updated_at: datetime
+    updated_at: UtcDateTime
 
 
 class PatientRegistrationIn(RequestModel):

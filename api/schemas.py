@@ -6,8 +6,9 @@ import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import Path
+from fastapi import Path, Query
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -67,6 +68,12 @@ PathId = Annotated[
         pattern=ID_PATTERN,
         description="An opaque id (no PHI): 1-64 ASCII letters, digits and _ . : -",
     ),
+]
+
+# Reads answer from the read model; ``strong`` asks the workflow (slower, exact at once).
+ConsistencyQuery = Annotated[
+    Literal["eventual", "strong"],
+    Query(description="eventual: the read model (fast); strong: ask the workflow itself"),
 ]
 
 
@@ -221,6 +228,17 @@ def utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _as_utc(moment: datetime) -> datetime:
+    aware = utc(moment)
+    assert aware is not None
+    return aware
+
+
+# A moment in a response: always in UTC and written with its offset ("...Z"), whether the
+# database kept the offset (PostgreSQL) or not (SQLite, where times are stored in UTC).
+UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class PharmacyServices(BaseModel):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -12,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import Role
 from api.deps import PrincipalDep, SessionDep
 from api.schemas import NotificationCounts as Counts
-from api.schemas import PathId, utc
+from api.schemas import PathId, UtcDateTime, utc
 from db.counts import ClinicianNotificationCounts
 from db.models import ClinicianEnrollment, ClinicRegistration
 
@@ -23,7 +21,7 @@ class ClinicianCounts(BaseModel):
     member_id: str | None = Field(description="None for a DoseSpot user we do not know")
     location_id: str | None
     counts: Counts
-    observed_at: datetime
+    observed_at: UtcDateTime
     source: str = Field(description="push or poll: where the newest observation came from")
 
 

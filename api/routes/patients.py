@@ -6,7 +6,7 @@ database connection first (``session.commit()`` before the await).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field, StrictBool
@@ -20,7 +20,7 @@ from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Conflict, Forbidden, Unprocessable
 from api.patient_schemas import PatientRegistrationIn
 from api.routes.clients import ClientId
-from api.schemas import PathId, PharmacyServices, RequestModel, ResourceId, utc
+from api.schemas import PathId, PharmacyServices, RequestModel, ResourceId, UtcDateTime, utc
 from db.models import ClinicianEnrollment, ClinicRegistration
 from db.patients import (
     PatientMedication,
@@ -46,7 +46,7 @@ class PatientPublic(BaseModel):
     dosespot_patient_id: int | None = None
     blocked: Blocked | None = None
     message: str | None = None
-    last_synced_at: datetime | None = None
+    last_synced_at: UtcDateTime | None = None
 
 
 class PatientRegistrationPublic(BaseModel):
@@ -93,7 +93,7 @@ class MedicationCard(BaseModel):
 class RenewalCard(BaseModel):
     dosespot_id: int
     medication: str
-    requested_at: datetime | None
+    requested_at: UtcDateTime | None
     prescriber_clinician_id: int | None
     pharmacy_id: int | None
 
@@ -119,7 +119,7 @@ class PharmacyCard(BaseModel):
 
 class MedicationsPublic(BaseModel):
     client_id: str
-    last_synced_at: datetime | None
+    last_synced_at: UtcDateTime | None
     active: Tab
     inactive: Tab
     self_reported: Tab

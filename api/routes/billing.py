@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from api.deps import PrincipalDep, SessionDep, SettingsDep
-from api.schemas import PathId
+from api.schemas import PathId, UtcDateTime
 from db.billing import BillingCharge, BillingSubscription
 from workflows.billing_models import BillingState
 
@@ -35,7 +35,7 @@ class ChargePublic(BaseModel):
     amount_cents: int
     currency: str
     idempotency_key: str
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class BillingPublic(BaseModel):

@@ -32,6 +32,8 @@ class Options:
     record_timeout: float = 3600.0
     parts: set[str] = field(default_factory=lambda: {"journey", "routes", "memory"})
     profile_dir: Path | None = None
+    # Settings of the stack's processes, e.g. {"worker_max_cached_workflows": 200}.
+    overrides: dict[str, object] = field(default_factory=dict)
 
     @classmethod
     def small(cls) -> Options:
@@ -66,12 +68,20 @@ class Row:
             self.ratio = self.figure / self.anchor
 
 
+def _progress(message: str) -> None:
+    print(message, flush=True)
+
+
 def _profiler(directory: Path) -> Callable[[str], list[str]]:
     directory.mkdir(parents=True, exist_ok=True)
 
     def prefix(name: str) -> list[str]:
-        out = str(directory / f"{name}.txt")
-        return [sys.executable, "-m", "pyinstrument", "--renderer", "text", "-o", out]
+        # A session file: render it with ``pyinstrument --load FILE`` and any view.
+        out = str(directory / f"{name}.pyisession")
+        return [
+            sys.executable, "-m", "pyinstrument", "--interval", "0.002",
+            "--renderer", "session", "-o", out,
+        ]  # fmt: skip
 
     return prefix
 
@@ -81,16 +91,19 @@ async def run_end_to_end(o: Options) -> dict[str, Any]:
     results: dict[str, Any] = {}
     rows: list[Row] = []
     prefix = _profiler(o.profile_dir) if o.profile_dir else None
-    async with running_stack(members=members, python_prefix=prefix) as stack:
+    async with running_stack(members=members, overrides=o.overrides, python_prefix=prefix) as stack:
         client = await connect(stack.settings)
         first = 0
         if "journey" in o.parts:
+            _progress(f"(a) {o.clinicians} clinicians, bare Temporal then the product")
             results["journey"] = await _journey(stack, client, o, rows)
         first = o.clinicians
         if "routes" in o.parts:
+            _progress(f"(b) routes at {o.concurrency} clients")
             results["routes"] = await _routes(stack, first, o, rows)
         first += o.route_puts + 1
         if "memory" in o.parts:
+            _progress(f"(c) worker memory at {', '.join(map(str, o.open_counts))} open enrollments")
             results["memory"] = await _memory(stack, first, o, rows)
         results["worker_settings"] = {
             "max_cached_workflows": stack.settings.worker_max_cached_workflows,

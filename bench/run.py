@@ -72,7 +72,10 @@ def measure(name: str, fn: Callable[[], object], seconds: float = 1.0) -> float:
         fn()
         count += 1
     elapsed = time.perf_counter() - start
-    print(f"{name:<44} {count / elapsed:>12,.0f} ops/s {elapsed / count * 1e6:>10.1f} us/op")
+    print(
+        f"{name:<44} {count / elapsed:>12,.0f} ops/s {elapsed / count * 1e6:>10.1f} us/op",
+        flush=True,
+    )
     return count / elapsed
 
 
@@ -121,6 +124,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results.json")
     parser.add_argument("--profile", type=Path, default=None, help="write API/worker profiles here")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting of the stack's processes, e.g. worker_max_cached_workflows=200",
+    )
     args = parser.parse_args(argv)
     only = set(args.only or ["micro", "journey", "routes", "memory"])
     options = Options.small() if args.small else Options()
@@ -128,6 +138,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         options.clinicians = args.clinicians
     options.parts = only - {"micro"}
     options.profile_dir = args.profile
+    options.overrides = dict(item.split("=", 1) for item in args.set)
 
     results: dict[str, Any] = {"machine": machine()}
     if "micro" in only:

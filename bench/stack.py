@@ -209,7 +209,8 @@ async def running_stack(
             _print_log_tails(data)
             raise
         finally:
-            await asyncio.to_thread(stack.stop)
+            # A profiler writes its report on the way out, which takes a while.
+            await asyncio.to_thread(stack.stop, 300 if python_prefix else 30)
 
 
 def _print_log_tails(data: Path, lines: int = 15) -> None:

@@ -198,13 +198,14 @@ class Stack:
                 return name, proc.returncode
         return None
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 30) -> None:
+        """Ctrl-C to each process, newest first; one still running after ``timeout`` is killed."""
         for _name, proc in reversed(self.procs):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
         for _name, proc in self.procs:
             try:
-                proc.wait(timeout=30)
+                proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()

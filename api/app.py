@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from temporalio.client import Client
 
 from api.errors import install_error_handlers
+from api.openapi import install_openapi
 from api.routes import (
     allergies,
     billing,
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         allow_credentials=True,
     )
     install_error_handlers(app)
+    install_openapi(app)
     for router in (
         health.router,
         directory.router,

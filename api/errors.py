@@ -2,11 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ErrorPublic(BaseModel):
+    """Every error answer: a stable code, a sentence for people, and what the error adds."""
+
+    model_config = ConfigDict(extra="allow", title="Error")
+
+    error: str = Field(description="A stable code: unauthorized, forbidden, not_found, ...")
+    detail: str = Field(description="What went wrong, for people")
+    state: str | None = Field(
+        default=None, description="On a 409: the state of the resource that refused the action"
+    )
+    allowed_actions: list[str] | None = Field(
+        default=None, description="On a 409: what the resource's state allows instead"
+    )
+
+
+class FieldErrorPublic(BaseModel):
+    model_config = ConfigDict(title="FieldError")
+
+    field: str = Field(description="The input at fault, dotted (locations.0.dea_number), or body")
+    reason: str
+
+
+class InvalidInputPublic(BaseModel):
+    """Bad input (422): each field at fault and why; nothing was changed."""
+
+    model_config = ConfigDict(title="InvalidInput")
+
+    error: Literal["invalid_input"]
+    detail: str = Field(description="Every field and reason in one sentence")
+    errors: list[FieldErrorPublic]
 
 
 class DomainError(Exception):

@@ -1,0 +1,163 @@
+"""The OpenAPI document as the API answers: its error bodies, and each route's error statuses.
+
+FastAPI documents a 422 with its own ``HTTPValidationError``, and no other error. Our
+errors all have one shape (:class:`api.errors.ErrorPublic`; bad input is
+:class:`api.errors.InvalidInputPublic`, with ``errors[]``), and each route gives the
+statuses listed for it in :data:`ROUTE_ERRORS`: a route without an entry fails the tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from pydantic.json_schema import models_json_schema
+
+from api.errors import ErrorPublic, InvalidInputPublic
+from api.routes import (
+    allergies,
+    billing,
+    clients,
+    clinicians,
+    codec,
+    directory,
+    erx,
+    erx_notifications,
+    health,
+    notifications,
+    patients,
+    pharmacies,
+)
+
+DESCRIPTIONS = {
+    401: "No API key, or one that is unknown or revoked",
+    403: "The key's role, or the person it names, may not do this",
+    404: "No such resource in this workspace (another workspace's do not exist for this key)",
+    409: "The resource's state refuses the action; `state` and `allowed_actions` say why",
+    422: "Bad input: `errors` names each field at fault and the reason; nothing changed",
+    502: "DoseSpot refused or garbled a call the API had validated",
+    503: "DoseSpot, Temporal or the database is not answering; try again shortly",
+}
+
+# Every workspace route: a workspace key (401), the workspace in the path (404), its
+# path ids and body (422).
+WORKSPACE = (401, 404, 422)
+# Routes that ask DoseSpot while the request waits (api.dosespot_calls.dosespot_errors).
+DOSESPOT = (502, 503)
+
+ROUTE_ERRORS: dict[Callable[..., Any], tuple[int, ...]] = {
+    health.healthz: (),
+    health.readyz: (503,),
+    directory.put_location: (*WORKSPACE, 403),
+    directory.put_member: (*WORKSPACE, 403),
+    directory.list_members: WORKSPACE,
+    clients.put_client: (*WORKSPACE, 403, 503),
+    clients.read_client: WORKSPACE,
+    erx.setup: (*WORKSPACE, 403, 409),
+    erx.supply_clinic_key: (*WORKSPACE, 403, 409),
+    erx.get_progress: WORKSPACE,
+    clinicians.preview_invitations: (*WORKSPACE, 403),
+    clinicians.invite: (*WORKSPACE, 403, 409),
+    clinicians.list_clinicians: WORKSPACE,
+    clinicians.get_clinician: (*WORKSPACE, 403),
+    clinicians.enrollment_draft: (*WORKSPACE, 403),
+    clinicians.submit_enrollment: (*WORKSPACE, 403, 409),
+    clinicians.start_verification: (*WORKSPACE, 403, 409),
+    clinicians.start_two_factor: (*WORKSPACE, 403, 409),
+    clinicians.approve_epcs: (*WORKSPACE, 403, 409),
+    clinicians.retry: (*WORKSPACE, 403, 409),
+    clinicians.deactivate: (*WORKSPACE, 403, 409),
+    billing.get_billing: WORKSPACE,
+    erx_notifications.notifications: WORKSPACE,
+    patients.register_patient: (*WORKSPACE, 409),
+    patients.get_patient: WORKSPACE,
+    patients.retry_patient: (*WORKSPACE, 403, 409),
+    patients.sync_patient: (*WORKSPACE, 409),
+    patients.medications: (*WORKSPACE, 403),
+    patients.prescribing_session: (*WORKSPACE, 403, 409),
+    pharmacies.search_pharmacies: (*WORKSPACE, 409, *DOSESPOT),
+    pharmacies.patient_pharmacies: (*WORKSPACE, 409, *DOSESPOT),
+    pharmacies.set_default_pharmacy: (*WORKSPACE, 409, *DOSESPOT),
+    pharmacies.send_insurance: (*WORKSPACE, 409, *DOSESPOT),
+    allergies.search_allergens: (*WORKSPACE, 409, *DOSESPOT),
+    allergies.patient_allergies: (*WORKSPACE, 409, *DOSESPOT),
+    allergies.replace_allergies: (*WORKSPACE, 409, *DOSESPOT),
+    # The DoseSpot shared secret (401); a body that is no notification (422); an event the
+    # workflow service did not take is kept and answered 503, so DoseSpot sends it again.
+    notifications.receive_notification: (401, 422, 503),
+    # The codec token (401); a body that is not payloads, or cannot be decrypted (422).
+    codec.decode: (401, 422),
+    codec.encode: (401, 422),
+}
+
+
+def _ref(model: type) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def document_errors(schema: dict[str, Any], routes: list[APIRoute]) -> dict[str, Any]:
+    """Replace FastAPI's validation error with ours and add each route's error statuses."""
+    _, definitions = models_json_schema(
+        [(ErrorPublic, "serialization"), (InvalidInputPublic, "serialization")],
+        ref_template="#/components/schemas/{model}",
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    components.update(definitions.get("$defs", {}))
+    for route in routes:
+        statuses = ROUTE_ERRORS[route.endpoint]
+        operations = schema["paths"][route.path_format]
+        for method in route.methods or ():
+            responses = operations[method.lower()]["responses"]
+            responses.pop("422", None)
+            for status in statuses:
+                model = InvalidInputPublic if status == 422 else ErrorPublic
+                responses[str(status)] = {
+                    "description": DESCRIPTIONS[status],
+                    "content": {"application/json": {"schema": _ref(model)}},
+                }
+    return schema
+
+
+def _routes(schema: dict[str, Any]) -> list[APIRoute]:
+    """The documented routes of every router whose routes the document holds."""
+    routers = [
+        module.router
+        for module in (
+            health,
+            directory,
+            clients,
+            erx,
+            clinicians,
+            billing,
+            notifications,
+            patients,
+            erx_notifications,
+            pharmacies,
+            allergies,
+            codec,
+        )
+    ]
+    return [
+        route
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        and route.include_in_schema
+        and route.path_format in schema["paths"]
+    ]
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Serve the OpenAPI document with our error bodies and statuses (built once)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)
+            app.openapi_schema = document_errors(schema, _routes(schema))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,99 @@
+"""The OpenAPI document describes the error bodies and statuses the API really gives."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import jsonschema
+import pytest
+from fastapi import FastAPI
+
+from api.app import create_app
+from erx.settings import Settings
+from tests.conftest import WorkspaceKeys
+
+CLINICIAN_ACTIONS = [
+    ("put", "/v1/workspaces/{ws}/erx/clinicians/{member_id}/enrollment"),
+    ("post", "/v1/workspaces/{ws}/erx/clinicians/{member_id}/verification"),
+    ("post", "/v1/workspaces/{ws}/erx/clinicians/{member_id}/two-factor"),
+    ("post", "/v1/workspaces/{ws}/erx/clinicians/{member_id}/epcs-approvals"),
+    ("post", "/v1/workspaces/{ws}/erx/clinicians/{member_id}/retry"),
+    ("delete", "/v1/workspaces/{ws}/erx/clinicians/{member_id}"),
+]
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict[str, Any]:
+    app: FastAPI = create_app(Settings(environment="test"))
+    return app.openapi()
+
+
+def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(m, p, op) for p, ops in spec["paths"].items() for m, op in ops.items()]
+
+
+def schema_of(spec: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+    """The response's JSON schema, with the document's components to resolve references."""
+    return {
+        **response["content"]["application/json"]["schema"],
+        "components": spec["components"],
+    }
+
+
+def test_validation_errors_are_documented_in_our_shape(spec: dict[str, Any]) -> None:
+    assert "HTTPValidationError" not in json.dumps(spec)
+    invalid = spec["components"]["schemas"]["InvalidInputPublic"]
+    assert set(invalid["required"]) == {"error", "detail", "errors"}
+    documented = [(m, p, op["responses"].get("422")) for m, p, op in operations(spec)]
+    assert [d for d in documented if d[2] is not None]
+    for method, path, response in documented:
+        if response is not None:
+            ref = response["content"]["application/json"]["schema"]["$ref"]
+            assert ref == "#/components/schemas/InvalidInputPublic", (method, path)
+
+
+def test_every_workspace_route_documents_401_and_404(spec: dict[str, Any]) -> None:
+    for method, path, op in operations(spec):
+        if path.startswith(("/v1/workspaces/", "/codec/", "/v1/dosespot/")):
+            assert "401" in op["responses"], (method, path)
+        if path.startswith("/v1/workspaces/"):
+            assert "404" in op["responses"], (method, path)
+            for status in ("401", "404"):
+                ref = op["responses"][status]["content"]["application/json"]["schema"]["$ref"]
+                assert ref == "#/components/schemas/ErrorPublic", (method, path, status)
+
+
+@pytest.mark.parametrize(("method", "path"), CLINICIAN_ACTIONS)
+def test_clinician_actions_document_403_and_409(
+    spec: dict[str, Any], method: str, path: str
+) -> None:
+    responses = spec["paths"][path][method]["responses"]
+    assert {"401", "403", "404", "409", "422"} <= set(responses), sorted(responses)
+
+
+def test_health_claims_no_authentication(spec: dict[str, Any]) -> None:
+    assert set(spec["paths"]["/healthz"]["get"]["responses"]) == {"200"}
+    assert set(spec["paths"]["/readyz"]["get"]["responses"]) == {"200", "503"}
+
+
+async def test_real_error_bodies_match_the_documented_schemas(
+    api: httpx.AsyncClient, workspace: WorkspaceKeys
+) -> None:
+    spec = (await api.get("/openapi.json")).json()
+    path = "/v1/workspaces/{ws}/members/{member_id}"
+    url = path.format(ws=workspace.id, member_id="m_new")
+    member = {"first_name": "Ada", "last_name": "Byron", "email": "ada.b@example.com"}
+    other = path.format(ws="ws_someone_else", member_id="m_new")
+    answers = {
+        "422": await api.put(url, json={"first_name": 7}, headers=workspace.headers()),
+        "401": await api.put(url, json=member, headers={"Authorization": "Bearer erx_nope"}),
+        "403": await api.put(url, json=member, headers=workspace.headers("member")),
+        "404": await api.put(other, json=member, headers=workspace.headers()),
+    }
+    documented = spec["paths"][path]["put"]["responses"]
+    for status, resp in answers.items():
+        assert str(resp.status_code) == status, (status, resp.text)
+        jsonschema.validate(resp.json(), schema_of(spec, documented[status]))
+    assert answers["422"].json()["errors"][0]["field"] == "first_name"

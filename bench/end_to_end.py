@@ -28,7 +28,7 @@ class Options:
     route_puts: int = 200
     open_counts: list[int] = field(default_factory=lambda: [1000, 10000])
     pushes: int = 50
-    invite_batch: int = 1000
+    invite_batch: int = 200
     record_timeout: float = 3600.0
     parts: set[str] = field(default_factory=lambda: {"journey", "routes", "memory"})
     profile_dir: Path | None = None
@@ -156,7 +156,7 @@ async def _journey(
             note=", ".join(f"{k} {v:.0f}" for k, v in events.items() if k != "total"),
         ),
         Row(
-            f"(a) invite {n} clinicians (one request)",
+            f"(a) invite {n} clinicians",
             product["invite_seconds"],
             "s",
             anchor["invite_seconds"],

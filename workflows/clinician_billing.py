@@ -15,6 +15,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from statemachine.exceptions import TransitionNotAllowed
 
+    from erx.money import money
     from erx.temporal import SA_MEMBER, SA_STAGE, SA_WORKSPACE
     from workflows.billing_calendar import period_containing, period_start, start_of_day
     from workflows.billing_lifecycle import BillingLifecycle
@@ -326,7 +327,7 @@ class ClinicianBillingWorkflow:
             f"{self._periods_billed} period{'' if self._periods_billed == 1 else 's'} billed"
         )
         if self._price is not None:
-            parts.append(f"{_money(self._price)}/month")
+            parts.append(f"{money(self._price.amount_cents, self._price.currency)}/month")
         return "; ".join(parts)
 
     def _publish(self) -> None:
@@ -352,9 +353,3 @@ class ClinicianBillingWorkflow:
             price=self._price,
             last_error=self._last_error,
         )
-
-
-def _money(price: Price) -> str:
-    whole, cents = divmod(price.amount_cents, 100)
-    amount = f"{whole}.{cents:02d}"
-    return f"${amount}" if price.currency == "USD" else f"{amount} {price.currency}"

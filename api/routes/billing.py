@@ -11,6 +11,7 @@ from sqlalchemy import select
 from api.deps import PrincipalDep, SessionDep, SettingsDep
 from api.schemas import PathId, UtcDateTime
 from db.billing import BillingCharge, BillingSubscription
+from erx.money import money
 from workflows.billing_models import BillingState
 
 router = APIRouter(prefix="/v1/workspaces/{ws}/erx", tags=["billing"])
@@ -76,7 +77,7 @@ async def get_billing(
         currency=settings.currency,
         price_cents=price,
         monthly_total_cents=total,
-        monthly_total=f"{total // 100}.{total % 100:02d}",
+        monthly_total=money(total, settings.currency),
         subscriptions=[
             SubscriptionPublic(
                 member_id=s.member_id,

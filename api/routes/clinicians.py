@@ -34,6 +34,7 @@ from api.schemas import PathId
 from db.models import ClinicianEnrollment, ClinicRegistration, Location, Member
 from dosespot.sso import build_sso_url
 from erx.codec import SecretBox
+from erx.money import money
 from erx.settings import Settings
 from workflows.clinic_setup import ClinicSetupWorkflow, clinic_setup_workflow_id
 from workflows.clinician_enrollment import ClinicianEnrollmentWorkflow
@@ -50,11 +51,6 @@ from workflows.models import (
 )
 
 router = APIRouter(prefix="/v1/workspaces/{ws}/erx", tags=["clinicians"])
-
-
-def money(cents: int, currency: str) -> str:
-    symbol = "$" if currency == "USD" else f"{currency} "
-    return f"{symbol}{cents // 100:,}.{cents % 100:02d}"
 
 
 async def _members(session: AsyncSession, ws: str, ids: list[str]) -> dict[str, Member]:

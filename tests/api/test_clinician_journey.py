@@ -236,7 +236,7 @@ async def test_from_invitation_to_epcs_enabled(
         if len(billing["subscriptions"]) == 2:
             break
         await asyncio.sleep(0.2)
-    assert billing["monthly_total"] == "78.00"
+    assert billing["monthly_total"] == "$78.00"
     assert sorted(s["member_id"] for s in billing["subscriptions"]) == ["m_ada", "m_grace"]
 
     for member_id in ("m_grace", "m_ada"):

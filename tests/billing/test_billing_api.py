@@ -71,7 +71,7 @@ async def test_monthly_total_matches_the_ledger(
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert (body["currency"], body["price_cents"]) == ("USD", 3900)
-    assert (body["monthly_total_cents"], body["monthly_total"]) == (7800, "78.00")
+    assert (body["monthly_total_cents"], body["monthly_total"]) == (7800, "$78.00")
     assert [(s["member_id"], s["status"]) for s in body["subscriptions"]] == [
         ("m_ada", "active"),
         ("m_grace", "active"),
@@ -93,11 +93,11 @@ async def test_monthly_total_matches_the_ledger(
         f"/v1/workspaces/{workspace.id}/erx/billing", headers=workspace.headers("member")
     )
     assert as_member.status_code == 200
-    assert as_member.json()["monthly_total"] == "78.00"
+    assert as_member.json()["monthly_total"] == "$78.00"
 
     elsewhere = await api.get(f"/v1/workspaces/{workspace.id}/erx/billing", headers=other.headers())
     assert elsewhere.status_code == 404
     empty = (
         await api.get(f"/v1/workspaces/{other.id}/erx/billing", headers=other.headers())
     ).json()
-    assert (empty["monthly_total"], empty["subscriptions"], empty["charges"]) == ("0.00", [], [])
+    assert (empty["monthly_total"], empty["subscriptions"], empty["charges"]) == ("$0.00", [], [])

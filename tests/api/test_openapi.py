@@ -97,3 +97,24 @@ async def test_real_error_bodies_match_the_documented_schemas(
         assert str(resp.status_code) == status, (status, resp.text)
         jsonschema.validate(resp.json(), schema_of(spec, documented[status]))
     assert answers["422"].json()["errors"][0]["field"] == "first_name"
+
+
+async def test_a_body_that_is_not_utf8_is_invalid_input_on_body(
+    api: httpx.AsyncClient, workspace: WorkspaceKeys
+) -> None:
+    resp = await api.put(
+        f"/v1/workspaces/{workspace.id}/members/m_new",
+        content=b";m\xff/",
+        headers={**workspace.headers(), "Content-Type": "application/json"},
+    )
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"] == "invalid_input"
+    assert resp.json()["errors"] == [
+        {"field": "body", "reason": "the body is not valid JSON (it is not UTF-8 text)"}
+    ]
+
+
+async def test_an_unknown_path_answers_in_the_error_shape(api: httpx.AsyncClient) -> None:
+    resp = await api.get("/v1/nowhere")
+    assert resp.status_code == 404
+    assert resp.json() == {"error": "not_found", "detail": "Not Found"}

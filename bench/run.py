@@ -125,6 +125,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results.json")
     parser.add_argument("--profile", type=Path, default=None, help="write API/worker profiles here")
     parser.add_argument(
+        "--record-timeout",
+        type=float,
+        default=None,
+        help="(c): seconds to wait for the invited enrollments to be recorded (default 3600)",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -138,6 +144,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         options.clinicians = args.clinicians
     options.parts = only - {"micro"}
     options.profile_dir = args.profile
+    if args.record_timeout is not None:
+        options.record_timeout = args.record_timeout
     options.overrides = dict(item.split("=", 1) for item in args.set)
 
     results: dict[str, Any] = {"machine": machine()}

@@ -166,8 +166,23 @@ class ClinicianActivities(DoseSpotActivities):
         }.get(snapshot.state)
         if stamp:
             values[stamp] = snapshot.at
+        if snapshot.status is None:
+            # A run that publishes only its state: the GETs ask the workflow instead.
+            values["status_json"] = None
+            async with self._sessionmaker() as session:
+                await upsert(session, ClinicianEnrollment, values)
+                await session.commit()
+            return
+        values["status_json"] = snapshot.status.model_dump_json()
+        values["revision"] = snapshot.status.revision
+        # A retried or overtaken write of an older revision changes nothing.
         async with self._sessionmaker() as session:
-            await upsert(session, ClinicianEnrollment, values)
+            await upsert(
+                session,
+                ClinicianEnrollment,
+                values,
+                where=lambda new: ClinicianEnrollment.revision < new.revision,
+            )
             await session.commit()
 
     @activity.defn(name="append_epcs_audit")

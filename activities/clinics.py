@@ -45,7 +45,7 @@ class ClinicActivities(DoseSpotActivities):
                 if registration.status == KEY_SUPPLIED:
                     await self._verify_supplied_key(registration)
                     await session.commit()
-                return _record(registration)
+                return clinic_record(registration)
             uncertain = registration is not None and registration.status == CREATING
             registration = await self._mark_creating(session, location, registration)
 
@@ -133,7 +133,7 @@ class ClinicActivities(DoseSpotActivities):
                 registration.status = ClinicStatus.blocked.value
                 registration.blocked_reason = KEY_MISSING
             await session.commit()
-            return _record(registration)
+            return clinic_record(registration)
 
 
 def _heartbeat_scan(scanned: int, total: int) -> None:
@@ -166,7 +166,8 @@ def _clinic_create(location: Location) -> ClinicCreate:
     )
 
 
-def _record(registration: ClinicRegistration) -> ClinicRecord:
+def clinic_record(registration: ClinicRegistration) -> ClinicRecord:
+    """The workflow's view of a clinic, from its read-model row."""
     registered = registration.status == ClinicStatus.registered.value
     return ClinicRecord(
         location_id=registration.location_id,

@@ -51,8 +51,12 @@ NaDea = Annotated[
 License = Annotated[str, text(35), NoControl, AsciiDigits]
 
 
+# Members one invitation request may name.
+MAX_INVITATIONS = 1000
+
+
 class MemberSelection(RequestModel):
-    member_ids: list[ResourceId] = Field(min_length=1, max_length=200)
+    member_ids: list[ResourceId] = Field(min_length=1, max_length=MAX_INVITATIONS)
 
 
 class InvitationPreview(BaseModel):
@@ -65,7 +69,8 @@ class InvitationPreview(BaseModel):
 
 class InvitationPublic(BaseModel):
     member_id: str
-    status: str = Field(description="invited | already_invited")
+    status: str = Field(description="invited | already_invited | failed")
+    reason: str | None = Field(default=None, description="why a failed invitation failed")
 
 
 class InvitationsPublic(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Table
@@ -13,8 +14,13 @@ from db.models import utcnow
 
 
 async def upsert(
-    session: AsyncSession, model: type[DeclarativeBase], values: dict[str, Any]
+    session: AsyncSession,
+    model: type[DeclarativeBase],
+    values: dict[str, Any],
+    where: Callable[[Any], Any] | None = None,
 ) -> None:
+    """Insert the row, or update it; with ``where`` (given the proposed row, ``excluded``),
+    an existing row is updated only where that condition holds."""
     table: Table = model.__table__  # type: ignore[assignment]
     keys = [c.name for c in table.primary_key.columns]
     dialect = session.get_bind().dialect.name
@@ -23,4 +29,7 @@ async def upsert(
     updates: dict[str, Any] = {k: stmt.excluded[k] for k in values if k not in keys}
     if "updated_at" in table.c and "updated_at" not in values:
         updates["updated_at"] = utcnow()
-    await session.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates))
+    condition = where(stmt.excluded) if where is not None else None
+    await session.execute(
+        stmt.on_conflict_do_update(index_elements=keys, set_=updates, where=condition)
+    )

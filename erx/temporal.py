@@ -11,6 +11,7 @@ from temporalio.client import Client, WorkflowUpdateHandle, WorkflowUpdateRPCTim
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.service import RPCError, RPCStatusCode
 
 from erx.codec import EncryptionCodec
 from erx.settings import Settings
@@ -64,12 +65,31 @@ async def ensure_search_attributes(client: Client) -> None:
 
 
 async def update_result_within(handle: WorkflowUpdateHandle[T], seconds: float) -> T | None:
-    """An accepted update's result if it arrives within ``seconds``; else None (it goes on)."""
+    """An accepted update's result if it arrives within ``seconds``; else None (it goes on).
+
+    The update was accepted, so it is carried out whatever happens to this wait: a poll
+    for its result that the server cuts short (overloaded, timed out) also answers None.
+    """
     result = asyncio.ensure_future(handle.result())
     done, _ = await asyncio.wait({result}, timeout=seconds)
     if not done:
         result.cancel()
-        with contextlib.suppress(asyncio.CancelledError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        with contextlib.suppress(
+            asyncio.CancelledError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError
+        ):
             await result
         return None
-    return result.result()
+    try:
+        return result.result()
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        return None
+    except RPCError as err:
+        if err.status in _WAIT_CUT_SHORT:
+            return None
+        raise
+
+
+# The server's answers to a result poll that say nothing about the update itself.
+_WAIT_CUT_SHORT = frozenset(
+    {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
+)

@@ -9,14 +9,15 @@ Updates:
         a repeated request returns the same clinic and never creates a second one.
         Waits for the registration to finish (or block) before answering.
     invite_clinicians(InviteRequest) -> InviteResult
-        Start one ClinicianEnrollment per newly invited member (which emails the
-        invitation). Re-inviting a member already invited changes nothing. Refused
-        until a clinic is registered.
+        Start one ClinicianEnrollment per newly invited member as a child, one at a
+        time. Kept for the workspaces whose clinicians it started; the API starts each
+        enrollment as an independent workflow, many at once (api.invitations).
 Signals:
     retry_clinic(RegisterClinicRequest)
         Try a blocked registration again (after its cause was fixed).
     clinician_progress(ClinicianProgress)
-        A ClinicianEnrollment's new state; moves the workspace through steps 2-4.
+        A clinician whose share of the workspace's step changed (verifying, verified,
+        neither); moves the workspace through steps 2-4.
 Queries:
     progress() -> SetupProgress
         The four steps, which is active, and the registered clinics.
@@ -60,8 +61,25 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
+PUBLISH_CHANGES_PATCH = "clinic-publish-changes"
+
+
 def clinic_setup_workflow_id(workspace_id: str) -> str:
     return f"erx-clinic:{workspace_id}"
+
+
+def setup_summary(
+    stage: str, clinics: list[ClinicRecord], clinicians: int, blocked_reason: str | None
+) -> str:
+    """One line for the Temporal UI and the API: the step, clinics and clinicians."""
+    registered = sum(1 for r in clinics if r.status == ClinicStatus.registered)
+    text = f"{SETUP_STEPS[SETUP_ACTIVE_STEP[stage] - 1]} ({stage})"
+    text += f"; {registered} of {len(clinics)} clinic(s) registered"
+    if clinicians:
+        text += f"; {clinicians} clinician(s) invited"
+    if blocked_reason:
+        text += f"; blocked: {blocked_reason}"
+    return text
 
 
 @workflow.defn(name="ClinicSetup")
@@ -274,23 +292,35 @@ class ClinicSetupWorkflow:
                 workflow.logger.warning("transition %s refused in %s", event, self._state)
 
     def _summary(self) -> str:
-        registered = sum(1 for r in self._clinics.values() if r.status == ClinicStatus.registered)
-        text = f"{SETUP_STEPS[SETUP_ACTIVE_STEP[self._state] - 1]} ({self._state})"
-        text += f"; {registered} of {len(self._clinics)} clinic(s) registered"
-        if self._clinicians:
-            text += f"; {len(self._clinicians)} clinician(s) invited"
-        if self._blocked_reason:
-            text += f"; blocked: {self._blocked_reason}"
-        return text
+        return setup_summary(
+            self._state, list(self._clinics.values()), len(self._clinicians), self._blocked_reason
+        )
 
     def _publish(self) -> None:
-        workflow.upsert_search_attributes(
-            [
-                SA_WORKSPACE.value_set(self._workspace_id),
-                SA_STAGE.value_set(self._state),
-                SA_BLOCKED_REASON.value_set(self._blocked_reason)
-                if self._blocked_reason
-                else SA_BLOCKED_REASON.value_unset(),
+        """The search attributes and details follow the stage; earlier runs upserted every
+        attribute on every call, later ones only those whose value changed."""
+        if workflow.patched(PUBLISH_CHANGES_PATCH):
+            current = workflow.info().typed_search_attributes
+            reason = self._blocked_reason
+            updates = [
+                key.value_set(value)
+                for key, value in ((SA_WORKSPACE, self._workspace_id), (SA_STAGE, self._state))
+                if current.get(key) != value
             ]
-        )
+            if reason and current.get(SA_BLOCKED_REASON) != reason:
+                updates.append(SA_BLOCKED_REASON.value_set(reason))
+            elif not reason and current.get(SA_BLOCKED_REASON) is not None:
+                updates.append(SA_BLOCKED_REASON.value_unset())
+            if updates:
+                workflow.upsert_search_attributes(updates)
+        else:
+            workflow.upsert_search_attributes(
+                [
+                    SA_WORKSPACE.value_set(self._workspace_id),
+                    SA_STAGE.value_set(self._state),
+                    SA_BLOCKED_REASON.value_set(self._blocked_reason)
+                    if self._blocked_reason
+                    else SA_BLOCKED_REASON.value_unset(),
+                ]
+            )
         workflow.set_current_details(self._summary())

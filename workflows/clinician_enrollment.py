@@ -72,7 +72,12 @@ with workflow.unsafe.imports_passed_through():
         IdentityProofingWorkflow,
         identity_proofing_workflow_id,
     )
-    from workflows.lifecycles import CLINICIAN_STATE_NAMES, ClinicianLifecycle, allowed_actions
+    from workflows.lifecycles import (
+        CLINICIAN_STATE_NAMES,
+        ClinicianLifecycle,
+        allowed_actions,
+        setup_stage_for,
+    )
     from workflows.models import (
         ActorRequest,
         BillingControl,
@@ -113,6 +118,10 @@ PUBLISH_EVERY_STATE_PATCH = "publish-every-state"
 CONFIRM_PUSHES_PATCH = "confirm-pushes-with-dosespot"
 # Earlier runs waited for a running call to finish before noticing a deactivation.
 INTERRUPTIBLE_CALLS_PATCH = "interruptible-calls"
+# Earlier runs published on every state change only (search attributes, the read model's
+# row and a signal to the clinic each time); later runs publish whatever changed in the
+# status, before an update answers, and tell the clinic only when its step may change.
+PUBLISH_STATUS_PATCH = "publish-status-changes"
 # Deactivation's steps, each done once.
 REVOKE_AUDIT = "revoke_audit"
 STOP_BILLING = "stop_billing"
@@ -182,6 +191,11 @@ class ClinicianEnrollmentWorkflow:
         self._idp_carry = carry.idp_carry
         self._continuing = False
         self._published: str | None = None
+        self._published_status: str | None = None
+        self._revision_ms = 0
+        self._revision_seq = 0
+        # What the clinic was last told this clinician counts as (see _tell_clinic).
+        self._told_clinic = carry.told_clinic
 
     @workflow.run
     async def run(self, input: ClinicianEnrollmentInput) -> ClinicianStatus:
@@ -324,7 +338,17 @@ class ClinicianEnrollmentWorkflow:
                 DoseSpotEvent(event_type="ClinicianIDPCompleteSuccess"),
             )
         child = self._idp_child
-        await workflow.wait_condition(lambda: child.done() or self._deactivating)
+        if workflow.patched(PUBLISH_STATUS_PATCH):
+            # Each attempt's progress is published as the child reports it.
+            while True:
+                await workflow.wait_condition(
+                    lambda: child.done() or self._deactivating or self._status_changed()
+                )
+                if child.done() or self._deactivating:
+                    break
+                await self._publish()
+        else:
+            await workflow.wait_condition(lambda: child.done() or self._deactivating)
         self._idp_child = None
         if not child.done():
             # The child handle is a task: cancelling it cancels identity proofing.
@@ -464,7 +488,7 @@ class ClinicianEnrollmentWorkflow:
             # The answer (and every read after it) shows the attempt asked for as under way;
             # the child's next report confirms it or says what stopped it.
             self._idp = self._idp.model_copy(update={"attempt_in_progress": True})
-        return self.status()
+        return await self._answer()
 
     @start_verification.validator
     def _check_start_verification(self, request: ActorRequest) -> None:
@@ -473,7 +497,7 @@ class ClinicianEnrollmentWorkflow:
     @workflow.update
     async def restart_verification(self, request: ActorRequest) -> ClinicianStatus:
         self._fire("restart_verification")
-        return self.status()
+        return await self._answer()
 
     @restart_verification.validator
     def _check_restart_verification(self, request: ActorRequest) -> None:
@@ -482,7 +506,7 @@ class ClinicianEnrollmentWorkflow:
     @workflow.update
     async def start_two_factor(self, request: ActorRequest) -> ClinicianStatus:
         await self._init_two_factor()
-        return self.status()
+        return await self._answer()
 
     @start_two_factor.validator
     def _check_start_two_factor(self, request: ActorRequest) -> None:
@@ -501,7 +525,7 @@ class ClinicianEnrollmentWorkflow:
                 "approved by " + " and ".join(a.approver_member_id for a in self._approvals),
             )
             await self._publish()
-        return self.status()
+        return await self._answer()
 
     @approve_epcs.validator
     def _check_approve_epcs(self, approval: EpcsApproval) -> None:
@@ -519,12 +543,12 @@ class ClinicianEnrollmentWorkflow:
         self._poll_interval = None
         if self._state == "registration_failed":
             self._fire("retry")
-            return self.status()
+            return await self._answer()
         assert blocked is not None
         self._machine.send("retry", resume_to=blocked.resume_state)
         if blocked.step == "two_factor_init":
             await self._init_two_factor()
-        return self.status()
+        return await self._answer()
 
     @retry.validator
     def _check_retry(self, request: ActorRequest) -> None:
@@ -592,6 +616,12 @@ class ClinicianEnrollmentWorkflow:
     def idp_progress(self, progress: IdpProgress) -> None:
         if progress.run == self._idp_run:
             self._idp = progress
+
+    async def _answer(self) -> ClinicianStatus:
+        """An update's answer; the read model shows it before the caller gets it."""
+        if workflow.patched(PUBLISH_STATUS_PATCH):
+            await self._publish()
+        return self.status()
 
     @workflow.query
     def status(self) -> ClinicianStatus:
@@ -751,7 +781,13 @@ class ClinicianEnrollmentWorkflow:
         )
 
     async def _until_state_changes(self, state: str) -> None:
-        await workflow.wait_condition(lambda: self._state != state or self._deactivating)
+        if not workflow.patched(PUBLISH_STATUS_PATCH):
+            await workflow.wait_condition(lambda: self._state != state or self._deactivating)
+            return
+        # A change a signal made within the state (a message, say) is published at once.
+        await workflow.wait_condition(
+            lambda: self._state != state or self._deactivating or self._status_changed()
+        )
 
     async def _registration_status(self, step: str) -> Any:
         result = await self._guarded(
@@ -814,7 +850,10 @@ class ClinicianEnrollmentWorkflow:
         return self._state if self._state in BLOCKED_STATES else None
 
     async def _publish(self) -> None:
-        """Search attributes, details and the read model follow the lifecycle's state."""
+        """Search attributes, details and the read model follow the lifecycle."""
+        if workflow.patched(PUBLISH_STATUS_PATCH):
+            await self._publish_status()
+            return
         if self._published == self._state:
             return
         self._published = self._state
@@ -828,8 +867,67 @@ class ClinicianEnrollmentWorkflow:
             ]
         )
         workflow.set_current_details(self._summary())
+        await self._record(None)
+        await self._tell_clinic(self._state)
+
+    def _status_key(self) -> str:
+        return self.status().model_dump_json(exclude={"summary", "revision"})
+
+    def _status_changed(self) -> bool:
+        return self._published_status != self._status_key()
+
+    async def _publish_status(self) -> None:
+        """Publish what changed since the last time: the search attributes whose value
+        changed, the read model's row (with a newer revision) whenever anything in the
+        status changed, and the clinic when the workspace's step may change."""
+        key = self._status_key()
+        if key == self._published_status:
+            return
+        self._published_status = key
+        self._published = self._state
+        self._upsert_changed_search_attributes()
+        workflow.set_current_details(self._summary())
+        await self._record(self._next_revision())
+        if _clinic_share(self._resume_state) != self._told_clinic:
+            await self._tell_clinic(self._resume_state)
+
+    def _upsert_changed_search_attributes(self) -> None:
+        current = workflow.info().typed_search_attributes
+        reason = self._blocked_reason
+        updates = [
+            key.value_set(value)
+            for key, value in (
+                (SA_WORKSPACE, self._input.workspace_id),
+                (SA_MEMBER, self._input.member_id),
+                (SA_STAGE, self._state),
+            )
+            if current.get(key) != value
+        ]
+        if reason and current.get(SA_BLOCKED_REASON) != reason:
+            updates.append(SA_BLOCKED_REASON.value_set(reason))
+        elif not reason and current.get(SA_BLOCKED_REASON) is not None:
+            updates.append(SA_BLOCKED_REASON.value_unset())
+        if updates:
+            workflow.upsert_search_attributes(updates)
+
+    def _next_revision(self) -> int:
+        """Increases with every publish, across continue-as-new and a later re-invitation:
+        the workflow clock's milliseconds, then a sequence within the same millisecond."""
+        ms = int(workflow.now().timestamp() * 1000)
+        if ms == self._revision_ms:
+            self._revision_seq += 1
+        else:
+            self._revision_ms, self._revision_seq = ms, 0
+        return ms * 1000 + self._revision_seq
+
+    async def _record(self, revision: int | None) -> None:
+        """The read model's row; runs that publish every change write it as a local activity
+        (one marker event), earlier runs as an activity."""
         idp = self._idp
-        await policies.call(
+        status = self.status()
+        if revision is not None:
+            status.revision = revision
+        await (policies.call if revision is None else policies.call_local)(
             policies.RECORD,
             ClinicianActivities.record,
             ClinicianSnapshot(
@@ -844,12 +942,13 @@ class ClinicianEnrollmentWorkflow:
                 idp_path=idp.path.value if idp else None,
                 idp_deadline=idp.deadline if idp else None,
                 at=workflow.now(),
+                status=status if revision is not None else None,
             ),
         )
-        await self._tell_clinic(self._state)
 
     async def _tell_clinic(self, state: str) -> None:
         """Tell the ClinicSetup that started this clinician (the workspace's four steps)."""
+        self._told_clinic = _clinic_share(state)
         if self._input.setup_workflow_id:
             await workflow.get_external_workflow_handle(self._input.setup_workflow_id).signal(
                 "clinician_progress",
@@ -900,7 +999,13 @@ class ClinicianEnrollmentWorkflow:
             poll_interval=self._poll_interval,
             audit_seq=self._audit_seq,
             idp_carry=self._idp_carry,
+            told_clinic=self._told_clinic,
         )
+
+
+def _clinic_share(state: str) -> str:
+    """What a clinician in ``state`` counts as toward the workspace's step."""
+    return setup_stage_for([state])
 
 
 def epcs_approval_refusal(

@@ -196,6 +196,8 @@ class ClinicianCarry(BaseModel):
     poll_interval: float | None = None
     audit_seq: int = 0
     idp_carry: IdpCarry | None = None
+    # What the clinic was last told this clinician counts as: inviting, verifying or ready.
+    told_clinic: str = "inviting"
 
 
 class ClinicianEnrollmentInput(BaseModel):
@@ -265,6 +267,8 @@ class ClinicianStatus(BaseModel):
     billing_started: bool = False
     message: str | None = None
     summary: str = ""
+    # Increases with every change the workflow publishes (0: not from a publish).
+    revision: int = 0
 
 
 class ClinicianProgress(BaseModel):
@@ -374,6 +378,8 @@ class ClinicianSnapshot(BaseModel):
     idp_path: str | None = None
     idp_deadline: datetime | None = None
     at: datetime
+    # The whole status for the read model's GETs (runs that publish every change).
+    status: ClinicianStatus | None = None
 
 
 class EpcsAuditInput(BaseModel):

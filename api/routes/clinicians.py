@@ -22,21 +22,20 @@ from api.clinician_schemas import (
     EnrollmentFormIn,
     EnrollmentPublic,
     InvitationPreview,
-    InvitationPublic,
     InvitationsPublic,
     MemberSelection,
     VerificationPublic,
 )
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Conflict, Forbidden, NotFound, Unprocessable
+from api.invitations import invite_all
 from api.routes.erx_notifications import counts_for
-from api.schemas import PathId
+from api.schemas import ConsistencyQuery, PathId
 from db.models import ClinicianEnrollment, ClinicRegistration, Location, Member
 from dosespot.sso import build_sso_url
 from erx.codec import SecretBox
 from erx.money import money
 from erx.settings import Settings
-from workflows.clinic_setup import ClinicSetupWorkflow, clinic_setup_workflow_id
 from workflows.clinician_enrollment import ClinicianEnrollmentWorkflow
 from workflows.models import (
     ActorRequest,
@@ -47,7 +46,6 @@ from workflows.models import (
     EnrollmentLocation,
     EpcsApproval,
     EpcsAuditInput,
-    InviteRequest,
 )
 
 router = APIRouter(prefix="/v1/workspaces/{ws}/erx", tags=["clinicians"])
@@ -110,37 +108,46 @@ async def preview_invitations(
     )
 
 
-@router.post("/invitations", response_model=InvitationsPublic)
+@router.post("/invitations", response_model=InvitationsPublic, response_model_exclude_none=True)
 async def invite(
     ws: PathId,
     body: MemberSelection,
+    request: Request,
     principal: PrincipalDep,
     session: SessionDep,
     temporal: TemporalDep,
     settings: SettingsDep,
 ) -> InvitationsPublic:
-    """Email each selected clinician an invitation and start their enrollment (idempotent)."""
+    """Email each selected clinician an invitation and start their enrollment (idempotent).
+
+    Up to 1,000 members per request; the answer gives each member's outcome (``invited``,
+    ``already_invited``, or ``failed`` with a reason: invite that member again).
+    """
     principal.require_workspace(ws)
     principal.require_role(Role.service, Role.admin)
     selected = list(dict.fromkeys(body.member_ids))
     await _members(session, ws, selected)
-    handle = temporal.get_workflow_handle_for(ClinicSetupWorkflow.run, clinic_setup_workflow_id(ws))
-    try:
-        result = await svc.call(
-            handle.execute_update(
-                ClinicSetupWorkflow.invite_clinicians,
-                InviteRequest(member_ids=selected, timings=svc.timings(settings)),
-            )
+    registered = await session.scalar(
+        select(ClinicRegistration.location_id)
+        .where(
+            ClinicRegistration.workspace_id == ws,
+            ClinicRegistration.status == ClinicStatus.registered.value,
         )
-    except NotFound as err:
+        .limit(1)
+    )
+    await session.commit()
+    if registered is None:
         raise Conflict(
             "Register the clinic with DoseSpot before inviting clinicians",
             state="no_clinic",
             allowed_actions=["register_clinic"],
-        ) from err
+        )
+    items = await invite_all(
+        temporal, request.app.state.sessionmaker, settings, ws, selected, svc.timings(settings)
+    )
     total = len(selected) * settings.price_per_clinician_cents
     return InvitationsPublic(
-        items=[InvitationPublic(member_id=i.member_id, status=i.status) for i in result.items],
+        items=items,
         monthly_total=money(total, settings.currency),
     )
 
@@ -188,13 +195,24 @@ async def get_clinician(
     principal: PrincipalDep,
     session: SessionDep,
     temporal: TemporalDep,
+    consistency: ConsistencyQuery = "eventual",
 ) -> ClinicianPublic:
-    """One clinician's state, the actions open to them, verification and EPCS status."""
+    """One clinician's state, the actions open to them, verification and EPCS status.
+
+    Answered from the read model, which the clinician's workflow updates with every change
+    it makes and before any of its update answers (so it never shows less than an answer
+    already given). ``consistency=strong`` asks the workflow itself instead.
+    """
     _acting_for(principal, ws, member_id)
     member = await session.get(Member, (ws, member_id))
+    row = await session.get(ClinicianEnrollment, (ws, member_id))
     counts = (await counts_for(session, ws, member_id)).total
     await session.commit()
-    public = _public(await svc.status(temporal, ws, member_id), member)
+    if consistency == "strong" or row is None or row.status_json is None:
+        clinician = await svc.status(temporal, ws, member_id)
+    else:
+        clinician = ClinicianStatus.model_validate_json(row.status_json)
+    public = _public(clinician, member)
     public.notification_counts = counts
     return public
 

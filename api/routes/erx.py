@@ -13,6 +13,7 @@ from api.routes.directory import upsert_location
 from api.schemas import (
     ClinicKeySupply,
     ClinicPublic,
+    ConsistencyQuery,
     ErxProgressPublic,
     ErxSetupPublic,
     ErxSetupRequest,
@@ -124,8 +125,17 @@ async def supply_clinic_key(
 
 @router.get("", response_model=ErxProgressPublic)
 async def get_progress(
-    ws: PathId, principal: PrincipalDep, temporal: TemporalDep
+    ws: PathId,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
+    consistency: ConsistencyQuery = "eventual",
 ) -> ErxProgressPublic:
-    """The four-step progress with the registered clinic(s)."""
+    """The four-step progress with the registered clinic(s), from the read model
+    (``consistency=strong``: from the workspace's ClinicSetup workflow)."""
     principal.require_workspace(ws)
-    return progress_public(await setup_service.progress(temporal, ws))
+    return progress_public(
+        await setup_service.progress_from_read_model(
+            session, temporal, ws, strong=consistency == "strong"
+        )
+    )

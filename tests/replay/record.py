@@ -101,9 +101,18 @@ async def record_clinician_enrollment(env: WorkflowEnvironment, name: str) -> No
     async with Worker(
         env.client, task_queue=queue, workflows=WORKFLOWS, activities=dosespot.activities()
     ):
+        # The workspace's clinic workflow, which the clinician tells about its progress.
+        clinic = await env.client.start_workflow(
+            ClinicSetupWorkflow.run,
+            ClinicSetupInput(workspace_id=ws),
+            id=f"erx-clinic:{ws}:{name}",
+            task_queue=queue,
+        )
         handle = await env.client.start_workflow(
             ClinicianEnrollmentWorkflow.run,
-            ClinicianEnrollmentInput(workspace_id=ws, member_id=member, timings=timings),
+            ClinicianEnrollmentInput(
+                workspace_id=ws, member_id=member, timings=timings, setup_workflow_id=clinic.id
+            ),
             id=clinician_workflow_id(ws, member),
             task_queue=queue,
         )
@@ -135,11 +144,15 @@ async def record_clinician_enrollment(env: WorkflowEnvironment, name: str) -> No
         )
         await handle.result()
         enrollment = await handle.fetch_history()
+        await clinic.query(ClinicSetupWorkflow.progress)
+        await clinic.terminate("recorded")
+        told = await clinic.fetch_history()
         child = await env.client.get_workflow_handle(
             identity_proofing_workflow_id(ws, member, 1)
         ).fetch_history()
     (HISTORIES / f"clinician_enrollment-{name}.json").write_text(enrollment.to_json())
     (HISTORIES / f"identity_proofing-{name}.json").write_text(child.to_json())
+    (HISTORIES / f"clinic_setup-{name}-told.json").write_text(told.to_json())
 
 
 async def record_patient_erx(env: WorkflowEnvironment, name: str) -> None:

@@ -1,0 +1,131 @@
+"""GETs answer from the read model, and the read model is never behind an answer given.
+
+Each clinician's workflow writes its whole status to ``clinician_enrollments`` with every
+change and before it answers an update; ``?consistency=strong`` asks the workflow.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import update
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.invitations import invite_all
+from db.models import ClinicianEnrollment
+from erx.settings import Settings
+from tests.api.test_clinician_journey import Journey, valid_dea, valid_npi
+from workflows.models import EnrollmentTimings
+
+
+async def _both(journey: Journey, member_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    url = f"{journey.base}/erx/clinicians/{member_id}"
+    eventual = await journey.api.get(url, headers=journey.headers())
+    strong = await journey.api.get(url, params={"consistency": "strong"}, headers=journey.headers())
+    assert eventual.status_code == strong.status_code == 200, (eventual.text, strong.text)
+    return eventual.json(), strong.json()
+
+
+async def test_reads_come_from_the_read_model_and_keep_up_with_answers(journey: Journey) -> None:
+    await journey.register_clinic()
+    await journey.add_member("m_rm", "Read", "Model")
+    await journey.invite("m_rm")
+
+    # Right after the invitation's answer, the member is visible as invited.
+    eventual, strong = await _both(journey, "m_rm")
+    assert eventual["state"] == strong["state"] == "invited"
+
+    enrolled = await journey.enroll("m_rm", valid_npi(), valid_dea())
+    assert enrolled.status_code in (200, 202), enrolled.text
+    await journey.wait_for("m_rm", "confirmed")
+    eventual, strong = await _both(journey, "m_rm")
+    assert eventual == strong
+
+    # The GET reads the row, not the workflow: a change to the row shows, strong does not.
+    async with journey.sessionmaker() as session:
+        row = await session.get(ClinicianEnrollment, (journey.ws.id, "m_rm"))
+        assert row is not None and row.status_json is not None
+        status = json.loads(row.status_json)
+        status["message"] = "as the read model holds it"
+        await session.execute(
+            update(ClinicianEnrollment)
+            .where(
+                ClinicianEnrollment.workspace_id == journey.ws.id,
+                ClinicianEnrollment.member_id == "m_rm",
+            )
+            .values(status_json=json.dumps(status))
+        )
+        await session.commit()
+    eventual, strong = await _both(journey, "m_rm")
+    assert eventual["message"] == "as the read model holds it"
+    assert strong["message"] is None
+
+    # An update's answer is what the very next read shows.
+    started = await journey.api.post(
+        f"{journey.base}/erx/clinicians/m_rm/verification", headers=journey.headers()
+    )
+    assert started.status_code == 200, started.text
+    answer = started.json()["clinician"]
+    eventual, _ = await _both(journey, "m_rm")
+    assert eventual["state"] == answer["state"] == "verifying"
+    assert eventual["idp"] == answer["idp"]
+
+    # Whoever sees the clinician verified sees the workspace at step 4 in the same instant.
+    await journey.verify("m_rm")
+    progress = await journey.api.get(f"{journey.base}/erx", headers=journey.headers())
+    assert progress.status_code == 200, progress.text
+    assert progress.json()["active_step"] == 4
+    assert progress.json()["stage"] == "ready"
+    strong_progress = await journey.api.get(
+        f"{journey.base}/erx", params={"consistency": "strong"}, headers=journey.headers()
+    )
+    assert strong_progress.json()["clinic"] == progress.json()["clinic"]
+
+
+class _OneStartFails:
+    """A Temporal client whose start of one member's enrollment fails."""
+
+    def __init__(self, client: Client, failing: str) -> None:
+        self._client, self._failing = client, failing
+
+    async def start_workflow(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs["id"].endswith(f":{self._failing}"):
+            raise RPCError("unavailable", RPCStatusCode.UNAVAILABLE, b"")
+        return await self._client.start_workflow(*args, **kwargs)
+
+
+async def test_a_failed_start_fails_only_that_member(
+    journey: Journey, temporal: Client, settings: Settings
+) -> None:
+    await journey.register_clinic()
+    members: Sequence[str] = ("m_one", "m_two", "m_three")
+    for member_id in members:
+        await journey.add_member(member_id, "Bulk", member_id[2:].title())
+    items = await invite_all(
+        _OneStartFails(temporal, "m_two"),  # type: ignore[arg-type]
+        journey.sessionmaker,
+        settings,
+        journey.ws.id,
+        members,
+        EnrollmentTimings(),
+    )
+    outcomes = {i.member_id: i.status for i in items}
+    assert outcomes == {"m_one": "invited", "m_two": "failed", "m_three": "invited"}
+    assert next(i for i in items if i.member_id == "m_two").reason
+    listed = await journey.api.get(f"{journey.base}/erx/clinicians", headers=journey.headers())
+    assert {c["member_id"] for c in listed.json()["items"]} == {"m_one", "m_three"}
+
+    # Inviting again starts the one that failed and leaves the others as they are.
+    again = await journey.api.post(
+        f"{journey.base}/erx/invitations",
+        json={"member_ids": list(members)},
+        headers=journey.headers(),
+    )
+    assert {i["member_id"]: i["status"] for i in again.json()["items"]} == {
+        "m_one": "already_invited",
+        "m_two": "invited",
+        "m_three": "already_invited",
+    }

@@ -59,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
         RegisterClinicRequest,
         SetupProgress,
     )
+    from workflows.search_attributes import upsert_changed
 
 
 PUBLISH_CHANGES_PATCH = "clinic-publish-changes"
@@ -300,19 +301,13 @@ class ClinicSetupWorkflow:
         """The search attributes and details follow the stage; earlier runs upserted every
         attribute on every call, later ones only those whose value changed."""
         if workflow.patched(PUBLISH_CHANGES_PATCH):
-            current = workflow.info().typed_search_attributes
-            reason = self._blocked_reason
-            updates = [
-                key.value_set(value)
-                for key, value in ((SA_WORKSPACE, self._workspace_id), (SA_STAGE, self._state))
-                if current.get(key) != value
-            ]
-            if reason and current.get(SA_BLOCKED_REASON) != reason:
-                updates.append(SA_BLOCKED_REASON.value_set(reason))
-            elif not reason and current.get(SA_BLOCKED_REASON) is not None:
-                updates.append(SA_BLOCKED_REASON.value_unset())
-            if updates:
-                workflow.upsert_search_attributes(updates)
+            upsert_changed(
+                [
+                    (SA_WORKSPACE, self._workspace_id),
+                    (SA_STAGE, self._state),
+                    (SA_BLOCKED_REASON, self._blocked_reason),
+                ]
+            )
         else:
             workflow.upsert_search_attributes(
                 [

@@ -101,6 +101,7 @@ with workflow.unsafe.imports_passed_through():
         IdpProgress,
         RegisterClinicianInput,
     )
+    from workflows.search_attributes import upsert_changed
     from workflows.waiting import wait_until
 
 CONTROLLED_SUBSTANCE_REFUSAL = "You do not have permission to send controlled substances"
@@ -892,23 +893,14 @@ class ClinicianEnrollmentWorkflow:
             await self._tell_clinic(self._resume_state)
 
     def _upsert_changed_search_attributes(self) -> None:
-        current = workflow.info().typed_search_attributes
-        reason = self._blocked_reason
-        updates = [
-            key.value_set(value)
-            for key, value in (
+        upsert_changed(
+            [
                 (SA_WORKSPACE, self._input.workspace_id),
                 (SA_MEMBER, self._input.member_id),
                 (SA_STAGE, self._state),
-            )
-            if current.get(key) != value
-        ]
-        if reason and current.get(SA_BLOCKED_REASON) != reason:
-            updates.append(SA_BLOCKED_REASON.value_set(reason))
-        elif not reason and current.get(SA_BLOCKED_REASON) is not None:
-            updates.append(SA_BLOCKED_REASON.value_unset())
-        if updates:
-            workflow.upsert_search_attributes(updates)
+                (SA_BLOCKED_REASON, self._blocked_reason),
+            ]
+        )
 
     def _next_revision(self) -> int:
         """Increases with every publish, across continue-as-new and a later re-invitation:

@@ -1,21 +1,43 @@
 """Prescriptions, self-reported medications, refill requests and the prescriber's
-notification counts, as the API reads them."""
+notification counts, as the API reads them; coded prescriptions written through the API
+(pending, ``Entered``), edited, deleted and sent (``send``, ``sendEpcs``).
+
+Sending follows DoseSpot's rules as integrators report them: only the prescriber sends,
+a proxy or agent only creates pending prescriptions; a controlled substance (schedule 2-5)
+goes through ``sendEpcs`` with the prescriber's 4-digit PIN and a 6-digit one-time code
+from their two-factor device, and a wrong PIN or code is refused with DoseSpot's words.
+Each sent prescription then moves through its pharmacy's status progression
+(:mod:`dosespot_sandbox.records`), which pushes ``PrescriptionResult``. Each item of a send
+answers ``{Id, Result}`` on its own: one refused item does not stop the others.
+
+The sandbox plays the prescriber's two-factor device: ``PUT /_sandbox/clinicians/{id}/epcs-pin``
+sets the PIN (done in DoseSpot's UI with Duo) and ``POST /_sandbox/clinicians/{id}/otp``
+issues a one-time code, good for one signing within five minutes.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+import secrets
+import time
+import weakref
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from dosespot_sandbox import envelope
 from dosespot_sandbox.auth import SandboxDep, Session, SessionDep
 from dosespot_sandbox.body import read_body
-from dosespot_sandbox.catalogue import MEDICATIONS, MEDICATIONS_BY_ROUTED
+from dosespot_sandbox.catalogue import MEDICATIONS, MEDICATIONS_BY_ROUTED, PHARMACIES
 from dosespot_sandbox.enums import (
     CLINIC_SCOPE,
+    MEDICATION_STATUS,
     PRESCRIPTION_STATUS,
+    SERVICE_EPCS,
+    SERVICE_NEW_RX,
     SORT_COLUMN,
     SORT_ORDER,
     STATUS_CLASS,
@@ -30,8 +52,10 @@ from dosespot_sandbox.patients import (
     query,
     render_patient,
 )
+from dosespot_sandbox.pharmacies import add_patient_pharmacy
 from dosespot_sandbox.records import (
     ERROR_STATUSES,
+    PENDING_STATUSES,
     PRESCRIPTION_KIND,
     SELF_REPORTED_KIND,
     render_prescription,
@@ -41,12 +65,20 @@ from dosespot_sandbox.records import (
 from dosespot_sandbox.registration import CLINICIAN_KIND
 from dosespot_sandbox.runtime import Sandbox
 from dosespot_sandbox.validation import (
+    BOOLEAN,
     CODED_SELF_REPORTED_MEDICATION_REQUEST,
+    DATE_TIME,
     FREE_TEXT_SELF_REPORTED_MEDICATION_REQUEST,
     IGNORE_ALERT_REQUEST,
+    INTEGER,
     SIMPLE_SELF_REPORTED_MEDICATION_REQUEST,
     UPDATE_PRESCRIPTION_MEDICATION_STATUS_REQUEST,
     UPDATE_SELF_REPORTED_MEDICATION_STATUS_REQUEST,
+    Spec,
+    array,
+    enum,
+    obj,
+    string,
 )
 
 router = APIRouter()
@@ -430,3 +462,421 @@ async def transmission_errors(request: Request, session: SessionDep, sandbox: Sa
         for rx in rows
     ]
     return envelope.paged(items, page, sandbox.config.page_size)
+
+
+# -- prescriptions written and sent through the API ----------------------------------
+
+PRESCRIPTION_DIAGNOSIS_IDS = obj({"PrimaryDiagnosisId": INTEGER, "SecondaryDiagnosisId": INTEGER})
+CODED_PRESCRIPTION_REQUEST = obj(
+    {
+        "DispensableDrugId": Spec("integer", required=True),
+        "PatientFormularyId": INTEGER,
+        "FirstPrescriptionDiagnosis": PRESCRIPTION_DIAGNOSIS_IDS,
+        "SecondPrescriptionDiagnosis": PRESCRIPTION_DIAGNOSIS_IDS,
+        "Refills": Spec("integer", required=True),
+        "DaysSupply": INTEGER,
+        "DispenseUnitId": Spec("integer", required=True),
+        "Quantity": Spec("number", required=True),
+        "Directions": string(required=True, max_length=1000),
+        "PharmacyId": INTEGER,
+        "PharmacyNotes": string(max_length=210),
+        "NoSubstitutions": BOOLEAN,
+        "EffectiveDate": DATE_TIME,
+        "RxReferenceNumber": string(max_length=35),
+        "EligibilityId": INTEGER,
+        "NonDoseSpotPrescriptionId": string(max_length=35),
+        "IsRefillReplace": BOOLEAN,
+        "IsUrgent": BOOLEAN,
+        "SupervisorId": INTEGER,
+        "RetailPharmacyToMailToPatient": BOOLEAN,
+        "RTPSCoupon": obj({}),
+        "Status": enum(MEDICATION_STATUS, required=True),
+        "InactiveDate": DATE_TIME,
+        "Comment": string(max_length=500),
+        "Encounter": string(max_length=50),
+    }
+)
+SEND_PRESCRIPTIONS_REQUEST = obj(
+    {
+        "Pin": string(pattern=r"^(?:\d{4})?$"),
+        "PrescriptionIds": array(INTEGER, required=True),
+        "PharmacyOverride": BOOLEAN,
+    }
+)
+SEND_EPCS_PRESCRIPTIONS_REQUEST = obj(
+    {
+        "Pin": string(required=True, pattern=r"^[0-9]{4}$"),
+        "OTP": string(pattern=r"^[0-9]{6}$"),
+        "PrescriptionIds": array(INTEGER, required=True),
+        "NoEPCSPrescriptionIds": array(INTEGER),
+    }
+)
+PRESCRIPTION_ID_LIST_REQUEST = obj({"PrescriptionIds": array(INTEGER)})
+
+# DoseSpot's words for the refusals integrators report.
+NO_EPCS_PERMISSION = "You do not have permission to send controlled substances"
+WRONG_PIN = "The PIN entered is incorrect."
+WRONG_OTP = "The one-time password entered is incorrect or has expired."
+NOT_PRESCRIBER = "Only the prescriber may send this prescription."
+NOT_PENDING = "The prescription has already been sent."
+CONTROLLED_NEEDS_EPCS = "Controlled substances must be sent with sendEpcs."
+NOT_CONTROLLED = "The prescription is not for a controlled substance: send it with send."
+NO_PHARMACY = "The prescription has no pharmacy."
+PHARMACY_NO_NEW_RX = "The pharmacy does not accept electronic new prescriptions."
+PHARMACY_NO_EPCS = "The pharmacy does not accept electronic controlled substance prescriptions."
+NOT_EDITABLE = "Only a pending prescription can be edited."
+OBSOLETE = "The medication is obsolete."
+REFILLS_RANGE = "Refills must be between 0 and 99."
+DAYS_SUPPLY_RANGE = "Days supply must be between 0 and 365."
+QUANTITY_RANGE = "Quantity must be greater than 0."
+EFFECTIVE_DATE_PAST = "The effective date cannot be in the past."
+# Statuses from which a prescription can be sent (again): pending, or failed.
+SENDABLE_STATUSES = PENDING_STATUSES | ERROR_STATUSES
+OTP_LIFETIME_SECONDS = 300
+PRESCRIBING_ROLES = {"PrescribingClinician"}
+
+
+def _diagnosis(ids: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not ids:
+        return None
+    return {
+        key: {"DiagnosisId": ids[f"{key}Id"]}
+        for key in ("PrimaryDiagnosis", "SecondaryDiagnosis")
+        if ids.get(f"{key}Id") is not None
+    } or None
+
+
+def _coded_refusal(fields: dict[str, Any]) -> str | None:
+    """DoseSpot's business checks of a coded prescription (the ranges its UI enforces)."""
+    medication = MEDICATIONS.get(fields["DispensableDrugId"])
+    if medication is None:
+        return MEDICATION_NOT_FOUND
+    if medication.get("IsObsolete"):
+        return OBSOLETE
+    if not 0 <= fields["Refills"] <= 99:
+        return REFILLS_RANGE
+    days = fields.get("DaysSupply")
+    if days is not None and not 0 <= days <= 365:
+        return DAYS_SUPPLY_RANGE
+    if fields["Quantity"] <= 0:
+        return QUANTITY_RANGE
+    effective = fields.get("EffectiveDate")
+    if effective is not None and str(effective)[:10] < datetime.now(UTC).date().isoformat():
+        return EFFECTIVE_DATE_PAST
+    return None
+
+
+def _apply_coded(doc: dict[str, Any], fields: dict[str, Any], pharmacy_id: int | None) -> None:
+    medication = MEDICATIONS[fields["DispensableDrugId"]]
+    effective = fields.get("EffectiveDate")
+    doc.update(
+        {
+            "Type": "Coded",
+            "DispensableDrugId": medication["DispensableDrugId"],
+            "DisplayName": medication["DisplayName"],
+            "Strength": medication["Strength"],
+            "Schedule": medication["Schedule"],
+            "Directions": fields["Directions"],
+            "Quantity": f"{fields['Quantity']:g}",
+            "DispenseUnitId": fields["DispenseUnitId"],
+            "Refills": str(fields["Refills"]),
+            "NoSubstitutions": bool(fields.get("NoSubstitutions", False)),
+            "IsUrgent": bool(fields.get("IsUrgent", False)),
+            "MedicationStatus": fields["Status"],
+        }
+    )
+    if effective is not None:
+        doc["EffectiveDate"] = f"{str(effective)[:10]}T00:00:00"
+    for name in ("DaysSupply", "PharmacyNotes", "NonDoseSpotPrescriptionId", "Comment",
+                 "Encounter", "SupervisorId"):  # fmt: skip
+        if fields.get(name) is not None:
+            doc[name] = fields[name]
+        else:
+            doc.pop(name, None)
+    for name in ("FirstPrescriptionDiagnosis", "SecondPrescriptionDiagnosis"):
+        diagnosis = _diagnosis(fields.get(name))
+        if diagnosis:
+            doc[name] = diagnosis
+        else:
+            doc.pop(name, None)
+    if pharmacy_id is not None:
+        doc["PharmacyId"] = pharmacy_id
+
+
+def _pharmacy_for(patient: dict[str, Any], fields: dict[str, Any]) -> int | None:
+    if fields.get("PharmacyId") is not None:
+        return int(fields["PharmacyId"])
+    primary = next((e for e in patient.get("Pharmacies", []) if e["IsDefault"]), None)
+    return int(primary["PharmacyId"]) if primary else None
+
+
+@router.post("/api/patients/{patientId}/prescriptions/coded")
+async def add_coded_prescription(
+    patientId: int, request: Request, session: SessionDep, sandbox: SandboxDep
+) -> JSONResponse:
+    """A pending (``Entered``) prescription written by the session's user: a prescriber,
+    or a proxy or agent for the prescriber the token acts on behalf of."""
+    fields = await read_body(request, CODED_PRESCRIPTION_REQUEST)
+    patient, refusal = patient_in_session(sandbox, session, patientId)
+    if patient is None:
+        return envelope.error(refusal, Id=0)
+    problem = _coded_refusal(fields)
+    if problem:
+        return envelope.error(problem, Id=0)
+    pharmacy_id = _pharmacy_for(patient, fields)
+    if pharmacy_id is not None and pharmacy_id not in PHARMACIES:
+        return envelope.error("Pharmacy not found.", Id=0)
+    medication = MEDICATIONS[fields["DispensableDrugId"]]
+    doc = sandbox.records.prescribe(
+        patient,
+        session.user_id,
+        pharmacy_id or 0,
+        medication,
+        {
+            "directions": fields["Directions"],
+            "quantity": f"{fields['Quantity']:g}",
+            "dispense_unit_id": fields["DispenseUnitId"],
+            "refills": fields["Refills"],
+            "no_substitutions": bool(fields.get("NoSubstitutions", False)),
+            "send": False,
+        },
+    )
+    _apply_coded(doc, fields, pharmacy_id)
+    if pharmacy_id is None:
+        doc.pop("PharmacyId", None)
+    elif not any(e["PharmacyId"] == pharmacy_id for e in patient.get("Pharmacies", [])):
+        add_patient_pharmacy(sandbox, patient, pharmacy_id, False, session.user_id)
+    sandbox.store.put(PRESCRIPTION_KIND, doc["PrescriptionId"], doc)
+    sandbox.records.push_counts(doc["PrescriberId"], doc["ClinicId"])
+    return envelope.ok(Id=doc["PrescriptionId"])
+
+
+@router.put("/api/patients/{patientId}/prescriptions/coded/{prescriptionId}")
+async def edit_coded_prescription(
+    patientId: int, prescriptionId: int, request: Request, session: SessionDep, sandbox: SandboxDep
+) -> JSONResponse:
+    fields = await read_body(request, CODED_PRESCRIPTION_REQUEST)
+    rx, refusal = _prescription(sandbox, session, patientId, prescriptionId)
+    if rx is None:
+        return envelope.error(refusal)
+    if rx["Status"] not in PENDING_STATUSES or rx.get("Hidden"):
+        return envelope.error(NOT_EDITABLE)
+    refusal = _coded_refusal(fields) or ""
+    if refusal:
+        return envelope.error(refusal)
+    patient = sandbox.store.get(PATIENT_KIND, patientId) or {}
+    _apply_coded(rx, fields, _pharmacy_for(patient, fields))
+    rx["Status"] = "Edited"
+    sandbox.store.put(PRESCRIPTION_KIND, prescriptionId, rx)
+    return envelope.ok()
+
+
+@router.delete("/api/patients/{patientId}/prescriptions")
+async def delete_prescriptions(
+    patientId: int, request: Request, session: SessionDep, sandbox: SandboxDep
+) -> JSONResponse:
+    """Pending prescriptions are deleted; a sent one cannot be (it is cancelled instead)."""
+    fields = await read_body(request, PRESCRIPTION_ID_LIST_REQUEST)
+    answers = []
+    touched: set[tuple[int, int]] = set()
+    for rx_id in fields.get("PrescriptionIds") or []:
+        rx, refusal = _prescription(sandbox, session, patientId, rx_id)
+        if rx is None:
+            answers.append(_item_error(rx_id, refusal))
+        elif rx["Status"] == "Deleted":
+            answers.append(_item_ok(rx_id))
+        elif rx["Status"] not in PENDING_STATUSES | ERROR_STATUSES:
+            answers.append(_item_error(rx_id, "Only a pending prescription can be deleted."))
+        else:
+            rx.update(Status="Deleted", MedicationStatus="Deleted", Steps=[])
+            sandbox.store.put(PRESCRIPTION_KIND, rx_id, rx)
+            touched.add((rx["PrescriberId"], rx["ClinicId"]))
+            answers.append(_item_ok(rx_id))
+    for prescriber, clinic in touched:
+        sandbox.records.push_counts(prescriber, clinic)
+    return JSONResponse(answers)
+
+
+def _item_ok(rx_id: int) -> dict[str, Any]:
+    return {"Id": rx_id, "Result": envelope.result()}
+
+
+def _item_error(rx_id: int, description: str) -> dict[str, Any]:
+    return {"Id": rx_id, "Result": envelope.result(description, envelope.ERROR)}
+
+
+def _send_refusal(
+    sandbox: Sandbox, session: Session, rx: dict[str, Any], *, epcs: bool
+) -> str | None:
+    """Why the session's user cannot send this prescription now, or None."""
+    if rx["Status"] not in SENDABLE_STATUSES or rx.get("Hidden"):
+        return NOT_PENDING
+    if rx["PrescriberId"] != session.user_id:
+        return NOT_PRESCRIBER
+    clinician = sandbox.store.get(CLINICIAN_KIND, session.user_id) or {}
+    roles = set(clinician.get("ClinicianRoleType", []))
+    if roles and not roles & PRESCRIBING_ROLES:
+        return NOT_PRESCRIBER
+    pharmacy = PHARMACIES.get(rx.get("PharmacyId") or 0)
+    if pharmacy is None:
+        return NO_PHARMACY
+    if not pharmacy["ServiceLevel"] & SERVICE_NEW_RX:
+        return PHARMACY_NO_NEW_RX
+    controlled = (rx.get("Schedule") or 0) >= 2
+    if controlled and not epcs:
+        return CONTROLLED_NEEDS_EPCS
+    if epcs and not controlled:
+        return NOT_CONTROLLED
+    if controlled and not clinician.get("TfaActivated"):
+        return NO_EPCS_PERMISSION
+    if controlled and not pharmacy["ServiceLevel"] & SERVICE_EPCS:
+        return PHARMACY_NO_EPCS
+    return None
+
+
+def _send_each(
+    sandbox: Sandbox, session: Session, patient_id: int, ids: list[int], *, epcs: bool
+) -> JSONResponse:
+    answers = []
+    for rx_id in ids:
+        rx, refusal = _prescription(sandbox, session, patient_id, rx_id)
+        if rx is not None:
+            refusal = _send_refusal(sandbox, session, rx, epcs=epcs) or ""
+        if rx is None or refusal:
+            answers.append(_item_error(rx_id, refusal))
+            continue
+        rx["ErrorIgnored"] = False
+        if epcs:
+            rx["StatusDetails"] = "Signed with two-factor authentication"
+        sandbox.records.send(rx)
+        answers.append(_item_ok(rx_id))
+    sandbox.advance()
+    return JSONResponse(answers)
+
+
+@router.post("/api/patients/{patientId}/prescriptions/send")
+async def send_prescriptions(
+    patientId: int, request: Request, session: SessionDep, sandbox: SandboxDep
+) -> JSONResponse:
+    fields = await read_body(request, SEND_PRESCRIPTIONS_REQUEST)
+    patient, refusal = patient_in_session(sandbox, session, patientId)
+    if patient is None:
+        return JSONResponse([_item_error(i, refusal) for i in fields["PrescriptionIds"]])
+    return _send_each(sandbox, session, patientId, fields["PrescriptionIds"], epcs=False)
+
+
+@router.post("/api/patients/{patientId}/prescriptions/sendEpcs")
+async def send_epcs_prescriptions(
+    patientId: int, request: Request, session: SessionDep, sandbox: SandboxDep
+) -> JSONResponse:
+    """Signing with the prescriber's PIN and one-time code; both are checked before any item
+    is sent, and the code is used up whatever the outcome."""
+    fields = await read_body(request, SEND_EPCS_PRESCRIPTIONS_REQUEST)
+    ids: list[int] = fields["PrescriptionIds"]
+    patient, refusal = patient_in_session(sandbox, session, patientId)
+    if patient is None:
+        return JSONResponse([_item_error(i, refusal) for i in ids])
+    clinician = sandbox.store.get(CLINICIAN_KIND, session.user_id) or {}
+    if not clinician.get("TfaActivated"):
+        return JSONResponse([_item_error(i, NO_EPCS_PERMISSION) for i in ids])
+    pin_ok = epcs_devices(sandbox).check_pin(session.user_id, fields["Pin"])
+    otp_ok = epcs_devices(sandbox).use_code(session.user_id, fields.get("OTP") or "")
+    if not pin_ok:
+        return JSONResponse([_item_error(i, WRONG_PIN) for i in ids])
+    if not otp_ok:
+        return JSONResponse([_item_error(i, WRONG_OTP) for i in ids])
+    return _send_each(sandbox, session, patientId, ids, epcs=True)
+
+
+@router.get("/api/patients/{patientId}/interactions/allergies")
+async def allergy_interactions(
+    patientId: int, session: SessionDep, sandbox: SandboxDep
+) -> JSONResponse:
+    """The patient's active allergies against their current and pending prescriptions."""
+    patient, refusal = patient_in_session(sandbox, session, patientId)
+    if patient is None:
+        return envelope.error(refusal)
+    messages = []
+    allergies = [
+        a for a in patient.get("Allergies", []) if a.get("StatusType", "Active") == "Active"
+    ]
+    for rx in sandbox.records.prescriptions_of(patientId):
+        if rx["Status"] == "Deleted" or rx.get("Hidden") or "DispensableDrugId" not in rx:
+            continue
+        if rx.get("MedicationStatus") in {"Discontinued", "Deleted", "Completed", "Cancelled"}:
+            continue
+        medication = MEDICATIONS.get(rx["DispensableDrugId"], {})
+        text = f"{medication.get('DrugName', '')} {medication.get('DrugClassification', '')}"
+        for allergy in allergies:
+            name = str(allergy.get("DisplayName") or "")
+            stem = name.split()[0].lower().rstrip("s") if name.split() else ""
+            if len(stem) >= 4 and re.search(re.escape(stem), text, re.IGNORECASE):
+                messages.append(
+                    {
+                        "InteractionMessage": f"{rx['DisplayName']}: the patient is allergic "
+                        f"to {name} ({allergy.get('Reaction') or 'reaction not recorded'})."
+                    }
+                )
+    return envelope.ok(Items=messages)
+
+
+# -- the prescriber's two-factor device ------------------------------------------------
+
+
+class EpcsDevices:
+    """Each prescriber's signing PIN and the one-time codes their device has shown."""
+
+    def __init__(self) -> None:
+        self._pins: dict[int, str] = {}
+        self._codes: dict[int, dict[str, float]] = {}
+
+    def set_pin(self, clinician_id: int, pin: str) -> None:
+        self._pins[clinician_id] = pin
+
+    def issue_code(self, clinician_id: int) -> str:
+        code = f"{secrets.randbelow(10**6):06d}"
+        self._codes.setdefault(clinician_id, {})[code] = time.time() + OTP_LIFETIME_SECONDS
+        return code
+
+    def check_pin(self, clinician_id: int, pin: str) -> bool:
+        expected = self._pins.get(clinician_id)
+        return expected is not None and secrets.compare_digest(expected, pin)
+
+    def use_code(self, clinician_id: int, code: str) -> bool:
+        expires = self._codes.get(clinician_id, {}).pop(code, None)
+        return expires is not None and expires >= time.time()
+
+
+_DEVICES: weakref.WeakKeyDictionary[Sandbox, EpcsDevices] = weakref.WeakKeyDictionary()
+
+
+def epcs_devices(sandbox: Sandbox) -> EpcsDevices:
+    """The sandbox's prescribers' devices (kept in memory: a restart asks for a new PIN)."""
+    devices = _DEVICES.get(sandbox)
+    if devices is None:
+        devices = _DEVICES[sandbox] = EpcsDevices()
+    return devices
+
+
+control_router = APIRouter(prefix="/_sandbox", tags=["sandbox controls"])
+
+
+class EpcsPin(BaseModel):
+    pin: str = Field(pattern=r"^[0-9]{4}$")
+
+
+@control_router.put("/clinicians/{clinician_id}/epcs-pin")
+async def set_epcs_pin(clinician_id: int, body: EpcsPin, sandbox: SandboxDep) -> dict[str, Any]:
+    """The prescriber sets the PIN they sign controlled-substance prescriptions with."""
+    if sandbox.store.get(CLINICIAN_KIND, clinician_id) is None:
+        raise HTTPException(404, "no such clinician")
+    epcs_devices(sandbox).set_pin(clinician_id, body.pin)
+    return {"clinician_id": clinician_id, "pin_set": True}
+
+
+@control_router.post("/clinicians/{clinician_id}/otp")
+async def one_time_code(clinician_id: int, sandbox: SandboxDep) -> dict[str, Any]:
+    """The code the prescriber's two-factor device shows now (good for one signing)."""
+    if sandbox.store.get(CLINICIAN_KIND, clinician_id) is None:
+        raise HTTPException(404, "no such clinician")
+    return {"clinician_id": clinician_id, "otp": epcs_devices(sandbox).issue_code(clinician_id)}

@@ -17,16 +17,13 @@ from dosespot_sandbox import (
     clinicians,
     clinics,
     control,
-    diagnoses,
     embedded_ui,
     envelope,
-    favorites,
     general,
     medications,
     patients,
     pharmacies,
     prescriptions,
-    refills,
     sso,
     verification,
 )
@@ -74,13 +71,9 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
         pharmacies,
         medications,
         prescriptions,
-        refills,
-        diagnoses,
-        favorites,
     ):
         app.include_router(module.router, prefix=api_prefix, include_in_schema=False)
     app.include_router(control.router)
-    app.include_router(favorites.control_router)
     app.include_router(prescriptions.control_router)
     app.include_router(embedded_ui.router)
     app.include_router(sso.router, include_in_schema=False)

@@ -2,8 +2,9 @@
 
 The plan names the requests (each sent once, in order, by whichever client is free), the
 number of concurrent clients, and how many requests warm the connections up first. It
-prints latency percentiles, throughput, status codes, and its own CPU share (CPU seconds
-over wall seconds; 1.0 is one core busy), so a saturated generator shows in the figures.
+prints latency percentiles, throughput, status codes (or the kind of transport error), and
+its own CPU share (CPU seconds over wall seconds; 1.0 is one core busy), so a saturated
+generator shows in the figures.
 """
 
 from __future__ import annotations
@@ -46,13 +47,19 @@ async def run(plan: Plan) -> dict[str, Any]:
         max_connections=plan.concurrency, max_keepalive_connections=plan.concurrency
     )
     latencies: list[float] = []
-    statuses: Counter[int] = Counter()
+    statuses: Counter[int | str] = Counter()
     async with httpx.AsyncClient(timeout=plan.timeout_seconds, limits=limits) as http:
 
-        async def send(req: Request) -> tuple[int, float]:
+        async def send(req: Request) -> tuple[int | str, float]:
             start = time.perf_counter()
-            resp = await http.request(req.method, req.url, headers=req.headers, json=req.json_body)
-            await resp.aread()
+            try:
+                resp = await http.request(
+                    req.method, req.url, headers=req.headers, json=req.json_body
+                )
+                await resp.aread()
+            except httpx.TransportError as err:
+                # A dropped or refused connection counts as a failed request, by its kind.
+                return type(err).__name__, time.perf_counter() - start
             return resp.status_code, time.perf_counter() - start
 
         warm, measured = plan.requests[: plan.warmup], plan.requests[plan.warmup :]
@@ -82,7 +89,7 @@ async def run(plan: Plan) -> dict[str, Any]:
         "p50_ms": percentile(latencies, 50) * 1000,
         "p95_ms": percentile(latencies, 95) * 1000,
         "p99_ms": percentile(latencies, 99) * 1000,
-        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "statuses": {str(k): v for k, v in sorted(statuses.items(), key=lambda kv: str(kv[0]))},
         "cpu_share": cpu / wall if wall else 0.0,
         "cpus": os.cpu_count() or 1,
     }

@@ -125,6 +125,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results.json")
     parser.add_argument("--profile", type=Path, default=None, help="write API/worker profiles here")
     parser.add_argument(
+        "--open",
+        default=None,
+        help="(c): counts of open enrollments to measure at, e.g. 1000,10000 (the default)",
+    )
+    parser.add_argument(
         "--record-timeout",
         type=float,
         default=None,
@@ -144,6 +149,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         options.clinicians = args.clinicians
     options.parts = only - {"micro"}
     options.profile_dir = args.profile
+    if args.open:
+        options.open_counts = [int(count) for count in args.open.split(",")]
     if args.record_timeout is not None:
         options.record_timeout = args.record_timeout
     options.overrides = dict(item.split("=", 1) for item in args.set)

@@ -615,8 +615,13 @@ class ClinicianEnrollmentWorkflow:
 
     @workflow.signal
     def idp_progress(self, progress: IdpProgress) -> None:
-        if progress.run == self._idp_run:
-            self._idp = progress
+        if progress.run != self._idp_run:
+            return
+        if progress.outcome == "verified":
+            # The lifecycle moves to verified when the child ends; until then the attempt
+            # reads as under way, never as an idle one a client would ask to repeat.
+            progress = progress.model_copy(update={"attempt_in_progress": True})
+        self._idp = progress
 
     async def _answer(self) -> ClinicianStatus:
         """An update's answer; the read model shows it before the caller gets it."""

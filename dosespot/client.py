@@ -46,10 +46,18 @@ from dosespot.models import (
     ClinicCredentials,
     Clinician,
     ClinicianCreate,
+    DiagnosisPage,
+    DiagnosisSearchResult,
+    FavoriteCreate,
+    FavoritePage,
     LegalAgreement,
+    MedicationPage,
     MedicationSearchResult,
     MedicationSelection,
     NotificationCounts,
+    OrderSet,
+    OrderSetCreate,
+    OrderSetPage,
     Patient,
     PatientAllergy,
     PatientCreate,
@@ -60,8 +68,11 @@ from dosespot.models import (
     PharmacyPage,
     PharmacyQuery,
     Prescription,
+    PrescriptionFavorite,
     RefillRequest,
     SelfReportedMedication,
+    Supply,
+    SupplyPage,
     TransmissionError,
 )
 from dosespot.protocol import (
@@ -69,6 +80,9 @@ from dosespot.protocol import (
     Reply,
     Request,
     accept_agreement_request,
+    add_clinic_favorite_request,
+    add_clinician_favorite_request,
+    add_clinician_order_set_request,
     add_clinician_to_clinics_request,
     add_no_known_allergies_request,
     add_patient_allergy_request,
@@ -76,11 +90,21 @@ from dosespot.protocol import (
     add_patient_pharmacy_request,
     add_patient_request,
     check_request,
+    clinic_favorites_request,
     clinic_matches,
+    clinic_order_sets_request,
     clinician_clinic_ids_request,
     clinician_edit,
+    clinician_favorites_request,
+    clinician_order_set_request,
+    clinician_order_sets_request,
     create_clinic_request,
     create_clinician_request,
+    delete_clinician_favorites_request,
+    delete_clinician_order_set_request,
+    edit_clinic_favorite_request,
+    edit_clinician_favorite_request,
+    edit_clinician_order_set_request,
     edit_patient_allergy_request,
     edit_patient_request,
     find_clinician_by_npi_request,
@@ -92,6 +116,7 @@ from dosespot.protocol import (
     init_tfa_activate_request,
     legal_agreements_request,
     notification_counts_request,
+    parse_body,
     parse_clinic_detail,
     parse_clinic_ids,
     parse_clinic_key,
@@ -116,9 +141,11 @@ from dosespot.protocol import (
     registration_status_request,
     remove_patient_pharmacy_request,
     search_allergens_request,
+    search_diagnoses_request,
     search_medications_request,
     search_patients_request,
     search_pharmacies_request,
+    search_supplies_request,
     select_medication_request,
     self_reported_medications_request,
     token_request,
@@ -573,6 +600,109 @@ class DoseSpotClient:
         """This user's queues at this client's clinic (the REST names, not the push's)."""
         request = notification_counts_request()
         return parse_notification_counts(await self._call(request), operation=_operation(request))
+
+    # The prescribing catalogue: diagnoses, supplies, favourites and order sets
+
+    async def search_diagnoses(self, text: str, *, page: int = 1) -> DiagnosisPage:
+        """ICD-10 diagnoses whose code or name matches ``text`` (3+ characters), one page."""
+        request = search_diagnoses_request(text, page=page)
+        found = parse_page(
+            await self._call(request), DiagnosisSearchResult, operation=_operation(request)
+        )
+        return DiagnosisPage(items=found.items, page=found.page)
+
+    async def medication_page(self, name: str, *, page: int = 1) -> MedicationPage:
+        """Active dispensable drugs matching ``name`` (3+ characters), with the page info."""
+        request = search_medications_request(name, page=page)
+        found = parse_page(
+            await self._call(request), MedicationSearchResult, operation=_operation(request)
+        )
+        return MedicationPage(items=found.items, page=found.page)
+
+    async def search_supplies(self, name: str, *, page: int = 1) -> SupplyPage:
+        """Supplies matching ``name`` (3+ characters), one page."""
+        request = search_supplies_request(name, page=page)
+        found = parse_page(await self._call(request), Supply, operation=_operation(request))
+        return SupplyPage(items=found.items, page=found.page)
+
+    async def clinic_favorites(
+        self, clinic_id: int, *, search_name: str | None = None, page: int = 1
+    ) -> FavoritePage:
+        """The clinic's prescription favourites (its presets), 100 a page."""
+        request = clinic_favorites_request(clinic_id, search_name=search_name, page=page)
+        found = parse_page(
+            await self._call(request), PrescriptionFavorite, operation=_operation(request)
+        )
+        return FavoritePage(items=found.items, page=found.page)
+
+    async def clinician_favorites(
+        self, clinician_id: int, *, search_name: str | None = None, page: int = 1
+    ) -> FavoritePage:
+        """A clinician's own prescription favourites, 100 a page."""
+        request = clinician_favorites_request(clinician_id, search_name=search_name, page=page)
+        found = parse_page(
+            await self._call(request), PrescriptionFavorite, operation=_operation(request)
+        )
+        return FavoritePage(items=found.items, page=found.page)
+
+    async def add_clinic_favorite(self, clinic_id: int, favorite: FavoriteCreate) -> int:
+        """Add a clinic favourite (coded, supply or compiled compound); its id."""
+        request = add_clinic_favorite_request(clinic_id, favorite)
+        return parse_identifier(await self._call(request), operation=_operation(request))
+
+    async def edit_clinic_favorite(
+        self, clinic_id: int, favorite_id: int, favorite: FavoriteCreate
+    ) -> None:
+        """Replace a clinic favourite; it stays the kind it is."""
+        request = edit_clinic_favorite_request(clinic_id, favorite_id, favorite)
+        parse_response(await self._call(request), operation=_operation(request))
+
+    async def add_clinician_favorite(self, favorite: FavoriteCreate) -> int:
+        """Add a favourite for the user of this client's credentials; its id."""
+        request = add_clinician_favorite_request(favorite)
+        return parse_identifier(await self._call(request), operation=_operation(request))
+
+    async def edit_clinician_favorite(self, favorite_id: int, favorite: FavoriteCreate) -> None:
+        """Replace one of this user's favourites; it stays the kind it is."""
+        request = edit_clinician_favorite_request(favorite_id, favorite)
+        parse_response(await self._call(request), operation=_operation(request))
+
+    async def delete_clinician_favorites(self, favorite_ids: Iterable[int]) -> None:
+        """Delete favourites of this user; one DoseSpot refuses refuses the call."""
+        request = delete_clinician_favorites_request(favorite_ids)
+        parse_response_list(await self._call(request), operation=_operation(request))
+
+    async def clinic_order_sets(self, *, search: str | None = None, page: int = 1) -> OrderSetPage:
+        """The order sets of this client's clinic, each with its favourites."""
+        request = clinic_order_sets_request(search=search, page=page)
+        found = parse_page(await self._call(request), OrderSet, operation=_operation(request))
+        return OrderSetPage(items=found.items, page=found.page)
+
+    async def clinician_order_sets(
+        self, *, search: str | None = None, page: int = 1
+    ) -> OrderSetPage:
+        """This user's order sets, each with its favourites."""
+        request = clinician_order_sets_request(search=search, page=page)
+        found = parse_page(await self._call(request), OrderSet, operation=_operation(request))
+        return OrderSetPage(items=found.items, page=found.page)
+
+    async def clinician_order_set(self, order_set_id: int) -> OrderSet:
+        request = clinician_order_set_request(order_set_id)
+        return parse_body(await self._call(request), OrderSet, operation=_operation(request))
+
+    async def add_clinician_order_set(self, order_set: OrderSetCreate) -> int:
+        """Add an order set for this user; its id."""
+        request = add_clinician_order_set_request(order_set)
+        return parse_identifier(await self._call(request), operation=_operation(request))
+
+    async def edit_clinician_order_set(self, order_set_id: int, order_set: OrderSetCreate) -> None:
+        """Replace one of this user's order sets (title and every entry)."""
+        request = edit_clinician_order_set_request(order_set_id, order_set)
+        parse_response(await self._call(request), operation=_operation(request))
+
+    async def delete_clinician_order_set(self, order_set_id: int) -> None:
+        request = delete_clinician_order_set_request(order_set_id)
+        parse_response(await self._call(request), operation=_operation(request))
 
     async def _all_pages(self, build: Callable[[int], Request], model: type[M]) -> list[M]:
         """Read pages 1, 2, ... until DoseSpot says there is no next one."""

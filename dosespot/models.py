@@ -998,3 +998,229 @@ class NotificationCounts(DoseSpotModel):
             + self.pending_prescriptions_count
             + self.pending_rx_change_count
         )
+
+
+# The prescribing catalogue: diagnoses, supplies, prescription favourites and order sets
+
+
+class DiagnosisSearchResult(DoseSpotModel):
+    """An ICD-10 diagnosis found by a search (DiagnosisSearchResult)."""
+
+    diagnosis_id: int | None = Field(default=None, alias="DiagnosisId")
+    diagnosis_code: str | None = Field(default=None, alias="DiagnosisCode")
+    diagnosis_name: str | None = Field(default=None, alias="DiagnosisName")
+
+
+class DiagnosisPage(DoseSpotModel):
+    items: list[DiagnosisSearchResult]
+    page: PageResult
+
+
+class Supply(DoseSpotModel):
+    """A supply in DoseSpot's catalogue (SupplySearchResultForAPI)."""
+
+    supply_id: int | None = Field(default=None, alias="SupplyId")
+    ndc: Annotated[str | None, Blank] = Field(default=None, alias="NDC")
+    upc: Annotated[str | None, Blank] = Field(default=None, alias="UPC")
+    name: str | None = Field(default=None, alias="Name")
+    # The Swagger describes OTC as "True if IsRx is true": read as published.
+    otc: bool | None = Field(default=None, alias="OTC")
+    is_obsolete: bool | None = Field(default=None, alias="IsObsolete")
+
+
+class SupplyPage(DoseSpotModel):
+    items: list[Supply]
+    page: PageResult
+
+
+class MedicationPage(DoseSpotModel):
+    items: list[MedicationSearchResult]
+    page: PageResult
+
+
+class PrescriptionFavorite(DoseSpotModel):
+    """A clinic's or a clinician's prescription favourite (Clinic- or
+    ClinicianFavoritePrescriptionResponse): a coded medication, a supply or a compiled
+    compound, with the directions, quantity, refills and days supply it prefills."""
+
+    favorite_id: int | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "ClinicFavoritePrescriptionId", "ClinicianFavoritePrescriptionID"
+        ),
+    )
+    clinician_id: int | None = Field(default=None, alias="ClinicianID")
+    dispense_unit_type_id: int | None = Field(
+        default=None, validation_alias=AliasChoices("DispenseUnitTypeId", "DispenseUnitTypeID")
+    )
+    first_diagnosis: PrescriptionDiagnosis | None = Field(default=None, alias="FirstDiagnosis")
+    second_diagnosis: PrescriptionDiagnosis | None = Field(default=None, alias="SecondDiagnosis")
+    med_display_name: str | None = Field(default=None, alias="MedDisplayName")
+    med_full_name: str | None = Field(default=None, alias="MedFullName")
+    med_strength_string: Annotated[str | None, Blank] = Field(
+        default=None, alias="MedStrengthString"
+    )
+    directions: str | None = Field(default=None, alias="Directions")
+    quantity: str | None = Field(default=None, alias="Quantity")
+    dispensable_drug_id: int | None = Field(default=None, alias="DispensableDrugId")
+    refills: int | None = Field(default=None, alias="Refills")
+    days_supply: int | None = Field(default=None, alias="DaysSupply")
+    no_substitutions: bool | None = Field(default=None, alias="NoSubstitutions")
+    notes: Annotated[str | None, Blank] = Field(default=None, alias="Notes")
+    title: str | None = Field(default=None, alias="Title")
+    specialty_type: Annotated[str | None, Blank] = Field(default=None, alias="SpecialtyType")
+    date_added: UtcDateTime = Field(default=None, alias="DateAdded")
+    date_last_used: UtcDateTime = Field(default=None, alias="DateLastUsed")
+    is_supply: bool | None = Field(default=None, alias="IsSupply")
+    compound_id: int | None = Field(default=None, alias="CompoundId")
+    is_compound: bool | None = Field(default=None, alias="IsCompound")
+    source_clinic_id: int | None = Field(default=None, alias="SourceClinicId")
+    supply_id: int | None = Field(default=None, alias="SupplyId")
+    compound_ingredients: list[CompoundIngredient] = Field(
+        default_factory=list, alias="CompoundIngredients"
+    )
+
+    @field_validator("compound_ingredients", mode="before")
+    @classmethod
+    def _null_list(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @field_validator("specialty_type", mode="before")
+    @classmethod
+    def _specialty_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+
+class FavoritePage(DoseSpotModel):
+    items: list[PrescriptionFavorite]
+    page: PageResult
+
+
+class OrderSet(DoseSpotModel):
+    """A named group of favourites prescribed together (OrderSetResponse,
+    ClinicOrderSetResponse, OrderSetDetailsResponse)."""
+
+    order_set_id: int = Field(alias="OrderSetId")
+    title: str | None = Field(default=None, alias="Title")
+    favorites: list[PrescriptionFavorite] = Field(default_factory=list, alias="Favorites")
+
+    @field_validator("favorites", mode="before")
+    @classmethod
+    def _null_list(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
+class OrderSetPage(DoseSpotModel):
+    items: list[OrderSet]
+    page: PageResult
+
+
+class PrescriptionDiagnosisIds(DoseSpotRequest):
+    primary_diagnosis_id: int | None = Field(default=None, alias="PrimaryDiagnosisId", gt=0)
+    secondary_diagnosis_id: int | None = Field(default=None, alias="SecondaryDiagnosisId", gt=0)
+
+
+class CompoundIngredientCreate(DoseSpotRequest):
+    """One ingredient of a compiled compound: a coded drug or free text, with its quantity."""
+
+    dispensable_drug_id: int | None = Field(default=None, alias="DispensableDrugId", gt=0)
+    free_text: Annotated[str | None, Blank] = Field(default=None, alias="FreeText")
+    dispense_unit_id: int | None = Field(default=None, alias="DispenseUnitId", gt=0)
+    quantity: Text = Field(alias="Quantity")
+    is_free_text_epcs: bool | None = Field(default=None, alias="IsFreeTextEPCS")
+
+
+_FAVORITE_KIND_MEMBERS = {
+    "coded": {"DispensableDrugId", "SpecialtyType"},
+    "supply": {"SupplyId", "FreeText", "SpecialtyType"},
+    "compiledcompound": {"CompoundDescription", "CompoundIngredients", "SpecialtyType"},
+}
+_FAVORITE_KIND_ONLY = set().union(*_FAVORITE_KIND_MEMBERS.values()) - {"SpecialtyType"}
+
+
+class PrescriptionTemplate(DoseSpotRequest):
+    """What a favourite or an order-set entry prefills: the item (a coded medication, a
+    supply by id or as free text, or a compiled compound) and its directions, quantity,
+    dispense unit, refills and days supply."""
+
+    dispensable_drug_id: int | None = Field(default=None, alias="DispensableDrugId", gt=0)
+    supply_id: int | None = Field(default=None, alias="SupplyId", gt=0)
+    free_text: Annotated[str | None, Blank] = Field(default=None, alias="FreeText", max_length=300)
+    compound_description: Annotated[str | None, Blank] = Field(
+        default=None, alias="CompoundDescription", max_length=2000
+    )
+    compound_ingredients: list[CompoundIngredientCreate] | None = Field(
+        default=None, alias="CompoundIngredients"
+    )
+    refills: int = Field(alias="Refills", ge=0, le=99)
+    days_supply: int | None = Field(default=None, alias="DaysSupply", ge=0, le=365)
+    dispense_unit_type_id: int = Field(alias="DispenseUnitTypeId", gt=0)
+    quantity: Text = Field(alias="Quantity")
+    no_substitutions: bool | None = Field(default=None, alias="NoSubstitutions")
+    notes: Annotated[str | None, Blank] = Field(default=None, alias="Notes", max_length=1000)
+    directions: Text = Field(alias="Directions", max_length=1000)
+    first_prescription_diagnosis: PrescriptionDiagnosisIds | None = Field(
+        default=None, alias="FirstPrescriptionDiagnosis"
+    )
+    second_prescription_diagnosis: PrescriptionDiagnosisIds | None = Field(
+        default=None, alias="SecondPrescriptionDiagnosis"
+    )
+
+    @model_validator(mode="after")
+    def _one_item(self) -> PrescriptionTemplate:
+        chosen = [
+            self.dispensable_drug_id is not None,
+            self.supply_id is not None or self.free_text is not None,
+            self.compound_description is not None or bool(self.compound_ingredients),
+        ]
+        if chosen.count(True) != 1:
+            raise ValueError(
+                "name one item: a dispensable drug, a supply (id or free text) or a compound"
+            )
+        if self.supply_id is not None and self.free_text is not None:
+            raise ValueError("a supply is named by its id or as free text, not both")
+        if chosen[2] and (self.compound_description is None or not self.compound_ingredients):
+            raise ValueError("a compound needs a description and its ingredients")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """The path segment of DoseSpot's favourite operations: coded, supply or
+        compiledcompound."""
+        if self.dispensable_drug_id is not None:
+            return "coded"
+        if self.compound_description is not None:
+            return "compiledcompound"
+        return "supply"
+
+
+class FavoriteCreate(PrescriptionTemplate):
+    """A prescription favourite to add or edit. Renders the clinic's or the clinician's
+    coded, supply or compiled-compound favourite request, whichever :attr:`kind` is."""
+
+    title: Text = Field(alias="Title", max_length=500)
+    # Clinic favourites only (an integer in the request, as the Swagger declares it).
+    specialty_type: int | None = Field(default=None, alias="SpecialtyType")
+
+    def favorite_body(self, *, clinic: bool) -> dict[str, Any]:
+        body = self.to_body()
+        for name in _FAVORITE_KIND_ONLY - _FAVORITE_KIND_MEMBERS[self.kind]:
+            body.pop(name, None)
+        if not clinic:
+            body.pop("SpecialtyType", None)
+        return body
+
+
+class OrderSetEntry(PrescriptionTemplate):
+    """One prescription of an order set (OrderSetFavorite), optionally from a favourite."""
+
+    favorite_id: int | None = Field(default=None, alias="FavoriteId", gt=0)
+
+
+class OrderSetCreate(DoseSpotRequest):
+    """A clinician's order set to add or edit (OrderSetRequest)."""
+
+    title: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)
+    ] = Field(alias="Title")
+    favorites: list[OrderSetEntry] = Field(default_factory=list, alias="Favorites")

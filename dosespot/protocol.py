@@ -46,8 +46,10 @@ from dosespot.models import (
     ClinicCredentials,
     Clinician,
     ClinicianCreate,
+    FavoriteCreate,
     LegalAgreement,
     NotificationCounts,
+    OrderSetCreate,
     PageResult,
     Patient,
     PatientCreate,
@@ -524,6 +526,184 @@ def notification_counts_request() -> Request:
     return Request("GET", "api/notifications/counts", "api/notifications/counts")
 
 
+# The prescribing catalogue: diagnoses, supplies, favourites and order sets
+
+FAVORITE_PAGE_SIZE = 100
+"""Favourites a list read asks for per page (DoseSpot's maximum)."""
+
+
+def _search_text(text: str, what: str) -> str:
+    value = text.strip()
+    if len(value) < 3:
+        raise ValueError(f"a {what} search needs 3+ characters")
+    return value
+
+
+def search_diagnoses_request(text: str, *, page: int = 1) -> Request:
+    """``GET api/diagnoses/search``: ICD-10 codes and names, three or more characters."""
+    return Request(
+        "GET",
+        "api/diagnoses/search",
+        "api/diagnoses/search",
+        params={"searchTerm": _search_text(text, "diagnosis"), **_page_params(page)},
+    )
+
+
+def search_supplies_request(name: str, *, page: int = 1) -> Request:
+    """``GET api/supplies/search`` by name (active supplies), three or more characters."""
+    return Request(
+        "GET",
+        "api/supplies/search",
+        "api/supplies/search",
+        params={"name": _search_text(name, "supply"), **_page_params(page)},
+    )
+
+
+def _favorite_params(search_name: str | None, page: int) -> dict[str, str | list[str]]:
+    params: dict[str, str | list[str]] = {
+        **_page_params(page),
+        "pageSize": str(FAVORITE_PAGE_SIZE),
+    }
+    if search_name is not None:
+        params["searchName"] = _search_text(search_name, "favourite")
+    return params
+
+
+def clinic_favorites_request(
+    clinic_id: int, *, search_name: str | None = None, page: int = 1
+) -> Request:
+    return Request(
+        "GET",
+        f"api/clinics/{int(clinic_id)}/prescriptionFavorites",
+        "api/clinics/{clinicId}/prescriptionFavorites",
+        params=_favorite_params(search_name, page),
+    )
+
+
+def clinician_favorites_request(
+    clinician_id: int, *, search_name: str | None = None, page: int = 1
+) -> Request:
+    return Request(
+        "GET",
+        f"api/clinicians/{int(clinician_id)}/prescriptionFavorites",
+        "api/clinicians/{clinicianId}/prescriptionFavorites",
+        params=_favorite_params(search_name, page),
+    )
+
+
+def add_clinic_favorite_request(clinic_id: int, favorite: FavoriteCreate) -> Request:
+    return Request(
+        "POST",
+        f"api/clinics/{int(clinic_id)}/prescriptionFavorites/{favorite.kind}",
+        f"api/clinics/{{clinicId}}/prescriptionFavorites/{favorite.kind}",
+        json=favorite.favorite_body(clinic=True),
+    )
+
+
+def edit_clinic_favorite_request(
+    clinic_id: int, favorite_id: int, favorite: FavoriteCreate
+) -> Request:
+    return Request(
+        "PUT",
+        f"api/clinics/{int(clinic_id)}/prescriptionFavorites/{favorite.kind}/{int(favorite_id)}",
+        f"api/clinics/{{clinicId}}/prescriptionFavorites/{favorite.kind}/{{favoriteId}}",
+        json=favorite.favorite_body(clinic=True),
+    )
+
+
+def add_clinician_favorite_request(favorite: FavoriteCreate) -> Request:
+    """For the token's clinician: the body names none."""
+    return Request(
+        "POST",
+        f"api/clinicians/prescriptionFavorites/{favorite.kind}",
+        f"api/clinicians/prescriptionFavorites/{favorite.kind}",
+        json=favorite.favorite_body(clinic=False),
+    )
+
+
+def edit_clinician_favorite_request(favorite_id: int, favorite: FavoriteCreate) -> Request:
+    return Request(
+        "PUT",
+        f"api/clinicians/prescriptionFavorites/{favorite.kind}/{int(favorite_id)}",
+        f"api/clinicians/prescriptionFavorites/{favorite.kind}/{{favoriteId}}",
+        json=favorite.favorite_body(clinic=False),
+    )
+
+
+def delete_clinician_favorites_request(favorite_ids: Iterable[int]) -> Request:
+    """``DELETE api/clinicians/prescriptionFavorites`` with the ids in the body."""
+    ids = list(dict.fromkeys(int(favorite_id) for favorite_id in favorite_ids))
+    if not ids:
+        raise ValueError("name at least one favourite to delete")
+    return Request(
+        "DELETE",
+        "api/clinicians/prescriptionFavorites",
+        "api/clinicians/prescriptionFavorites",
+        json={"FavoriteIds": ids},
+    )
+
+
+def _order_set_params(search: str | None, page: int) -> dict[str, str | list[str]]:
+    params: dict[str, str | list[str]] = {**_page_params(page)}
+    if search is not None:
+        params["searchString"] = _search_text(search, "order set")
+    return params
+
+
+def clinic_order_sets_request(*, search: str | None = None, page: int = 1) -> Request:
+    """The token's clinic's order sets."""
+    return Request(
+        "GET",
+        "api/clinic/ordersets",
+        "api/clinic/ordersets",
+        params=_order_set_params(search, page),
+    )
+
+
+def clinician_order_sets_request(*, search: str | None = None, page: int = 1) -> Request:
+    """The token's clinician's order sets."""
+    return Request(
+        "GET",
+        "api/clinicians/ordersets",
+        "api/clinicians/ordersets",
+        params=_order_set_params(search, page),
+    )
+
+
+def clinician_order_set_request(order_set_id: int) -> Request:
+    return Request(
+        "GET",
+        f"api/clinicians/ordersets/{int(order_set_id)}/details",
+        "api/clinicians/ordersets/{orderSetId}/details",
+    )
+
+
+def add_clinician_order_set_request(order_set: OrderSetCreate) -> Request:
+    return Request(
+        "POST",
+        "api/clinicians/ordersets",
+        "api/clinicians/ordersets",
+        json=order_set.to_body(),
+    )
+
+
+def edit_clinician_order_set_request(order_set_id: int, order_set: OrderSetCreate) -> Request:
+    return Request(
+        "PUT",
+        f"api/clinicians/ordersets/{int(order_set_id)}",
+        "api/clinicians/ordersets/{orderSetId}",
+        json=order_set.to_body(),
+    )
+
+
+def delete_clinician_order_set_request(order_set_id: int) -> Request:
+    return Request(
+        "DELETE",
+        f"api/clinicians/ordersets/{int(order_set_id)}",
+        "api/clinicians/ordersets/{orderSetId}",
+    )
+
+
 # Replies
 
 
@@ -781,6 +961,12 @@ def parse_page(reply: Reply, model: type[M], *, operation: str) -> Page[M]:
     return Page(items=items, page=page)
 
 
+def parse_body(reply: Reply, model: type[M], *, operation: str) -> M:
+    """A reply whose members sit beside ``Result`` (OrderSetDetailsResponse)."""
+    body = read_body(reply, operation=operation)
+    return _validate(model, body, reply, operation=operation, where="response")
+
+
 def parse_identifier(reply: Reply, *, operation: str) -> int:
     """``{Id, Result}`` from a create: a missing or zero Id is a broken reply."""
     body = read_body(reply, operation=operation)
@@ -995,6 +1181,9 @@ __all__ = [
     "Request",
     "Token",
     "accept_agreement_request",
+    "add_clinic_favorite_request",
+    "add_clinician_favorite_request",
+    "add_clinician_order_set_request",
     "add_clinician_to_clinics_request",
     "add_no_known_allergies_request",
     "add_patient_allergy_request",
@@ -1003,11 +1192,21 @@ __all__ = [
     "add_patient_request",
     "check_request",
     "check_result",
+    "clinic_favorites_request",
     "clinic_matches",
+    "clinic_order_sets_request",
     "clinician_clinic_ids_request",
     "clinician_edit",
+    "clinician_favorites_request",
+    "clinician_order_set_request",
+    "clinician_order_sets_request",
     "create_clinic_request",
     "create_clinician_request",
+    "delete_clinician_favorites_request",
+    "delete_clinician_order_set_request",
+    "edit_clinic_favorite_request",
+    "edit_clinician_favorite_request",
+    "edit_clinician_order_set_request",
     "edit_patient_allergy_request",
     "edit_patient_request",
     "find_clinician_by_npi_request",
@@ -1019,6 +1218,7 @@ __all__ = [
     "init_tfa_activate_request",
     "legal_agreements_request",
     "notification_counts_request",
+    "parse_body",
     "parse_clinic_detail",
     "parse_clinic_ids",
     "parse_clinic_key",
@@ -1046,9 +1246,11 @@ __all__ = [
     "remove_patient_pharmacy_request",
     "retry_after_seconds",
     "search_allergens_request",
+    "search_diagnoses_request",
     "search_medications_request",
     "search_patients_request",
     "search_pharmacies_request",
+    "search_supplies_request",
     "select_medication_request",
     "self_reported_medications_request",
     "token_request",

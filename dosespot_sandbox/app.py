@@ -17,8 +17,10 @@ from dosespot_sandbox import (
     clinicians,
     clinics,
     control,
+    diagnoses,
     embedded_ui,
     envelope,
+    favorites,
     general,
     medications,
     patients,
@@ -64,6 +66,9 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
         auth,
         general,
         clinics,
+        # Before clinicians: api/clinicians/ordersets is not a clinician id.
+        diagnoses,
+        favorites,
         clinicians,
         verification,
         patients,
@@ -74,6 +79,7 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     ):
         app.include_router(module.router, prefix=api_prefix, include_in_schema=False)
     app.include_router(control.router)
+    app.include_router(favorites.control_router)
     app.include_router(prescriptions.control_router)
     app.include_router(embedded_ui.router)
     app.include_router(sso.router, include_in_schema=False)

@@ -8,12 +8,13 @@ statuses listed for it in :data:`ROUTE_ERRORS`: a route without an entry fails t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic.json_schema import models_json_schema
+from starlette.routing import BaseRoute
 
 from api.errors import ErrorPublic, InvalidInputPublic
 from api.routes import (
@@ -108,7 +109,9 @@ def document_errors(schema: dict[str, Any], routes: list[APIRoute]) -> dict[str,
     components.pop("ValidationError", None)
     components.update(definitions.get("$defs", {}))
     for route in routes:
-        statuses = ROUTE_ERRORS[route.endpoint]
+        statuses = ROUTE_ERRORS.get(route.endpoint)
+        if statuses is None:
+            raise LookupError(f"{route.path}: its error statuses are not in ROUTE_ERRORS")
         operations = schema["paths"][route.path_format]
         for method in route.methods or ():
             responses = operations[method.lower()]["responses"]
@@ -122,33 +125,14 @@ def document_errors(schema: dict[str, Any], routes: list[APIRoute]) -> dict[str,
     return schema
 
 
-def _routes(schema: dict[str, Any]) -> list[APIRoute]:
-    """The documented routes of every router whose routes the document holds."""
-    routers = [
-        module.router
-        for module in (
-            health,
-            directory,
-            clients,
-            erx,
-            clinicians,
-            billing,
-            notifications,
-            patients,
-            erx_notifications,
-            pharmacies,
-            allergies,
-            codec,
-        )
-    ]
-    return [
-        route
-        for router in routers
-        for route in router.routes
-        if isinstance(route, APIRoute)
-        and route.include_in_schema
-        and route.path_format in schema["paths"]
-    ]
+def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
+    """Every route of the app, into the routers it includes (which FastAPI may keep whole)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _api_routes(included.routes)
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -157,7 +141,8 @@ def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = FastAPI.openapi(app)
-            app.openapi_schema = document_errors(schema, _routes(schema))
+            routes = [r for r in _api_routes(app.routes) if r.include_in_schema]
+            app.openapi_schema = document_errors(schema, routes)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

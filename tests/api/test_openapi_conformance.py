@@ -30,13 +30,24 @@ from tests.api.test_clinician_journey import Journey
 from tests.api.test_patients import born_years_ago, client_body, put_client, register
 
 # Generated requests per operation: the module stays within a couple of minutes on two cores.
-EXAMPLES = 12
+EXAMPLES = 10
 # The service key with valid and invalid input, then the invited clinician's own member key
 # (its answers include the 403s of routes a member key may not use).
 PASSES = [
     ("service", GenerationMode.POSITIVE),
     ("service", GenerationMode.NEGATIVE),
     ("member", GenerationMode.POSITIVE),
+]
+# Operations on what the test sets up (m_ada invited, c_sam registered) that must answer 200.
+MUST_SUCCEED = [
+    "GET /v1/workspaces/{ws}/members",
+    "GET /v1/workspaces/{ws}/erx",
+    "GET /v1/workspaces/{ws}/erx/clinicians/{member_id}",
+    "GET /v1/workspaces/{ws}/erx/patients/{client_id}",
+    "GET /v1/workspaces/{ws}/erx/patients/{client_id}/medications",
+    "GET /v1/workspaces/{ws}/erx/patients/{client_id}/allergies",
+    "POST /codec/encode",
+    "POST /v1/dosespot/notifications",
 ]
 CHECKS = [
     not_a_server_error,
@@ -123,9 +134,9 @@ async def test_the_api_answers_as_its_openapi_document_says(
     spec = (await j.api.get("/openapi.json")).json()
     failures, answered = await asyncio.to_thread(_fuzz, spec, live_api, j, settings)
     assert not failures, "\n\n".join(failures)
-    # The run reached the routes themselves: every key was accepted, and most operations
-    # answered a success at least once.
+    # The run reached the routes themselves: every key was accepted, and the reads of what
+    # the workspace holds succeeded.
     assert len(answered) == sum(len(ops) for ops in spec["paths"].values())
     assert all(401 not in statuses for statuses in answered.values()), answered
-    succeeded = [label for label, statuses in answered.items() if statuses & {200, 202}]
-    assert len(succeeded) >= len(answered) // 2, answered
+    for label in MUST_SUCCEED:
+        assert 200 in answered[label], (label, answered[label])

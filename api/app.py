@@ -14,6 +14,7 @@ from api.openapi import install_openapi
 from api.routes import (
     allergies,
     billing,
+    catalogue,
     clients,
     clinicians,
     codec,
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         erx_notifications.router,
         pharmacies.router,
         allergies.router,
+        catalogue.router,
         codec.router,
     ):
         app.include_router(router)

@@ -20,6 +20,7 @@ from api.errors import ErrorPublic, InvalidInputPublic
 from api.routes import (
     allergies,
     billing,
+    catalogue,
     clients,
     clinicians,
     codec,
@@ -85,6 +86,16 @@ ROUTE_ERRORS: dict[Callable[..., Any], tuple[int, ...]] = {
     allergies.search_allergens: (*WORKSPACE, 409, *DOSESPOT),
     allergies.patient_allergies: (*WORKSPACE, 409, *DOSESPOT),
     allergies.replace_allergies: (*WORKSPACE, 409, *DOSESPOT),
+    catalogue.search_diagnoses: (*WORKSPACE, 409, *DOSESPOT),
+    catalogue.search_prescribables: (*WORKSPACE, 403, 409, *DOSESPOT),
+    catalogue.add_clinic_favorite: (*WORKSPACE, 403, 409, *DOSESPOT),
+    catalogue.edit_clinic_favorite: (*WORKSPACE, 403, 409, *DOSESPOT),
+    catalogue.add_clinician_favorite: (*WORKSPACE, 403, 409, *DOSESPOT),
+    catalogue.edit_clinician_favorite: (*WORKSPACE, 403, 409, *DOSESPOT),
+    catalogue.delete_clinician_favorite: (*WORKSPACE, 403, 409, *DOSESPOT),
+    catalogue.add_clinician_order_set: (*WORKSPACE, 403, 409, *DOSESPOT),
+    catalogue.edit_clinician_order_set: (*WORKSPACE, 403, 409, *DOSESPOT),
+    catalogue.delete_clinician_order_set: (*WORKSPACE, 403, 409, *DOSESPOT),
     # The DoseSpot shared secret (401); a body that is no notification (422); an event the
     # workflow service did not take is kept and answered 503, so DoseSpot sends it again.
     notifications.receive_notification: (401, 422, 503),

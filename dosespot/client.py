@@ -22,6 +22,7 @@ from typing import Any, Self, TypeVar
 import httpx
 from pydantic import BaseModel
 
+from dosespot import models, protocol
 from dosespot.enums import (
     AllergyStatus,
     DrugStatus,
@@ -779,6 +780,66 @@ class DoseSpotClient:
         if reply.status == 429:
             raise rate_limited(reply, operation=_operation(request))
         return reply
+
+    # Prescriptions written, sent and signed through the API (Full plan)
+
+    async def add_coded_prescription(
+        self, patient_id: int, prescription: models.CodedPrescriptionCreate
+    ) -> int:
+        """A pending (``Entered``) prescription; its id. Not idempotent: DoseSpot makes a
+        second one if retried, so a caller looks for ``non_dosespot_prescription_id`` first."""
+        request = protocol.add_coded_prescription_request(patient_id, prescription)
+        return parse_identifier(await self._call(request), operation=_operation(request))
+
+    async def edit_coded_prescription(
+        self, patient_id: int, prescription_id: int, prescription: models.CodedPrescriptionCreate
+    ) -> None:
+        """Replace a pending prescription's details (DoseSpot marks it ``Edited``)."""
+        request = protocol.edit_coded_prescription_request(
+            patient_id, prescription_id, prescription
+        )
+        parse_response(await self._call(request), operation=_operation(request))
+
+    async def get_prescription(self, patient_id: int, prescription_id: int) -> Prescription:
+        request = protocol.get_prescription_request(patient_id, prescription_id)
+        reply = await self._call(request)
+        return parse_item(reply, Prescription, operation=_operation(request), key="Prescription")
+
+    async def delete_prescriptions(
+        self, patient_id: int, prescription_ids: Iterable[int]
+    ) -> list[models.SendOutcome]:
+        """Delete pending prescriptions; each id answers on its own."""
+        request = protocol.delete_prescriptions_request(patient_id, prescription_ids)
+        return protocol.parse_send_outcomes(
+            await self._call(request), operation=_operation(request)
+        )
+
+    async def send_prescriptions(
+        self, patient_id: int, prescription_ids: Iterable[int]
+    ) -> list[models.SendOutcome]:
+        """Send pending (or failed) prescriptions as this client's user, who must be their
+        prescriber. Each id answers on its own; a refused one carries DoseSpot's words."""
+        request = protocol.send_prescriptions_request(patient_id, prescription_ids)
+        return protocol.parse_send_outcomes(
+            await self._call(request), operation=_operation(request)
+        )
+
+    async def send_epcs_prescriptions(
+        self, patient_id: int, prescription_ids: Iterable[int], *, pin: str, otp: str
+    ) -> list[models.SendOutcome]:
+        """Sign and send controlled-substance prescriptions with the prescriber's PIN and
+        one-time code. Neither is kept or logged here: they exist only in the request body."""
+        request = protocol.send_epcs_request(patient_id, prescription_ids, pin, otp)
+        return protocol.parse_send_outcomes(
+            await self._call(request), operation=_operation(request)
+        )
+
+    async def allergy_interactions(self, patient_id: int) -> list[models.AllergyInteraction]:
+        """DoseSpot's warnings where the patient's allergies meet their medications."""
+        request = protocol.allergy_interactions_request(patient_id)
+        return parse_items(
+            await self._call(request), models.AllergyInteraction, operation=_operation(request)
+        )
 
 
 def _operation(request: Request) -> str:

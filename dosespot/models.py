@@ -1224,3 +1224,48 @@ class OrderSetCreate(DoseSpotRequest):
         str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)
     ] = Field(alias="Title")
     favorites: list[OrderSetEntry] = Field(default_factory=list, alias="Favorites")
+
+
+class CodedPrescriptionCreate(DoseSpotRequest):
+    """Body of ``POST api/patients/{patientId}/prescriptions/coded`` and of its ``PUT``
+    (CodedPrescriptionRequest): a pending prescription of one dispensable drug.
+
+    The bounds are the Swagger's. ``non_dosespot_prescription_id`` carries our own id of
+    the prescription, so a create whose answer was lost is found among the patient's
+    prescriptions instead of written twice.
+    """
+
+    dispensable_drug_id: int = Field(alias="DispensableDrugId", gt=0)
+    quantity: float = Field(alias="Quantity", gt=0)
+    dispense_unit_id: int = Field(alias="DispenseUnitId", gt=0)
+    refills: int = Field(alias="Refills", ge=0, le=99)
+    days_supply: int | None = Field(default=None, alias="DaysSupply", ge=0, le=365)
+    directions: Text = Field(alias="Directions", max_length=1000)
+    pharmacy_id: int | None = Field(default=None, alias="PharmacyId", gt=0)
+    pharmacy_notes: str | None = Field(default=None, alias="PharmacyNotes", max_length=210)
+    no_substitutions: bool = Field(default=False, alias="NoSubstitutions")
+    is_urgent: bool = Field(default=False, alias="IsUrgent")
+    effective_date: date | None = Field(default=None, alias="EffectiveDate")
+    non_dosespot_prescription_id: str | None = Field(
+        default=None, alias="NonDoseSpotPrescriptionId", max_length=35
+    )
+    status: MedicationStatus = Field(default=MedicationStatus.Active, alias="Status")
+
+    def to_body(self) -> dict[str, Any]:
+        body = super().to_body()
+        if self.effective_date is not None:
+            body["EffectiveDate"] = date_at_midnight(self.effective_date)
+        return body
+
+
+class SendOutcome(DoseSpotModel):
+    """One prescription's answer to ``send`` or ``sendEpcs``: DoseSpot answers each item
+    on its own (IdentifierResponse), so one refused item does not fail the others."""
+
+    id: int = Field(alias="Id")
+    accepted: bool
+    description: str | None = None
+
+
+class AllergyInteraction(DoseSpotModel):
+    interaction_message: str = Field(default="", alias="InteractionMessage")

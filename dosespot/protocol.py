@@ -46,6 +46,7 @@ from dosespot.models import (
     ClinicCredentials,
     Clinician,
     ClinicianCreate,
+    CodedPrescriptionCreate,
     FavoriteCreate,
     LegalAgreement,
     NotificationCounts,
@@ -55,6 +56,7 @@ from dosespot.models import (
     PatientCreate,
     PatientInsuranceCreate,
     PharmacyQuery,
+    SendOutcome,
     TfaActivation,
     date_at_midnight,
 )
@@ -1172,6 +1174,117 @@ def clinic_matches(candidate: ClinicCreate, clinic: Clinic) -> bool:
         and bool(_phone_key(candidate.primary_phone))
         and _phone_key(candidate.primary_phone) == _phone_key(clinic.primary_phone)
     )
+
+
+# Prescriptions written, sent and signed through the API (Full plan)
+
+
+def add_coded_prescription_request(
+    patient_id: int, prescription: CodedPrescriptionCreate
+) -> Request:
+    return Request(
+        "POST",
+        f"api/patients/{int(patient_id)}/prescriptions/coded",
+        "api/patients/{patientId}/prescriptions/coded",
+        json=prescription.to_body(),
+    )
+
+
+def edit_coded_prescription_request(
+    patient_id: int, prescription_id: int, prescription: CodedPrescriptionCreate
+) -> Request:
+    return Request(
+        "PUT",
+        f"api/patients/{int(patient_id)}/prescriptions/coded/{int(prescription_id)}",
+        "api/patients/{patientId}/prescriptions/coded/{prescriptionId}",
+        json=prescription.to_body(),
+    )
+
+
+def get_prescription_request(patient_id: int, prescription_id: int) -> Request:
+    return Request(
+        "GET",
+        f"api/patients/{int(patient_id)}/prescriptions/{int(prescription_id)}",
+        "api/patients/{patientId}/prescriptions/{prescriptionId}",
+    )
+
+
+def delete_prescriptions_request(patient_id: int, prescription_ids: Iterable[int]) -> Request:
+    return Request(
+        "DELETE",
+        f"api/patients/{int(patient_id)}/prescriptions",
+        "api/patients/{patientId}/prescriptions",
+        json={"PrescriptionIds": [int(i) for i in prescription_ids]},
+    )
+
+
+def send_prescriptions_request(patient_id: int, prescription_ids: Iterable[int]) -> Request:
+    return Request(
+        "POST",
+        f"api/patients/{int(patient_id)}/prescriptions/send",
+        "api/patients/{patientId}/prescriptions/send",
+        json={"PrescriptionIds": [int(i) for i in prescription_ids]},
+    )
+
+
+def send_epcs_request(
+    patient_id: int, prescription_ids: Iterable[int], pin: str, otp: str
+) -> Request:
+    """``sendEpcs``: the prescriber's PIN and one-time code travel only in this body, which
+    is never logged (``Request.json`` is left out of the request's repr)."""
+    if not (len(pin) == 4 and pin.isascii() and pin.isdigit()):
+        raise ValueError("the PIN is 4 digits")
+    if not (len(otp) == 6 and otp.isascii() and otp.isdigit()):
+        raise ValueError("the one-time code is 6 digits")
+    return Request(
+        "POST",
+        f"api/patients/{int(patient_id)}/prescriptions/sendEpcs",
+        "api/patients/{patientId}/prescriptions/sendEpcs",
+        json={"PrescriptionIds": [int(i) for i in prescription_ids], "Pin": pin, "OTP": otp},
+    )
+
+
+def allergy_interactions_request(patient_id: int) -> Request:
+    return Request(
+        "GET",
+        f"api/patients/{int(patient_id)}/interactions/allergies",
+        "api/patients/{patientId}/interactions/allergies",
+    )
+
+
+def parse_send_outcomes(reply: Reply, *, operation: str) -> list[SendOutcome]:
+    """The array of ``{Id, Result}`` a send answers: each item accepted or refused with
+    DoseSpot's words. An HTTP failure raises as any other call's would."""
+    raise_for_status(reply, operation=operation)
+    body = _json(reply)
+    if isinstance(body, Mapping):
+        # A refusal of the whole request comes back as one envelope.
+        check_result(body, reply, operation=operation)
+        body = [body]
+    if not isinstance(body, list):
+        raise DoseSpotUnexpectedResponse(
+            f"{operation}: response is not a list of results",
+            http_status=reply.status,
+            request_id=reply.request_id,
+        )
+    outcomes = []
+    for item in body:
+        code, description = _result(item)
+        identifier = _as_int(item.get("Id")) if isinstance(item, Mapping) else None
+        if identifier is None:
+            raise DoseSpotUnexpectedResponse(
+                f"{operation}: a result has no Id",
+                http_status=reply.status,
+                request_id=reply.request_id,
+            )
+        outcomes.append(
+            SendOutcome(
+                id=identifier,
+                accepted=(code or RESULT_OK).upper() == RESULT_OK,
+                description=description,
+            )
+        )
+    return outcomes
 
 
 __all__ = [

@@ -17,6 +17,7 @@ from activities.clinicians import ClinicianActivities
 from activities.clinics import ClinicActivities
 from activities.notifications import NotificationActivities
 from activities.patients import PatientActivities
+from activities.renewals import RenewalActivities
 from db.session import create_sessionmaker, engine_from_settings
 from dosespot import DoseSpotClient, DoseSpotCredentials
 from erx.codec import SecretBox
@@ -29,6 +30,7 @@ from workflows.clinician_billing import ClinicianBillingWorkflow
 from workflows.clinician_enrollment import ClinicianEnrollmentWorkflow
 from workflows.identity_proofing import IdentityProofingWorkflow
 from workflows.patient_erx import PatientErxWorkflow
+from workflows.renewal import RenewalRequestWorkflow
 
 WORKFLOWS = [
     ClinicSetupWorkflow,
@@ -36,6 +38,7 @@ WORKFLOWS = [
     IdentityProofingWorkflow,
     ClinicianBillingWorkflow,
     PatientErxWorkflow,
+    RenewalRequestWorkflow,
 ]
 
 
@@ -65,6 +68,7 @@ def build_worker(
     clinics = ClinicActivities(dosespot, sessionmaker, secrets, settings.dosespot_user_id)
     clinicians = ClinicianActivities(dosespot, sessionmaker, secrets, settings.dosespot_user_id)
     patients = PatientActivities(dosespot, sessionmaker, secrets, settings.dosespot_user_id)
+    renewals = RenewalActivities(dosespot, sessionmaker, secrets, settings.dosespot_user_id)
     notifications = NotificationActivities(Mailer.from_settings(settings), sessionmaker, settings)
     billing_control = BillingControlActivities(queue)
     return Worker(
@@ -84,6 +88,9 @@ def build_worker(
             patients.ensure_patient,
             patients.sync_patient,
             patients.record_patient,
+            renewals.renewal_still_pending,
+            renewals.decide_renewal,
+            renewals.record_renewal,
             notifications.send_member_email,
             billing_control.start,
             billing_control.stop,

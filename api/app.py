@@ -25,6 +25,7 @@ from api.routes import (
     notifications,
     patients,
     pharmacies,
+    renewals,
 )
 from db.session import create_sessionmaker, engine_from_settings
 from erx.codec import EncryptionCodec
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         erx_notifications.router,
         pharmacies.router,
         allergies.router,
+        renewals.router,
         catalogue.router,
         codec.router,
     ):

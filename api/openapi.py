@@ -31,6 +31,7 @@ from api.routes import (
     notifications,
     patients,
     pharmacies,
+    renewals,
 )
 
 DESCRIPTIONS = {
@@ -96,6 +97,11 @@ ROUTE_ERRORS: dict[Callable[..., Any], tuple[int, ...]] = {
     catalogue.add_clinician_order_set: (*WORKSPACE, 403, 409, *DOSESPOT),
     catalogue.edit_clinician_order_set: (*WORKSPACE, 403, 409, *DOSESPOT),
     catalogue.delete_clinician_order_set: (*WORKSPACE, 403, 409, *DOSESPOT),
+    renewals.list_renewals: WORKSPACE,
+    renewals.get_renewal: WORKSPACE,
+    renewals.approve_renewal: (*WORKSPACE, 403, 409),
+    renewals.deny_renewal: (*WORKSPACE, 403, 409),
+    renewals.retry_renewal: (*WORKSPACE, 403, 409),
     # The DoseSpot shared secret (401); a body that is no notification (422); an event the
     # workflow service did not take is kept and answered 503, so DoseSpot sends it again.
     notifications.receive_notification: (401, 422, 503),

@@ -218,3 +218,46 @@ class Client(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+
+
+class RenewalRequestRecord(Base):
+    """A pharmacy's renewal (refill) request and where its RenewalRequest workflow stands.
+
+    Written when the request is first seen (``pending``) and by the workflow on every
+    change; the renewal list is served from here.
+    """
+
+    __tablename__ = "renewal_requests"
+    __table_args__ = (
+        Index("ix_renewal_requests_listing", "workspace_id", "state", "requested_at"),
+        Index("ix_renewal_requests_clinician", "dosespot_clinician_id", "state"),
+    )
+
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    # DoseSpot's RefillId.
+    refill_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    state: Mapped[str] = mapped_column(String(32))
+    dosespot_clinic_id: Mapped[int] = mapped_column(BigInteger)
+    dosespot_clinician_id: Mapped[int] = mapped_column(BigInteger)
+    dosespot_patient_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    member_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    client_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    requested_prescription_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    original_prescription_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    pharmacy_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    medication: Mapped[str | None] = mapped_column(Text, nullable=True)
+    schedule: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    controlled: Mapped[bool] = mapped_column(default=False)
+    requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # approve | deny, once the prescriber answered through us.
+    decision: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    decided_by_member_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    refills: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    denial_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    blocked_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )

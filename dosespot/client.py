@@ -70,7 +70,10 @@ from dosespot.models import (
     PharmacyQuery,
     Prescription,
     PrescriptionFavorite,
+    RefillApproval,
+    RefillDenial,
     RefillRequest,
+    RefillRequestDetail,
     SelfReportedMedication,
     Supply,
     SupplyPage,
@@ -90,6 +93,7 @@ from dosespot.protocol import (
     add_patient_insurance_request,
     add_patient_pharmacy_request,
     add_patient_request,
+    approve_refill_request,
     check_request,
     clinic_favorites_request,
     clinic_matches,
@@ -103,6 +107,7 @@ from dosespot.protocol import (
     create_clinician_request,
     delete_clinician_favorites_request,
     delete_clinician_order_set_request,
+    deny_refill_request,
     edit_clinic_favorite_request,
     edit_clinician_favorite_request,
     edit_clinician_order_set_request,
@@ -137,6 +142,7 @@ from dosespot.protocol import (
     patient_allergies_request,
     patient_pharmacies_request,
     patient_prescriptions_request,
+    pending_refills_detailed_request,
     pending_refills_request,
     rate_limited,
     registration_status_request,
@@ -583,6 +589,28 @@ class DoseSpotClient:
             lambda page: pending_refills_request(patient_id=patient_id, clinic=clinic, page=page),
             RefillRequest,
         )
+
+    async def pending_refills_detailed(
+        self, *, patient_id: int | None = None, clinic: RefillClinicScope | str | int | None = None
+    ) -> list[RefillRequestDetail]:
+        """Renewal requests waiting for this client's user with their prescriptions (the
+        drug's name and schedule), all pages."""
+        return await self._all_pages(
+            lambda page: pending_refills_detailed_request(
+                patient_id=patient_id, clinic=clinic, page=page
+            ),
+            RefillRequestDetail,
+        )
+
+    async def approve_refill(self, refill_id: int, approval: RefillApproval) -> None:
+        """Approve a renewal request as this client's user (the prescriber it waits for)."""
+        request = approve_refill_request(refill_id, approval)
+        parse_response(await self._call(request), operation=_operation(request))
+
+    async def deny_refill(self, refill_id: int, denial: RefillDenial) -> None:
+        """Deny a renewal request as this client's user, with one of DoseSpot's reasons."""
+        request = deny_refill_request(refill_id, denial)
+        parse_response(await self._call(request), operation=_operation(request))
 
     async def transmission_errors(
         self, *, clinic: RefillClinicScope | str | int | None = None

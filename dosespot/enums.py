@@ -407,3 +407,30 @@ class RefillClinicScope(DoseSpotEnum):
 
     All = 0
     Current = 1
+
+
+class DenialReason(DoseSpotEnum):
+    """``DenialReason`` of ``POST api/refills/{refillId}/deny``: the Swagger's 18 names.
+
+    The values are DoseSpot's published codes, which are not positional (3, 19 and 20 are
+    not offered; 24-30 belong to CoverMyMeds).
+    """
+
+    DeniedPatientUnknown = 4
+    DeniedPatientNotUnderCare = 5
+    DeniedPatientNoLongerUnderPatientCare = 6
+    DeniedTooSoon = 7
+    DeniedNeverPrescribed = 8
+    DeniedHavePatientContact = 9
+    DeniedRefillInappropriate = 10
+    DeniedAlreadyPickedUp = 11
+    DeniedAlreadyPickedUpPartialFill = 12
+    DeniedNotPickedUp = 13
+    DeniedChangeInappropriate = 14
+    DeniedNeedAppointment = 15
+    DeniedPrescriberNotAssociateWithLocation = 16
+    DeniedNoPriorAuthAttempt = 17
+    DeniedAlreadyHandled = 18
+    DeniedAtPatientRequest = 21
+    DeniedPatientAllergicToRequestMed = 22
+    DeniedMedicationDiscontinued = 23

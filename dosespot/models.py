@@ -30,6 +30,7 @@ from dosespot.enums import (
     AllergyStatus,
     ClinicianRoleType,
     ClinicianSpecialtyType,
+    DenialReason,
     EligibilityInfoType,
     FreeTextType,
     Gender,
@@ -964,6 +965,54 @@ class RefillRequest(DoseSpotModel):
     @property
     def patient_id(self) -> int | None:
         return self.patient.patient_id if self.patient else None
+
+
+class RefillRequestDetail(RefillRequest):
+    """A renewal request with its prescriptions (GetRefillDetailedResponse): the requested
+    one carries the drug's name and schedule (controlled if 2..5)."""
+
+    requested_prescription: Prescription | None = Field(default=None, alias="RequestedPrescription")
+    dispensed_prescription: Prescription | None = Field(default=None, alias="DispensedPrescription")
+    original_prescription: Prescription | None = Field(default=None, alias="OriginalPrescription")
+
+    @property
+    def schedule(self) -> int | None:
+        for prescription in (self.requested_prescription, self.original_prescription):
+            if prescription is not None and prescription.schedule is not None:
+                return prescription.schedule
+        return None
+
+    @property
+    def controlled(self) -> bool:
+        return _controlled(self.schedule)
+
+    @property
+    def display_name(self) -> str | None:
+        for prescription in (self.requested_prescription, self.original_prescription):
+            if prescription is not None and prescription.display_name:
+                return prescription.display_name
+        return None
+
+
+class RefillApproval(DoseSpotRequest):
+    """Body of ``POST api/refills/{refillId}/approve`` (ApproveRefillRequest)."""
+
+    refills: int = Field(alias="Refills", ge=1, le=99)
+    comment: str | None = Field(default=None, alias="Comment", max_length=500)
+    effective_date: date | None = Field(default=None, alias="EffectiveDate")
+
+    def to_body(self) -> dict[str, Any]:
+        body = super().to_body()
+        if self.effective_date is not None:
+            body["EffectiveDate"] = date_at_midnight(self.effective_date)
+        return body
+
+
+class RefillDenial(DoseSpotRequest):
+    """Body of ``POST api/refills/{refillId}/deny`` (DenyRefillRequest)."""
+
+    denial_reason: DenialReason = Field(alias="DenialReason")
+    note: str | None = Field(default=None, alias="Note", max_length=70)
 
 
 class TransmissionError(DoseSpotModel):

@@ -56,6 +56,8 @@ from dosespot.models import (
     PatientCreate,
     PatientInsuranceCreate,
     PharmacyQuery,
+    RefillApproval,
+    RefillDenial,
     SendOutcome,
     TfaActivation,
     date_at_midnight,
@@ -512,6 +514,37 @@ def pending_refills_request(
         params["patientId"] = str(int(patient_id))
     params.update(_page_params(page))
     return Request("GET", "api/refills/pending", "api/refills/pending", params=params)
+
+
+def pending_refills_detailed_request(
+    *,
+    patient_id: int | None = None,
+    clinic: RefillClinicScope | str | int | None = None,
+    page: int = 1,
+) -> Request:
+    """``GET api/refills/pending/detailed``: the requests with their prescriptions."""
+    plain = pending_refills_request(patient_id=patient_id, clinic=clinic, page=page)
+    return Request(
+        "GET", "api/refills/pending/detailed", "api/refills/pending/detailed", params=plain.params
+    )
+
+
+def approve_refill_request(refill_id: int, approval: RefillApproval) -> Request:
+    return Request(
+        "POST",
+        f"api/refills/{int(refill_id)}/approve",
+        "api/refills/{refillId}/approve",
+        json=approval.to_body(),
+    )
+
+
+def deny_refill_request(refill_id: int, denial: RefillDenial) -> Request:
+    return Request(
+        "POST",
+        f"api/refills/{int(refill_id)}/deny",
+        "api/refills/{refillId}/deny",
+        json=denial.to_body(),
+    )
 
 
 def transmission_errors_request(
@@ -1303,6 +1336,7 @@ __all__ = [
     "add_patient_insurance_request",
     "add_patient_pharmacy_request",
     "add_patient_request",
+    "approve_refill_request",
     "check_request",
     "check_result",
     "clinic_favorites_request",
@@ -1317,6 +1351,7 @@ __all__ = [
     "create_clinician_request",
     "delete_clinician_favorites_request",
     "delete_clinician_order_set_request",
+    "deny_refill_request",
     "edit_clinic_favorite_request",
     "edit_clinician_favorite_request",
     "edit_clinician_order_set_request",
@@ -1351,6 +1386,7 @@ __all__ = [
     "patient_allergies_request",
     "patient_pharmacies_request",
     "patient_prescriptions_request",
+    "pending_refills_detailed_request",
     "pending_refills_request",
     "raise_for_status",
     "rate_limited",

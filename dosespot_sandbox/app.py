@@ -26,6 +26,7 @@ from dosespot_sandbox import (
     patients,
     pharmacies,
     prescriptions,
+    refills,
     sso,
     verification,
 )
@@ -76,6 +77,7 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
         pharmacies,
         medications,
         prescriptions,
+        refills,
     ):
         app.include_router(module.router, prefix=api_prefix, include_in_schema=False)
     app.include_router(control.router)

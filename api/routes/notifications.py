@@ -27,7 +27,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, cast
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, BackgroundTasks, Header, Request
 from pydantic import BaseModel
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from api import renewal_service
 from api.auth import Unauthorized
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import Unavailable, Unprocessable
@@ -100,6 +101,7 @@ async def receive_notification(
     session: SessionDep,
     settings: SettingsDep,
     temporal: TemporalDep,
+    background: BackgroundTasks,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> NotificationReceipt:
     """Receive a DoseSpot push notification (``Authorization: Secret <shared secret>``)."""
@@ -113,6 +115,11 @@ async def receive_notification(
     status = await _receive(session, temporal, notification, key, window)
     if status != "duplicate":
         await _keep_counts(session, notification)
+        if notification.counts is not None and notification.clinician_id is not None:
+            # The clinician's queues changed: renewal requests came or went.
+            background.add_task(
+                renewal_service.discover_for_clinician, request.app.state, notification.clinician_id
+            )
     logger.info("dosespot notification %s %s: %s", _loggable(notification), key[:12], status)
     return NotificationReceipt(status=status)
 

@@ -3,6 +3,7 @@
 Runs each workflow through its main paths on a throwaway dev server, with stand-in
 activities, and writes the history to tests/replay/histories/<type>-<NAME>.json.
 Record a new file whenever a workflow changes shape; keep the old ones.
+``... record NAME renewal_request`` records only the types named.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio import activity
@@ -189,7 +191,63 @@ async def record_patient_erx(env: WorkflowEnvironment, name: str) -> None:
     (HISTORIES / f"patient_erx-{name}.json").write_text(history.to_json())
 
 
-async def main(name: str) -> None:
+async def record_renewal_request(env: WorkflowEnvironment, name: str) -> None:
+    from tests.workflows.test_renewal import ScriptedQueue
+    from workflows.renewal import RenewalRequestWorkflow, renewal_workflow_id
+    from workflows.renewal_models import (
+        RenewalDenial,
+        RenewalFacts,
+        RenewalRequestInput,
+    )
+
+    scripted = ScriptedQueue(
+        refusals=[ApplicationError("not now", type="DoseSpotRefused", non_retryable=True)]
+    )
+    queue = f"record-{uuid.uuid4()}"
+    now = await env.get_current_time()
+    facts = RenewalFacts(
+        refill_id=5001,
+        dosespot_clinic_id=77,
+        dosespot_clinician_id=88,
+        dosespot_patient_id=99,
+        member_id="m_ada",
+        client_id="c_1",
+        requested_at=now,
+        expires_at=now + timedelta(days=30),
+    )
+    async with Worker(
+        env.client, task_queue=queue, workflows=WORKFLOWS, activities=scripted.activities()
+    ):
+        handle = await env.client.start_workflow(
+            RenewalRequestWorkflow.run,
+            RenewalRequestInput(workspace_id="ws_recorded", facts=facts),
+            id=renewal_workflow_id("ws_recorded", facts.refill_id),
+            task_queue=queue,
+        )
+        # Still listed when told to look; the denial is refused, then retried.
+        await handle.signal(RenewalRequestWorkflow.refresh)
+        for _ in range(100):
+            if scripted.checks:
+                break
+            await asyncio.sleep(0.1)
+        denial = RenewalDenial(denial_reason="DeniedNeedAppointment", note="Book a visit")
+        await handle.execute_update(RenewalRequestWorkflow.deny, denial)
+        await handle.execute_update(RenewalRequestWorkflow.retry)
+        await handle.result()
+        history = await handle.fetch_history()
+    (HISTORIES / f"renewal_request-{name}.json").write_text(history.to_json())
+
+
+RECORDERS = {
+    "clinic_setup": record_clinic_setup,
+    "clinician_enrollment": record_clinician_enrollment,
+    "patient_erx": record_patient_erx,
+    "renewal_request": record_renewal_request,
+}
+
+
+async def main(name: str, only: list[str]) -> None:
+    """Record every workflow type, or only the ones named (``renewal_request``, ...)."""
     settings = Settings()
     bin_dir = Path(sys.executable).parent
     env = await WorkflowEnvironment.start_local(
@@ -198,12 +256,12 @@ async def main(name: str) -> None:
         search_attributes=SEARCH_ATTRIBUTES,
     )
     try:
-        await record_clinic_setup(env, name)
-        await record_clinician_enrollment(env, name)
-        await record_patient_erx(env, name)
+        for kind, record in RECORDERS.items():
+            if not only or kind in only:
+                await record(env, name)
     finally:
         await env.shutdown()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "v1"))
+    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "v1", sys.argv[2:]))

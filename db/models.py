@@ -261,3 +261,37 @@ class RenewalRequestRecord(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+
+
+class Prescription(Base):
+    """A prescription written through the API: a draft until it is saved in DoseSpot as
+    pending, then whatever DoseSpot says of it (``dosespot_status``) as its Prescription
+    workflow follows it. ``details`` holds the draft as the API took it (JSON)."""
+
+    __tablename__ = "prescriptions"
+
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    rx_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    prescriber_member_id: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    state: Mapped[str] = mapped_column(String(32))
+    details: Mapped[str] = mapped_column(Text)
+    dispensable_drug_id: Mapped[int] = mapped_column(Integer)
+    medication: Mapped[str] = mapped_column(String(300))
+    schedule: Mapped[int] = mapped_column(Integer, default=0)
+    pharmacy_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    dosespot_patient_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    dosespot_prescription_id: Mapped[int | None] = mapped_column(
+        Integer, nullable=True, index=True
+    )
+    dosespot_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    status_details: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    blocked_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from activities.dosespot_access import clinic_key
 from api.auth import Principal, Role
 from api.catalogue_schemas import (
     CatalogueSearch,
@@ -47,7 +49,7 @@ from api.dosespot_calls import ClinicAccess, DoseSpotDep, dosespot_errors, works
 from api.errors import Conflict, NotFound, Unprocessable
 from api.routes.pharmacies import PageInfo
 from api.schemas import PathId
-from db.models import ClinicianEnrollment
+from db.models import ClinicianEnrollment, ClinicRegistration
 from dosespot import DoseSpotClient, DoseSpotCredentials
 from dosespot.errors import DoseSpotNotFound, DoseSpotRefused
 from dosespot.models import (
@@ -63,7 +65,9 @@ from dosespot.models import (
     PrescriptionDiagnosisIds,
     PrescriptionFavorite,
 )
+from erx.codec import SecretBox
 from erx.settings import Settings
+from workflows.models import ClinicianStatus, ClinicStatus
 
 router = APIRouter(prefix="/v1/workspaces/{ws}/erx", tags=["prescribing catalogue"])
 logger = logging.getLogger("api.catalogue")
@@ -96,7 +100,8 @@ class ClinicianAccess:
 async def clinician_access(
     session: AsyncSession, settings: Settings, ws: str, member_id: str
 ) -> ClinicianAccess:
-    """The member's DoseSpot user (409 until DoseSpot has registered them)."""
+    """The member's DoseSpot user in their default location's clinic (409 until DoseSpot
+    has registered them)."""
     clinic = await workspace_clinic(session, settings, ws)
     enrollment = await session.get(ClinicianEnrollment, (ws, member_id))
     if (
@@ -109,7 +114,31 @@ async def clinician_access(
             state=enrollment.state if enrollment else "not_invited",
             allowed_actions=[],
         )
-    return ClinicianAccess(clinic, member_id, enrollment.dosespot_clinician_id)
+    home = await _default_clinic(session, settings, ws, enrollment)
+    return ClinicianAccess(home or clinic, member_id, enrollment.dosespot_clinician_id)
+
+
+async def _default_clinic(
+    session: AsyncSession, settings: Settings, ws: str, enrollment: ClinicianEnrollment
+) -> ClinicAccess | None:
+    """The registered clinic of the clinician's default location, as their enrollment last
+    reported it; None when the read model does not say."""
+    if enrollment.status_json is None:
+        return None
+    clinic_id = ClinicianStatus.model_validate_json(enrollment.status_json).dosespot_clinic_id
+    if clinic_id is None:
+        return None
+    registration = await session.scalar(
+        select(ClinicRegistration).where(
+            ClinicRegistration.workspace_id == ws,
+            ClinicRegistration.dosespot_clinic_id == clinic_id,
+            ClinicRegistration.status == ClinicStatus.registered.value,
+        )
+    )
+    if registration is None:
+        return None
+    key = clinic_key(registration, SecretBox(settings.codec_keys, settings.codec_active_key_id))
+    return None if key is None else ClinicAccess(ws, clinic_id, key)
 
 
 def _whose(principal: Principal, named: str | None) -> str:

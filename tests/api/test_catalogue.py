@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from db.models import ClinicRegistration
-from tests.api.test_clinician_journey import Journey, valid_npi
+from tests.api.test_clinician_journey import Journey, enrollment_form, valid_npi
 from tests.api.test_pharmacies_allergies import assert_invalid, sandbox_calls
+from tests.api.test_setup import unique_location
 
 AMOXICILLIN_500, OXYCODONE_5 = 4002, 4020
 ALCOHOL_SWABS = 6001
@@ -411,3 +412,47 @@ async def test_another_workspace_sees_none_of_it(journey: Journey, api: httpx.As
     ):
         resp = await api.request(method, path, headers=j.headers())
         assert resp.status_code == 404, resp.text
+
+
+async def test_a_clinician_acts_in_their_default_locations_clinic(journey: Journey) -> None:
+    """A workspace with two clinics: a clinician enrolled at the second reads and writes
+    there (DoseSpot knows them only in that clinic), and sees that clinic's order sets."""
+    j = journey
+    await j.register_clinic()
+    first = await clinic_id(j)
+    resp = await j.api.post(
+        f"{j.base}/erx/setup", json={"location": unique_location("loc-two")}, headers=j.headers()
+    )
+    assert resp.status_code == 200 and resp.json()["status"] == "registered", resp.text
+    async with j.sessionmaker() as session:
+        second = await session.scalar(
+            select(ClinicRegistration.dosespot_clinic_id).where(
+                ClinicRegistration.workspace_id == j.ws.id,
+                ClinicRegistration.location_id == "loc-two",
+            )
+        )
+    assert second is not None and second != first
+    await j.invite("m_ada")
+    npi = valid_npi()
+    await j.scenario(npi, confirmation_delay_seconds=0.2)
+    form = enrollment_form(npi, locations=[{"location_id": "loc-two", "is_default": True}])
+    resp = await j.api.put(
+        f"{j.base}/erx/clinicians/m_ada/enrollment", json=form, headers=j.headers()
+    )
+    assert resp.status_code == 200 and resp.json()["status"] == "confirmed", resp.text
+
+    resp = await j.api.post(
+        f"{j.base}/erx/favorites/clinicians/m_ada",
+        json=favorite(SWABS, dispense_unit_id=EACH),
+        headers=j.headers("member"),
+    )
+    assert resp.status_code == 201, resp.text
+    for clinic, title in ((first, "First clinic's set"), (second, "Second clinic's set")):
+        made = await j.sandbox.post(
+            f"/_sandbox/clinics/{clinic}/order-sets", json={"title": title, "favorite_ids": []}
+        )
+        assert made.status_code == 200, made.text
+    listed = await tab(j, "member", tab="order_sets")
+    assert [s["title"] for s in listed["order_sets"]] == ["Second clinic's set"]
+    own = await tab(j, "member", tab="clinician_favorites")
+    assert [i["ids"]["supply_id"] for i in own["items"]] == [ALCOHOL_SWABS]

@@ -265,7 +265,9 @@ async def test_renewals_approved_denied_and_answered_in_dosespot(
     ]
 
 
-async def test_a_controlled_substance_renewal_needs_epcs(journey: Journey) -> None:
+async def test_a_controlled_substance_renewal_needs_epcs(
+    journey: Journey, settings: Settings, dosespot: DoseSpotClient
+) -> None:
     j = journey
     await j.register_clinic()
     await j.add_member("m_grace", "Grace", "Hopper")
@@ -309,6 +311,22 @@ async def test_a_controlled_substance_renewal_needs_epcs(journey: Journey) -> No
     assert refused.status_code == 403 and refused.json()["detail"] == NO_EPCS
     held = await in_dosespot(j, patient)
     assert held[refill]["State"] == "Pending"
+
+    # DoseSpot itself: another prescriber may not answer it, nor date it in the past.
+    grace = await as_clinician(j, settings, dosespot, (await j.clinician_ids())["m_grace"])
+    status, body = await raw(grace, approve_refill_request(refill, RefillApproval(refills=1)))
+    assert status == 200 and body["Result"] == {
+        "ResultCode": "ERROR",
+        "ResultDescription": "User is not authorized to respond to this refill request.",
+    }
+    as_ada = await as_clinician(j, settings, dosespot, ada)
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    status, body = await raw(
+        as_ada,
+        approve_refill_request(refill, RefillApproval(refills=1, effective_date=yesterday)),
+    )
+    assert status == 200
+    assert body["Result"]["ResultDescription"] == "The effective date cannot be in the past."
 
     approvals = f"{j.base}/erx/clinicians/m_ada/epcs-approvals"
     assert (await j.api.post(approvals, headers=j.headers("admin"))).status_code == 200

@@ -354,3 +354,72 @@ async def test_a_controlled_substance_renewal_needs_epcs(
         ("m_ada", None, "refused", NO_EPCS),
         ("m_ada", "m_ada", "refused", NO_EPCS),
     ]
+
+
+async def test_a_refused_answer_blocks_until_retried_and_a_lost_reply_is_not_sent_twice(
+    journey: Journey,
+) -> None:
+    j = journey
+    clinician, patient = await prescribing_patient(j)
+    (sertraline,) = await prescribe(
+        j, patient, clinician, items=[{"medication": "sertraline 50 mg", "quantity": 30}]
+    )
+    await settle(j, sertraline)
+    refused_once = await ask_for_renewal(j, patient, prescription_id=sertraline)
+    reply_lost = await ask_for_renewal(j, patient, prescription_id=sertraline)
+    assert (await renewals(j))["count"] == 2
+    faults = {
+        "rules": [
+            {
+                "method": "POST",
+                "path": f"api/refills/{refused_once}/approve",
+                "kind": "result_error",
+                "description": "The pharmacy could not be reached.",
+                "times": 1,
+            },
+            {
+                # DoseSpot approves, but its answer never arrives: the client times out.
+                "method": "POST",
+                "path": f"api/refills/{reply_lost}/approve",
+                "kind": "timeout_after_commit",
+                "delay_seconds": 5,
+                "times": 1,
+            },
+        ]
+    }
+    assert (await j.sandbox.put("/_sandbox/faults", json=faults)).status_code == 200
+    try:
+        resp = await j.api.post(
+            f"{j.base}/erx/renewals/{refused_once}/approve",
+            json={"refills": 1},
+            headers=j.headers(),
+        )
+        assert resp.status_code == 200, resp.text
+        answer = resp.json()
+        assert answer["status"] == "blocked"
+        blocked = answer["renewal"]
+        assert blocked["state"] == "blocked"
+        assert blocked["blocked_reason"] == "dosespot_refused"
+        assert blocked["message"].endswith(": The pharmacy could not be reached.")
+        assert blocked["allowed_actions"] == ["approve", "deny", "retry"]
+        assert (await in_dosespot(j, patient))[refused_once]["State"] == "Pending"
+        retried = await j.api.post(
+            f"{j.base}/erx/renewals/{refused_once}/retry", headers=j.headers("admin")
+        )
+        assert retried.status_code == 200, retried.text
+        assert retried.json()["status"] == "approved"
+        assert (await in_dosespot(j, patient))[refused_once]["State"] == "Approved"
+
+        resp = await j.api.post(
+            f"{j.base}/erx/renewals/{reply_lost}/approve",
+            json={"refills": 3},
+            headers=j.headers(),
+        )
+        assert resp.status_code == 200, resp.text
+        # The retried call found the request closed: by our first attempt, so approved.
+        assert resp.json()["status"] == "approved"
+        held = await in_dosespot(j, patient)
+        assert held[reply_lost]["State"] == "Approved"
+        assert held[reply_lost]["Response"] == {"Approved": True, "Refills": 3}
+    finally:
+        await j.sandbox.delete("/_sandbox/faults")

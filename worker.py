@@ -17,6 +17,7 @@ from activities.clinicians import ClinicianActivities
 from activities.clinics import ClinicActivities
 from activities.notifications import NotificationActivities
 from activities.patients import PatientActivities
+from activities.prescriptions import PrescriptionActivities
 from activities.renewals import RenewalActivities
 from db.session import create_sessionmaker, engine_from_settings
 from dosespot import DoseSpotClient, DoseSpotCredentials
@@ -30,6 +31,7 @@ from workflows.clinician_billing import ClinicianBillingWorkflow
 from workflows.clinician_enrollment import ClinicianEnrollmentWorkflow
 from workflows.identity_proofing import IdentityProofingWorkflow
 from workflows.patient_erx import PatientErxWorkflow
+from workflows.prescription import PrescriptionWorkflow
 from workflows.renewal import RenewalRequestWorkflow
 
 WORKFLOWS = [
@@ -38,6 +40,7 @@ WORKFLOWS = [
     IdentityProofingWorkflow,
     ClinicianBillingWorkflow,
     PatientErxWorkflow,
+    PrescriptionWorkflow,
     RenewalRequestWorkflow,
 ]
 
@@ -68,6 +71,9 @@ def build_worker(
     clinics = ClinicActivities(dosespot, sessionmaker, secrets, settings.dosespot_user_id)
     clinicians = ClinicianActivities(dosespot, sessionmaker, secrets, settings.dosespot_user_id)
     patients = PatientActivities(dosespot, sessionmaker, secrets, settings.dosespot_user_id)
+    prescriptions = PrescriptionActivities(
+        dosespot, sessionmaker, secrets, settings.dosespot_user_id
+    )
     renewals = RenewalActivities(dosespot, sessionmaker, secrets, settings.dosespot_user_id)
     notifications = NotificationActivities(Mailer.from_settings(settings), sessionmaker, settings)
     billing_control = BillingControlActivities(queue)
@@ -88,6 +94,11 @@ def build_worker(
             patients.ensure_patient,
             patients.sync_patient,
             patients.record_patient,
+            prescriptions.save_prescription,
+            prescriptions.send_prescription,
+            prescriptions.prescription_status,
+            prescriptions.cancel_prescription,
+            prescriptions.record_prescription,
             renewals.renewal_still_pending,
             renewals.decide_renewal,
             renewals.record_renewal,

@@ -11,6 +11,7 @@ from temporalio.client import Client
 
 from api.errors import install_error_handlers
 from api.openapi import install_openapi
+from api.prescription_service import EpcsSigningWorker
 from api.routes import (
     allergies,
     billing,
@@ -25,6 +26,7 @@ from api.routes import (
     notifications,
     patients,
     pharmacies,
+    prescriptions,
     renewals,
 )
 from db.session import create_sessionmaker, engine_from_settings
@@ -47,9 +49,15 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         app.state.temporal = temporal or await connect(settings)
         app.state.codec = EncryptionCodec(settings.codec_keys, settings.codec_active_key_id)
         app.state.dosespot = dosespot_client(settings)
+        # Controlled-substance sends are signed here, where the PIN and code are held.
+        epcs = EpcsSigningWorker.start(
+            app.state.temporal, settings, app.state.sessionmaker, app.state.dosespot
+        )
+        app.state.epcs_vault, app.state.epcs_task_queue = epcs.vault, epcs.task_queue
         try:
             yield
         finally:
+            await epcs.stop()
             await app.state.dosespot.aclose()
             await engine.dispose()
 
@@ -80,6 +88,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         erx_notifications.router,
         pharmacies.router,
         allergies.router,
+        prescriptions.router,
         renewals.router,
         catalogue.router,
         codec.router,

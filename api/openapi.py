@@ -31,6 +31,7 @@ from api.routes import (
     notifications,
     patients,
     pharmacies,
+    prescriptions,
     renewals,
 )
 
@@ -102,6 +103,17 @@ ROUTE_ERRORS: dict[Callable[..., Any], tuple[int, ...]] = {
     renewals.approve_renewal: (*WORKSPACE, 403, 409),
     renewals.deny_renewal: (*WORKSPACE, 403, 409),
     renewals.retry_renewal: (*WORKSPACE, 403, 409),
+    prescriptions.draft_prescriptions: (*WORKSPACE, 409, *DOSESPOT),
+    prescriptions.list_prescriptions: WORKSPACE,
+    prescriptions.dose_calculation: WORKSPACE,
+    prescriptions.review_prescription: (*WORKSPACE, 409, *DOSESPOT),
+    prescriptions.edit_prescription: (*WORKSPACE, 409, *DOSESPOT),
+    prescriptions.cancel_prescription: (*WORKSPACE, 409),
+    prescriptions.save_prescription: (*WORKSPACE, 409),
+    # Only the prescriber sends (403), and a controlled substance only with EPCS access
+    # (403, audited); a prescription DoseSpot already took, or refused, answers 409.
+    prescriptions.send_prescription: (*WORKSPACE, 403, 409),
+    prescriptions.retry_prescription: (*WORKSPACE, 409),
     # The DoseSpot shared secret (401); a body that is no notification (422); an event the
     # workflow service did not take is kept and answered 503, so DoseSpot sends it again.
     notifications.receive_notification: (401, 422, 503),

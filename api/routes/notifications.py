@@ -42,6 +42,7 @@ from api.errors import Unavailable, Unprocessable
 from db.counts import record_counts
 from db.inbox import DoseSpotInboxEntry
 from db.models import ClinicianEnrollment, utcnow
+from db.models import Prescription as PrescriptionRow
 from db.patients import PatientRegistration
 from dosespot.notifications import (
     MalformedNotification,
@@ -53,6 +54,7 @@ from erx.settings import Settings
 from workflows.clinician_enrollment import clinician_workflow_id
 from workflows.models import DoseSpotEvent
 from workflows.patient_erx import patient_workflow_id
+from workflows.prescription import prescription_workflow_id
 
 logger = logging.getLogger("api.notifications")
 
@@ -277,9 +279,22 @@ def _aware(moment: datetime) -> datetime:
 async def _owner(session: AsyncSession, notification: PushNotification) -> str | None:
     """The workflow that owns the event's DoseSpot id, if there is one.
 
-    An event naming a patient belongs to that patient's PatientErx; other clinician
-    events to the clinician's ClinicianEnrollment.
+    A PrescriptionResult of a prescription written through the API, while its Prescription
+    workflow follows it, belongs to that workflow; an event naming a patient to that
+    patient's PatientErx; other clinician events to the clinician's ClinicianEnrollment.
     """
+    if notification.event_type == "PrescriptionResult" and notification.prescription_id:
+        prescription = (
+            await session.execute(
+                select(PrescriptionRow.workspace_id, PrescriptionRow.rx_id).where(
+                    PrescriptionRow.dosespot_prescription_id == notification.prescription_id,
+                    PrescriptionRow.state.not_in(("sent", "cancelled", "draft")),
+                )
+            )
+        ).first()
+        if prescription is not None:
+            # Written through the API and still followed: its Prescription workflow.
+            return prescription_workflow_id(prescription.workspace_id, prescription.rx_id)
     if notification.patient_id is not None:
         patient = (
             await session.execute(

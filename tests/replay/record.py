@@ -238,11 +238,56 @@ async def record_renewal_request(env: WorkflowEnvironment, name: str) -> None:
     (HISTORIES / f"renewal_request-{name}.json").write_text(history.to_json())
 
 
+async def record_prescription(env: WorkflowEnvironment, name: str) -> None:
+    """Saved, a send refused, sent, a push (eRxSent) and a poll (PharmacyVerified), done."""
+    from tests.workflows.test_prescription import ScriptedDoseSpot
+    from workflows.prescription import PrescriptionWorkflow, prescription_workflow_id
+    from workflows.prescription_models import (
+        PrescriptionInput,
+        PrescriptionTimings,
+        SendRequest,
+    )
+
+    scripted = ScriptedDoseSpot(
+        statuses=["eRxSent", "PharmacyVerified"], refusals=["The pharmacy is closed."]
+    )
+    queue = f"record-{uuid.uuid4()}"
+    async with Worker(
+        env.client, task_queue=queue, workflows=WORKFLOWS, activities=scripted.activities()
+    ):
+        handle = await env.client.start_workflow(
+            PrescriptionWorkflow.run,
+            PrescriptionInput(
+                workspace_id="ws_recorded",
+                rx_id="rx_recorded",
+                timings=PrescriptionTimings(poll_seconds=0.5, poll_max_seconds=1.0),
+            ),
+            id=prescription_workflow_id("ws_recorded", "rx_recorded"),
+            task_queue=queue,
+        )
+        await handle.execute_update(PrescriptionWorkflow.save)
+        await handle.execute_update(PrescriptionWorkflow.send, SendRequest())
+        await handle.execute_update(PrescriptionWorkflow.send, SendRequest())
+        await handle.signal(
+            PrescriptionWorkflow.dosespot_event,
+            DoseSpotEvent(
+                event_type="PrescriptionResult",
+                clinician_id=3,
+                data={"PrescriptionId": 44, "PrescriptionStatus": 4},
+                received_at="2026-11-27T10:00:00+00:00",
+            ),
+        )
+        await handle.result()
+        history = await handle.fetch_history()
+    (HISTORIES / f"prescription-{name}.json").write_text(history.to_json())
+
+
 RECORDERS = {
     "clinic_setup": record_clinic_setup,
     "clinician_enrollment": record_clinician_enrollment,
     "patient_erx": record_patient_erx,
     "renewal_request": record_renewal_request,
+    "prescription": record_prescription,
 }
 
 

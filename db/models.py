@@ -282,9 +282,7 @@ class Prescription(Base):
     schedule: Mapped[int] = mapped_column(Integer, default=0)
     pharmacy_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     dosespot_patient_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    dosespot_prescription_id: Mapped[int | None] = mapped_column(
-        Integer, nullable=True, index=True
-    )
+    dosespot_prescription_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     dosespot_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
     status_details: Mapped[str | None] = mapped_column(Text, nullable=True)
     status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -42,7 +42,7 @@ from db.models import ClinicianEnrollment
 from db.models import Prescription as PrescriptionRow
 from db.patients import PatientRegistration
 from dosespot import DoseSpotClient
-from dosespot.models import CodedPrescriptionCreate
+from dosespot.models import CodedPrescriptionCreate, PrescriptionDiagnosisIds
 from erx.codec import SecretBox
 from workflows.failures import DomainFailure
 from workflows.prescription_models import (
@@ -109,6 +109,7 @@ class EpcsVault:
 def coded_body(row: PrescriptionRow) -> CodedPrescriptionCreate:
     details: dict[str, Any] = json.loads(row.details)
     effective = details.get("effective_date")
+    ids: list[int] = details.get("diagnosis_ids") or []
     return CodedPrescriptionCreate(
         dispensable_drug_id=row.dispensable_drug_id,
         quantity=float(details["dispense_quantity"]),
@@ -122,6 +123,11 @@ def coded_body(row: PrescriptionRow) -> CodedPrescriptionCreate:
         is_urgent=bool(details.get("urgent")),
         effective_date=date.fromisoformat(effective) if effective else None,
         non_dosespot_prescription_id=row.rx_id,
+        first_prescription_diagnosis=PrescriptionDiagnosisIds(
+            primary_diagnosis_id=ids[0], secondary_diagnosis_id=ids[1] if len(ids) > 1 else None
+        )
+        if ids
+        else None,
     )
 
 

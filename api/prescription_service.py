@@ -136,6 +136,22 @@ def check_item(item: PrescriptionItem, field: str) -> dict[str, Any]:
     }
 
 
+async def diagnosis_ids(dosespot: DoseSpotClient, codes: list[str], field: str) -> list[int]:
+    """DoseSpot's diagnosis id of each ICD-10 code (422 for a code DoseSpot does not know)."""
+    ids = []
+    for code in codes:
+        found = await dosespot.search_diagnoses(code)
+        exact = [
+            d.diagnosis_id
+            for d in found.items
+            if d.diagnosis_id and (d.diagnosis_code or "").upper() == code
+        ]
+        if not exact:
+            raise Unprocessable(field, f"{code} is not an ICD-10 code DoseSpot knows")
+        ids.append(exact[0])
+    return ids
+
+
 async def default_pharmacy(dosespot: DoseSpotClient, patient_id: int) -> int | None:
     for pharmacy in await dosespot.patient_pharmacies(patient_id):
         if getattr(pharmacy, "is_default", False):
@@ -160,6 +176,10 @@ async def create_drafts(
     pharmacy = None
     if any(item.pharmacy_id is None for item in items):
         pharmacy = await default_pharmacy(dosespot, access.patient_id)
+    for n, (item, detail) in enumerate(zip(items, details, strict=True)):
+        detail["diagnosis_ids"] = await diagnosis_ids(
+            dosespot, item.diagnosis_codes, f"items.{n}.diagnosis_codes"
+        )
     rows = []
     for item, detail, drug in zip(items, details, drugs, strict=True):
         row = PrescriptionRow(
@@ -190,7 +210,9 @@ async def draft_row(session: AsyncSession, ws: str, client_id: str, rx_id: str) 
     return row
 
 
-def edit_draft(row: PrescriptionRow, item: PrescriptionItem, pharmacy: int | None) -> None:
+def edit_draft(
+    row: PrescriptionRow, item: PrescriptionItem, pharmacy: int | None, ids: list[int]
+) -> None:
     if row.state != DRAFT:
         raise Conflict(
             f"only a draft can be edited; this prescription is {row.state}",
@@ -201,7 +223,7 @@ def edit_draft(row: PrescriptionRow, item: PrescriptionItem, pharmacy: int | Non
         raise Unprocessable(
             "dispensable_drug_id", "a draft keeps its medication: cancel it and draft another"
         )
-    row.details = json.dumps(check_item(item, "body"))
+    row.details = json.dumps(check_item(item, "body") | {"diagnosis_ids": ids})
     row.pharmacy_id = item.pharmacy_id or pharmacy
     row.revision += 1
 

@@ -1298,6 +1298,10 @@ class CodedPrescriptionCreate(DoseSpotRequest):
     non_dosespot_prescription_id: str | None = Field(
         default=None, alias="NonDoseSpotPrescriptionId", max_length=35
     )
+    # The primary and secondary ICD-10 diagnoses, by DoseSpot's diagnosis ids.
+    first_prescription_diagnosis: PrescriptionDiagnosisIds | None = Field(
+        default=None, alias="FirstPrescriptionDiagnosis"
+    )
     status: MedicationStatus = Field(default=MedicationStatus.Active, alias="Status")
 
     def to_body(self) -> dict[str, Any]:

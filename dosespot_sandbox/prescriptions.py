@@ -32,6 +32,7 @@ from dosespot_sandbox import envelope
 from dosespot_sandbox.auth import SandboxDep, Session, SessionDep
 from dosespot_sandbox.body import read_body
 from dosespot_sandbox.catalogue import MEDICATIONS, MEDICATIONS_BY_ROUTED, PHARMACIES
+from dosespot_sandbox.diagnoses import diagnosis_detail
 from dosespot_sandbox.enums import (
     CLINIC_SCOPE,
     MEDICATION_STATUS,
@@ -537,13 +538,15 @@ PRESCRIBING_ROLES = {"PrescribingClinician"}
 
 
 def _diagnosis(ids: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The prescription's Diagnosis pair, each with its code and description."""
     if not ids:
         return None
-    return {
-        key: {"DiagnosisId": ids[f"{key}Id"]}
+    found = {
+        key: diagnosis_detail(ids[f"{key}Id"]) or {"DiagnosisId": ids[f"{key}Id"]}
         for key in ("PrimaryDiagnosis", "SecondaryDiagnosis")
         if ids.get(f"{key}Id") is not None
-    } or None
+    }
+    return found or None
 
 
 def _coded_refusal(fields: dict[str, Any]) -> str | None:

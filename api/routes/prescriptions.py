@@ -134,13 +134,13 @@ async def edit_prescription(
     """Replace a draft's details (its medication stays)."""
     principal.require_workspace(ws)
     row = await svc.draft_row(session, ws, client_id, rx_id)
-    svc.edit_draft(row, body, row.pharmacy_id)
-    if body.pharmacy_id is None:
-        access = await patient_access(session, settings, ws, client_id)
-        with dosespot_errors("default pharmacy", ws):
-            row.pharmacy_id = await svc.default_pharmacy(
-                access.clinic.client(dosespot, settings), access.patient_id
-            )
+    svc.check_item(body, "body")
+    access = await patient_access(session, settings, ws, client_id)
+    client = access.clinic.client(dosespot, settings)
+    with dosespot_errors("edit prescription", ws):
+        ids = await svc.diagnosis_ids(client, body.diagnosis_codes, "diagnosis_codes")
+        pharmacy = body.pharmacy_id or await svc.default_pharmacy(client, access.patient_id)
+    svc.edit_draft(row, body, pharmacy, ids)
     shown = svc.public(row)
     await session.commit()
     return shown

@@ -112,7 +112,7 @@ async def test_drafts_review_edit_cancel_and_bad_input(journey: Journey) -> None
 
     edited = await j.api.put(
         f"{rx_base(j)}/{amoxicillin['rx_id']}",
-        json=item(dispense_quantity=28, refills=2, diagnosis_codes=["J02.9", "R50.9"]),
+        json=item(dispense_quantity=28, refills=2, diagnosis_codes=["J02.9", "J06.9"]),
         headers=j.headers(),
     )
     assert edited.status_code == 200, edited.text
@@ -163,6 +163,16 @@ async def test_drafts_review_edit_cancel_and_bad_input(journey: Journey) -> None
     ]
     assert pending["Quantity"] == "28" and pending["PharmacyNotes"] == "Call when ready"
     assert pending["NonDoseSpotPrescriptionId"] == amoxicillin["rx_id"]
+    diagnosis = pending["FirstPrescriptionDiagnosis"]
+    assert diagnosis["PrimaryDiagnosis"]["DiagnosisCode"] == "J02.9"
+    assert diagnosis["SecondaryDiagnosis"]["DiagnosisCode"] == "J06.9"
+    unknown = await j.api.post(
+        rx_base(j),
+        json={"prescriber_member_id": "m_ada", "items": [item(diagnosis_codes=["J99.9"])]},
+        headers=j.headers(),
+    )
+    assert unknown.status_code == 422, unknown.text
+    assert unknown.json()["errors"][0]["field"] == "items.0.diagnosis_codes"
 
 
 async def test_send_reaches_pharmacy_verified_and_a_second_send_is_409(journey: Journey) -> None:

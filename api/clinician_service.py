@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
@@ -14,7 +15,7 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import Conflict, DomainError, NotFound
+from api.errors import Conflict, DomainError, NotFound, Unavailable
 from erx.settings import Settings
 from erx.temporal import update_result_within
 from workflows.clinician_enrollment import (
@@ -96,7 +97,20 @@ async def call(awaitable: Awaitable[T]) -> T:
             ) from err
         if err.status == RPCStatusCode.NOT_FOUND:
             raise NotFound("this member has not been invited to eRx") from err
+        if not_ready(err):
+            raise Unavailable(
+                "the clinician's workflow is catching up and took nothing; try again shortly"
+            ) from err
         raise
+
+
+def not_ready(err: RPCError) -> bool:
+    """The server refused an update because the workflow's last task failed or timed out
+    (it retries that task by itself); the update was not taken."""
+    return err.status == RPCStatusCode.FAILED_PRECONDITION and (
+        "WorkflowNotReadyFailure" in repr(err.raw_grpc_status)
+        or "unable to perform workflow execution update" in str(err).lower()
+    )
 
 
 async def status(client: Client, workspace_id: str, member_id: str) -> ClinicianStatus:
@@ -107,11 +121,30 @@ async def status(client: Client, workspace_id: str, member_id: str) -> Clinician
 async def update_with_wait(
     handle: WorkflowHandle[Any, Any], update: Any, arg: Any, wait: float
 ) -> Any | None:
-    """Send an update; its result if it finishes within ``wait`` seconds, else None."""
-    update_handle = await call(
-        handle.start_update(update, arg, wait_for_stage=WorkflowUpdateStage.ACCEPTED)
-    )
-    return await call(update_result_within(update_handle, wait))
+    """Send an update; its result if it finishes within ``wait`` seconds, else None.
+
+    A workflow that is not ready to take it (its last task failed or timed out, and the
+    server is retrying that task) is asked again within the same ``wait``.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    delay = 0.2
+    while True:
+        try:
+            update_handle = await handle.start_update(
+                update, arg, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+            )
+            break
+        except RPCError as err:
+            if not not_ready(err) or loop.time() + delay >= deadline:
+                await call(_raise(err))
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 2.0)
+    return await call(update_result_within(update_handle, max(deadline - loop.time(), 0.1)))
+
+
+async def _raise(err: BaseException) -> None:
+    raise err
 
 
 async def require_controlled_substance_permission(

@@ -98,6 +98,7 @@ class ClinicianBillingWorkflow:
         self._reactivated_at = input.reactivated_at
         self._price = input.price
         self._last_error = input.last_error
+        self._recorded_status: BillingState | None = None
         self._retry_requested = False
         self._woken = False
 
@@ -143,7 +144,9 @@ class ClinicianBillingWorkflow:
         return BillingStatus(
             workspace_id=self._workspace_id,
             member_id=self._member_id,
-            status=self._status,
+            # What the read model shows once written: a reader who saw this status never
+            # reads an older one from the database after it.
+            status=self._recorded_status or self._status,
             anchor=self._anchor,
             next_charge_date=self._next_charge_date,
             periods_billed=self._periods_billed,
@@ -260,12 +263,13 @@ class ClinicianBillingWorkflow:
         self._publish()
 
     async def _record(self) -> None:
+        status = self._status
         await workflow.execute_activity(
             "record_billing",
             BillingRecord(
                 workspace_id=self._workspace_id,
                 member_id=self._member_id,
-                status=self._status,
+                status=status,
                 anchor=self._anchor,
                 next_charge_date=self._next_charge_date,
                 periods_billed=self._periods_billed,
@@ -276,6 +280,7 @@ class ClinicianBillingWorkflow:
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=READ_MODEL_RETRY,
         )
+        self._recorded_status = status
 
     # Helpers -------------------------------------------------------------------
 

@@ -123,6 +123,8 @@ INTERRUPTIBLE_CALLS_PATCH = "interruptible-calls"
 # row and a signal to the clinic each time); later runs publish whatever changed in the
 # status, before an update answers, and tell the clinic only when its step may change.
 PUBLISH_STATUS_PATCH = "publish-status-changes"
+# Earlier runs could end while an update's handler was still finishing.
+HANDLERS_FINISH_PATCH = "handlers-finish-before-end"
 # Deactivation's steps, each done once.
 REVOKE_AUDIT = "revoke_audit"
 STOP_BILLING = "stop_billing"
@@ -203,6 +205,9 @@ class ClinicianEnrollmentWorkflow:
         while True:
             if self._deactivating:
                 if await self._deactivate():
+                    if workflow.patched(HANDLERS_FINISH_PATCH):
+                        # The deactivate update (and any other) answers before the run ends.
+                        await workflow.wait_condition(workflow.all_handlers_finished)
                     return self.status()
                 await self._publish()
                 await workflow.wait_condition(lambda: self._blocked is None)

@@ -284,13 +284,18 @@ def calculate_dose(client: ClientRecord, body: DoseCalculationIn) -> DoseCalcula
         dose = body.max_dose
     recorded = client.vitals_recorded_at
     return DoseCalculationPublic(
-        dose=dose.normalize(),
+        dose=_plain(dose),
         unit=body.unit,
         capped=capped,
-        weight_kg=kg.normalize(),
+        weight_kg=_plain(kg),
         weight_as_recorded=f"{weight.normalize():f} {client.weight_unit}",
         weight_recorded_at=recorded.replace(tzinfo=recorded.tzinfo or UTC) if recorded else None,
     )
+
+
+def _plain(value: Decimal) -> Decimal:
+    """Without trailing zeros and without an exponent: 400, not 4E+2."""
+    return Decimal(f"{value.normalize():f}")
 
 
 # The workflow ----------------------------------------------------------------------------

@@ -375,3 +375,28 @@ def _payloads(event: Any) -> list[Payload]:
 
     walk(MessageToDict(event))
     return found
+
+
+async def test_the_dose_calculator_uses_the_registered_weight(journey: Journey) -> None:
+    j = journey
+    from tests.api.test_patients import born_years_ago, client_body, put_client
+
+    url = f"{j.base}/erx/patients/c_kid/prescriptions/dose-calculation"
+    await put_client(j, "c_kid", client_body(born_years_ago(8)))
+    none = await j.api.post(url, json={"dose_per_kg": 15}, headers=j.headers())
+    assert none.status_code == 422 and none.json()["errors"][0]["field"] == "weight"
+
+    weighed = {
+        "height": {"value": 130, "unit": "cm"},
+        "weight": {"value": 65, "unit": "lb"},
+        "vitals_recorded_at": "2026-11-02T09:30:00Z",
+    }
+    await put_client(j, "c_kid", client_body(born_years_ago(8), **weighed))
+    dose = await j.api.post(url, json={"dose_per_kg": 15, "unit": "mg"}, headers=j.headers())
+    assert dose.status_code == 200, dose.text
+    body = dose.json()
+    assert body["weight_kg"] == "29.48" and body["weight_as_recorded"] == "65 lb"
+    assert body["dose"] == "442.2" and body["unit"] == "mg" and body["capped"] is False
+    assert body["weight_recorded_at"] == "2026-11-02T09:30:00Z"
+    capped = await j.api.post(url, json={"dose_per_kg": 15, "max_dose": 400}, headers=j.headers())
+    assert capped.json()["dose"] == "400" and capped.json()["capped"] is True

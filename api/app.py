@@ -50,10 +50,10 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         app.state.codec = EncryptionCodec(settings.codec_keys, settings.codec_active_key_id)
         app.state.dosespot = dosespot_client(settings)
         # Controlled-substance sends are signed here, where the PIN and code are held.
-        epcs = EpcsSigningWorker.start(
+        epcs = EpcsSigningWorker(
             app.state.temporal, settings, app.state.sessionmaker, app.state.dosespot
         )
-        app.state.epcs_vault, app.state.epcs_task_queue = epcs.vault, epcs.task_queue
+        app.state.epcs_signer = epcs
         try:
             yield
         finally:

@@ -401,8 +401,7 @@ async def audit_refusal(
 async def epcs_signing(
     temporal: Client,
     sessionmaker: async_sessionmaker[AsyncSession],
-    vault: EpcsVault,
-    task_queue: str,
+    signer: EpcsSigningWorker,
     row: PrescriptionRow,
     principal: Principal,
     body: SendIn,
@@ -422,8 +421,9 @@ async def epcs_signing(
         raise Unprocessable("pin", "a controlled substance is signed with the prescriber's PIN")
     if body.otp is None:
         raise Unprocessable("otp", "a controlled substance is signed with a one-time code")
-    nonce = vault.put(body.pin.get_secret_value(), body.otp.get_secret_value())
-    return EpcsSigning(task_queue=task_queue, nonce=nonce)
+    signer.ensure_running()
+    nonce = signer.vault.put(body.pin.get_secret_value(), body.otp.get_secret_value())
+    return EpcsSigning(task_queue=signer.task_queue, nonce=nonce)
 
 
 async def send(
@@ -469,37 +469,42 @@ async def rows_of(session: AsyncSession, ws: str, client_id: str) -> list[Prescr
 
 class EpcsSigningWorker:
     """This API process's own Temporal worker: its own task queue, only the activity that
-    signs controlled-substance sends with the codes this process holds in memory."""
+    signs controlled-substance sends with the codes this process holds in memory. It starts
+    with the first controlled-substance send and stops with the process."""
 
-    def __init__(self, worker: Worker, task_queue: str, vault: EpcsVault) -> None:
-        self.worker, self.task_queue, self.vault = worker, task_queue, vault
-        self._task: asyncio.Task[None] | None = None
-
-    @classmethod
-    def start(
-        cls,
+    def __init__(
+        self,
         temporal: Client,
         settings: Settings,
         sessionmaker: async_sessionmaker[AsyncSession],
         dosespot: DoseSpotClient,
-    ) -> EpcsSigningWorker:
-        queue = epcs_task_queue(settings.task_queue)
-        vault = EpcsVault()
-        signing = EpcsSigningActivities(
+    ) -> None:
+        self.task_queue = epcs_task_queue(settings.task_queue)
+        self.vault = EpcsVault()
+        self._temporal = temporal
+        self._signing = EpcsSigningActivities(
             dosespot,
             sessionmaker,
             SecretBox(settings.codec_keys, settings.codec_active_key_id),
             settings.dosespot_user_id,
-            vault,
+            self.vault,
         )
-        worker = Worker(temporal, task_queue=queue, activities=[signing.send_epcs_prescription])
-        started = cls(worker, queue, vault)
-        started._task = asyncio.create_task(worker.run())
-        return started
+        self._worker: Worker | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def ensure_running(self) -> None:
+        if self._task is not None and not self._task.done():
+            return
+        self._worker = Worker(
+            self._temporal,
+            task_queue=self.task_queue,
+            activities=[self._signing.send_epcs_prescription],
+        )
+        self._task = asyncio.create_task(self._worker.run())
 
     async def stop(self) -> None:
-        if self._task is not None and not self._task.done():
-            await self.worker.shutdown()
+        if self._worker is not None and self._task is not None and not self._task.done():
+            await self._worker.shutdown()
         if self._task is not None:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await self._task

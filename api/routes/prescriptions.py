@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
-from activities.prescriptions import EpcsVault
 from api import prescription_service as svc
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.dosespot_calls import DoseSpotDep, dosespot_errors, patient_access
@@ -31,11 +30,6 @@ from workflows.prescription_models import PrescriptionStatus
 router = APIRouter(
     prefix="/v1/workspaces/{ws}/erx/patients/{client_id}/prescriptions", tags=["prescriptions"]
 )
-
-
-def _vault(request: Request) -> EpcsVault:
-    vault: EpcsVault = request.app.state.epcs_vault
-    return vault
 
 
 @router.post("", response_model=PrescriptionsPublic, status_code=status.HTTP_201_CREATED)
@@ -215,8 +209,7 @@ async def send_prescription(
     signing = await svc.epcs_signing(
         temporal,
         request.app.state.sessionmaker,
-        _vault(request),
-        request.app.state.epcs_task_queue,
+        request.app.state.epcs_signer,
         row,
         principal,
         body,

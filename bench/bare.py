@@ -1,14 +1,17 @@
 """The bare-Temporal anchor of benchmark (a): a clinician's invitation-to-verified path with
 the product's shape and none of its work.
 
-Per clinician, as ClinicSetup, ClinicianEnrollment, IdentityProofing and ClinicianBilling do
-it: the clinic's ``invite`` update starts the enrollment as a child; the enrollment runs
-eleven activities, takes the ``submit`` and ``start_verification`` updates and DoseSpot's
-two pushes as signals, sends the clinic seven progress signals and forwards a push to its
-identity-proofing child (three activities, a poll timer, two progress signals to the parent),
-and starts the billing workflow from an activity. Activities do nothing; there are no search
-attributes, read model, DoseSpot or email. The driver plays the API and DoseSpot: updates,
-signals and queries straight to Temporal with the same data converter and codec.
+Per clinician, as the API, ClinicianEnrollment, IdentityProofing and ClinicianBilling do it:
+the driver starts the enrollment as a workflow of its own (``start_workflow``, as many at
+once as the API's ``invitation_concurrency``); the enrollment runs five activities (the two
+emails, registration, one registration status, the billing start), writes its read model as
+a local activity on each of its ten status changes up to verified, takes the ``submit`` and
+``start_verification`` updates and DoseSpot's two pushes as signals, tells the clinic
+workflow twice (verifying, verified) and forwards a push to its identity-proofing child
+(three activities, a poll timer, two progress signals to the parent), and starts the billing
+workflow from an activity. Activities do nothing; there are no search attributes, database,
+DoseSpot or email. The driver plays the API and DoseSpot: starts, updates, signals and
+queries straight to Temporal with the same data converter and codec.
 
 ``python -m bench.bare`` runs the anchor's worker with the product's worker settings.
 """
@@ -23,13 +26,11 @@ from temporalio import activity, workflow
 from temporalio.client import Client, WorkflowUpdateStage
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
-from temporalio.workflow import ParentClosePolicy
 
 from erx.settings import Settings
 
 TIMEOUT = timedelta(seconds=30)
 POLL = timedelta(seconds=30)
-PROGRESS_SIGNALS = 7
 
 
 def clinic_id(ws: str) -> str:
@@ -56,6 +57,10 @@ class BareActivities:
     async def step(self, name: str) -> str:
         return name
 
+    @activity.defn(name="bare_record")
+    async def record(self, state: str) -> str:
+        return state
+
     @activity.defn(name="bare_start_billing")
     async def start_billing(self, billing_workflow_id: str) -> None:
         await self.client.start_workflow(
@@ -81,7 +86,8 @@ class BareBillingWorkflow:
 
 @workflow.defn(name="BareIdentityProofing")
 class BareIdentityProofingWorkflow:
-    """One proofing attempt: start it, wait for DoseSpot's push (or the poll timer), record.
+    """One proofing attempt: start it, wait for DoseSpot's push (or the poll timer), confirm
+    it, read the agreements.
 
     Signal ``dosespot_event``."""
 
@@ -91,14 +97,14 @@ class BareIdentityProofingWorkflow:
     @workflow.run
     async def run(self, parent_id: str) -> str:
         parent = workflow.get_external_workflow_handle(parent_id)
-        await _step("idp_init")
+        await _step("idp_start_attempt")
         await parent.signal("idp_progress", "attempt_started")
         try:
             await workflow.wait_condition(lambda: self._outcome is not None, timeout=POLL)
         except TimeoutError:
             self._outcome = "polled"
-        await _step("idp_status")
-        await _step("idp_record")
+        await _step("idp_registration_status")
+        await _step("idp_agreements")
         await parent.signal("idp_progress", "verified")
         return "verified"
 
@@ -109,70 +115,94 @@ class BareIdentityProofingWorkflow:
 
 @workflow.defn(name="BareClinicianEnrollment")
 class BareClinicianEnrollmentWorkflow:
-    """Invited -> confirmed -> verifying -> verified.
+    """Invited -> enrolling -> awaiting confirmation -> confirmed -> verifying -> verified.
 
     Updates ``submit``, ``start_verification``; signals ``dosespot_event``, ``idp_progress``;
     query ``status``."""
 
     def __init__(self) -> None:
         self._state = "invited"
+        self._detail = ""
+        self._recorded = ""
         self._confirmed = False
-        self._verifying = False
         self._idp: workflow.ChildWorkflowHandle[BareIdentityProofingWorkflow, str] | None = None
         self._clinic: workflow.ExternalWorkflowHandle[BareClinicWorkflow] | None = None
 
     @workflow.run
     async def run(self, clinic_workflow_id: str) -> str:
         self._clinic = workflow.get_external_workflow_handle(clinic_workflow_id)
+        await self._record("invited/")
         await _step("email_invitation")
-        await _step("record_invited")
-        await self._progress()
-        await workflow.wait_condition(lambda: self._idp is not None)
-        assert self._idp is not None
-        await self._idp
-        self._state = "verified"
-        for name in ("record_verified", "email_verified", "record_billing", "record_epcs"):
-            await _step(name)
-        await workflow.execute_activity(
-            "bare_start_billing",
-            billing_id(*workflow.info().workflow_id.split(":", 2)[1:]),
-            start_to_close_timeout=TIMEOUT,
-        )
-        await self._progress()
-        await workflow.wait_condition(lambda: False)
-        return self._state
-
-    async def _progress(self) -> None:
-        assert self._clinic is not None
-        await self._clinic.signal("progress", self._state)
-
-    @workflow.update
-    async def submit(self, form: str) -> str:
+        await workflow.wait_condition(lambda: self._state == "enrolling")
+        await self._record()
         await _step("register_clinician")
-        self._state = "awaiting_confirmation"
-        await self._progress()
+        await self._enter("awaiting_confirmation")
         try:
             await workflow.wait_condition(lambda: self._confirmed, timeout=POLL)
         except TimeoutError:
             pass
         await _step("registration_status")
-        await _step("record_confirmed")
-        self._state = "confirmed"
-        await self._progress()
+        await self._enter("confirmed")
+        await workflow.wait_condition(lambda: self._state == "verifying")
+        await self._verify()
+        await self._clinic.signal("progress", "verified")
+        await self._enter("verified")
+        await _step("email_verified")
+        await workflow.execute_activity(
+            "bare_start_billing",
+            billing_id(*workflow.info().workflow_id.split(":", 2)[1:]),
+            start_to_close_timeout=TIMEOUT,
+        )
+        self._detail = "billing started"
+        await self._record()
+        await workflow.wait_condition(lambda: False)
         return self._state
 
-    @workflow.update
-    async def start_verification(self) -> str:
-        await _step("record_verifying")
-        self._state = "verifying"
+    async def _verify(self) -> None:
         info = workflow.info()
         self._idp = await workflow.start_child_workflow(
             BareIdentityProofingWorkflow.run,
             info.workflow_id,
             id=idp_id(*info.workflow_id.split(":", 2)[1:]),
-            parent_close_policy=ParentClosePolicy.TERMINATE,
         )
-        await self._progress()
+        self._detail = "attempt 1"
+        child = self._idp
+        while True:
+            await self._record()
+            await workflow.wait_condition(
+                lambda: child.done() or self._recorded != self._status_key()
+            )
+            if child.done():
+                break
+        await child
+
+    async def _enter(self, state: str) -> None:
+        self._state = state
+        await self._record()
+
+    def _status_key(self) -> str:
+        return f"{self._state}/{self._detail}"
+
+    async def _record(self, key: str | None = None) -> None:
+        """The read model's row, as a local activity, when the status changed."""
+        key = key or self._status_key()
+        if key == self._recorded:
+            return
+        self._recorded = key
+        await workflow.execute_local_activity("bare_record", key, start_to_close_timeout=TIMEOUT)
+
+    @workflow.update
+    async def submit(self, form: str) -> str:
+        self._state = "enrolling"
+        await workflow.wait_condition(lambda: self._state == "confirmed")
+        return self._state
+
+    @workflow.update
+    async def start_verification(self) -> str:
+        self._state = "verifying"
+        await self._record()
+        assert self._clinic is not None
+        await self._clinic.signal("progress", "verifying")
         return self._state
 
     @workflow.signal
@@ -183,8 +213,8 @@ class BareClinicianEnrollmentWorkflow:
             await self._idp.signal(BareIdentityProofingWorkflow.dosespot_event, event)
 
     @workflow.signal
-    async def idp_progress(self, event: str) -> None:
-        await self._progress()
+    def idp_progress(self, event: str) -> None:
+        self._detail = event
 
     @workflow.query
     def status(self) -> str:
@@ -193,35 +223,16 @@ class BareClinicianEnrollmentWorkflow:
 
 @workflow.defn(name="BareClinic")
 class BareClinicWorkflow:
-    """Starts each invited clinician's enrollment; counts their progress.
+    """Counts its clinicians' progress.
 
-    Update ``invite``; signal ``progress``; query ``progressed``."""
+    Signal ``progress``; query ``progressed``."""
 
     def __init__(self) -> None:
         self._progressed = 0
-        self._invited: set[str] = set()
 
     @workflow.run
     async def run(self) -> None:
         await workflow.wait_condition(lambda: False)
-
-    @workflow.update
-    async def invite(self, member_ids: list[str]) -> list[str]:
-        info = workflow.info()
-        ws = info.workflow_id.split(":", 1)[1]
-        started = []
-        for member in member_ids:
-            if member in self._invited:
-                continue
-            self._invited.add(member)
-            await workflow.start_child_workflow(
-                BareClinicianEnrollmentWorkflow.run,
-                info.workflow_id,
-                id=enrollment_id(ws, member),
-                parent_close_policy=ParentClosePolicy.ABANDON,
-            )
-            started.append(member)
-        return started
 
     @workflow.signal
     def progress(self, state: str) -> None:
@@ -247,7 +258,7 @@ def bare_worker(client: Client, settings: Settings, task_queue: str) -> Worker:
         client,
         task_queue=task_queue,
         workflows=BARE_WORKFLOWS,
-        activities=[activities.step, activities.start_billing],
+        activities=[activities.step, activities.record, activities.start_billing],
         max_cached_workflows=settings.worker_max_cached_workflows,
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
@@ -264,6 +275,23 @@ async def _wait_verified(client: Client, ws: str, member: str, poll: float) -> N
         if await handle.query(BareClinicianEnrollmentWorkflow.status) == "verified":
             return
         await asyncio.sleep(poll)
+
+
+async def bare_invite(client: Client, settings: Settings, ws: str, members: list[str]) -> None:
+    """Start each member's enrollment, ``invitation_concurrency`` at a time, as the API does."""
+    gate = asyncio.Semaphore(settings.invitation_concurrency)
+    queue = bare_task_queue(settings)
+
+    async def start(member: str) -> None:
+        async with gate:
+            await client.start_workflow(
+                BareClinicianEnrollmentWorkflow.run,
+                clinic_id(ws),
+                id=enrollment_id(ws, member),
+                task_queue=queue,
+            )
+
+    await asyncio.gather(*(start(m) for m in members))
 
 
 async def bare_clinician(client: Client, ws: str, member: str, poll: float) -> None:
@@ -291,12 +319,11 @@ async def run_bare_clinicians(
     concurrency: int,
     poll: float,
 ) -> dict[str, float]:
-    """Invite the clinicians in one update, then drive each to verified; wall times."""
-    queue = bare_task_queue(settings)
-    clinic = await client.start_workflow(
+    """Start the clinicians' enrollments, then drive each to verified; wall times."""
+    await client.start_workflow(
         BareClinicWorkflow.run,
         id=clinic_id(ws),
-        task_queue=queue,
+        task_queue=bare_task_queue(settings),
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     gate = asyncio.Semaphore(concurrency)
@@ -306,7 +333,7 @@ async def run_bare_clinicians(
             await bare_clinician(client, ws, member, poll)
 
     start = time.perf_counter()
-    await clinic.execute_update(BareClinicWorkflow.invite, members)
+    await bare_invite(client, settings, ws, members)
     invited = time.perf_counter()
     await asyncio.gather(*(one(m) for m in members))
     done = time.perf_counter()

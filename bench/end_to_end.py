@@ -11,6 +11,7 @@ from typing import Any
 
 from temporalio.client import Client
 
+from api.clinician_schemas import MAX_INVITATIONS
 from bench import bare
 from bench.journey import POLL_SECONDS, clinician_history, per_clinician_events, run_clinicians
 from bench.memory import run_memory
@@ -28,7 +29,7 @@ class Options:
     route_puts: int = 200
     open_counts: list[int] = field(default_factory=lambda: [1000, 10000])
     pushes: int = 50
-    invite_batch: int = 200
+    invite_batch: int = MAX_INVITATIONS
     record_timeout: float = 3600.0
     parts: set[str] = field(default_factory=lambda: {"journey", "routes", "memory"})
     profile_dir: Path | None = None
@@ -163,7 +164,7 @@ async def _journey(
             "events",
             bare_events["total"],
             "bare Temporal, same shape",
-            "report (was ~182; bare 143)",
+            "report",
             note=", ".join(f"{k} {v:.0f}" for k, v in events.items() if k != "total"),
         ),
         Row(
@@ -240,7 +241,7 @@ async def _memory(stack: BenchStack, first: int, o: Options, rows: list[Row]) ->
         recorded = memory["record_seconds"].get(count)
         rows.append(
             Row(
-                f"(c) invite up to {count:,} (requests of {o.invite_batch})",
+                f"(c) invite up to {count:,} (requests of {o.invite_batch:,})",
                 seconds,
                 "s",
                 target="< 20 s for 1,000" if count == 1000 else "",

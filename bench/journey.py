@@ -12,11 +12,10 @@ import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
+from api.clinician_schemas import MAX_INVITATIONS
 from bench.stack import WORKSPACE, BenchStack, member_id
 
 POLL_SECONDS = 0.25
-# Members one invitation request may name.
-INVITATION_BATCH = 200
 # A clinician that takes longer than this fails the benchmark.
 STATE_TIMEOUT = 300.0
 
@@ -57,10 +56,10 @@ def enrollment_form(n: int) -> dict[str, Any]:
 
 async def invite(http: httpx.AsyncClient, bench: BenchStack, ids: list[str]) -> None:
     """Invite the members, in as few requests as the API takes."""
-    for start in range(0, len(ids), INVITATION_BATCH):
+    for start in range(0, len(ids), MAX_INVITATIONS):
         resp = await http.post(
             f"{bench.base}/erx/invitations",
-            json={"member_ids": ids[start : start + INVITATION_BATCH]},
+            json={"member_ids": ids[start : start + MAX_INVITATIONS]},
             headers=bench.headers(),
         )
         if resp.status_code != 200:

@@ -114,6 +114,9 @@ ROUTE_ERRORS: dict[Callable[..., Any], tuple[int, ...]] = {
     # (403, audited); a prescription DoseSpot already took, or refused, answers 409.
     prescriptions.send_prescription: (*WORKSPACE, 403, 409),
     prescriptions.retry_prescription: (*WORKSPACE, 409),
+    # Only who may send it prints it (403); a controlled substance, a cancelled prescription
+    # or one DoseSpot sent is not printed (409); a draft still being saved answers 503.
+    prescriptions.print_prescription: (*WORKSPACE, 403, 409, *DOSESPOT),
     # The DoseSpot shared secret (401); a body that is no notification (422); an event the
     # workflow service did not take is kept and answered 503, so DoseSpot sends it again.
     notifications.receive_notification: (401, 422, 503),

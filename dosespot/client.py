@@ -852,6 +852,14 @@ class DoseSpotClient:
             await self._call(request), operation=_operation(request)
         )
 
+    async def set_prescriptions_printed(
+        self, patient_id: int, prescription_ids: Iterable[int]
+    ) -> None:
+        """Record that prescriptions were printed: DoseSpot's status becomes ``Printed``.
+        Not idempotent in DoseSpot's record, so a caller reads the status first."""
+        request = protocol.set_printed_request(patient_id, prescription_ids)
+        parse_response(await self._call(request), operation=_operation(request))
+
     async def send_epcs_prescriptions(
         self, patient_id: int, prescription_ids: Iterable[int], *, pin: str, otp: str
     ) -> list[models.SendOutcome]:

@@ -1260,6 +1260,17 @@ def send_prescriptions_request(patient_id: int, prescription_ids: Iterable[int])
     )
 
 
+def set_printed_request(patient_id: int, prescription_ids: Iterable[int]) -> Request:
+    """``setPrinted``: marks prescriptions printed (DoseSpot's status ``Printed``). It makes
+    no printout; the printout is ours."""
+    return Request(
+        "POST",
+        f"api/patients/{int(patient_id)}/prescriptions/setPrinted",
+        "api/patients/{patientId}/prescriptions/setPrinted",
+        json={"PrescriptionIds": [int(i) for i in prescription_ids]},
+    )
+
+
 def send_epcs_request(
     patient_id: int, prescription_ids: Iterable[int], pin: str, otp: str
 ) -> Request:

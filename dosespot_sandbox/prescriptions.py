@@ -533,6 +533,9 @@ QUANTITY_RANGE = "Quantity must be greater than 0."
 EFFECTIVE_DATE_PAST = "The effective date cannot be in the past."
 # Statuses from which a prescription can be sent (again): pending, or failed.
 SENDABLE_STATUSES = PENDING_STATUSES | ERROR_STATUSES
+# A prescription may be printed while pending or failed, and printed again.
+PRINTABLE_STATUSES = SENDABLE_STATUSES | {"Printed"}
+PRINTED_DETAIL = "Prescription printed"
 OTP_LIFETIME_SECONDS = 300
 PRESCRIBING_ROLES = {"PrescribingClinician"}
 
@@ -789,6 +792,31 @@ async def send_epcs_prescriptions(
     if not otp_ok:
         return JSONResponse([_item_error(i, WRONG_OTP) for i in ids])
     return _send_each(sandbox, session, patientId, ids, epcs=True)
+
+
+@router.post("/api/patients/{patientId}/prescriptions/setPrinted")
+async def set_prescriptions_printed(
+    patientId: int, request: Request, session: SessionDep, sandbox: SandboxDep
+) -> JSONResponse:
+    """The prescriptions were printed: each becomes ``Printed`` (pushed as
+    ``PrescriptionResult``) and leaves the pending queue. A pending or failed prescription
+    may be printed, a printed one again (each print is recorded); one DoseSpot sent cannot,
+    and then none of the request's prescriptions is marked."""
+    fields = await read_body(request, SEND_PRESCRIPTIONS_REQUEST)
+    found = []
+    for rx_id in fields["PrescriptionIds"]:
+        rx, refusal = _prescription(sandbox, session, patientId, rx_id)
+        if rx is None:
+            return envelope.error(refusal)
+        if rx["Status"] not in PRINTABLE_STATUSES or rx.get("Hidden"):
+            return envelope.error(NOT_PENDING)
+        found.append(rx)
+    for rx in found:
+        sandbox.records._set_status(rx, "Printed", PRINTED_DETAIL)
+        sandbox.store.put(PRESCRIPTION_KIND, rx["PrescriptionId"], rx)
+    for prescriber, clinic in {(rx["PrescriberId"], rx["ClinicId"]) for rx in found}:
+        sandbox.records.push_counts(prescriber, clinic)
+    return envelope.ok()
 
 
 @router.get("/api/patients/{patientId}/interactions/allergies")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
+from api import prescription_print
 from api import prescription_service as svc
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.dosespot_calls import DoseSpotDep, dosespot_errors, patient_access
@@ -227,6 +228,36 @@ async def send_prescription(
         raise Conflict(result.message or "sign again", state=result.state,
                        allowed_actions=result.allowed_actions)  # fmt: skip
     return await _answer(session, ws, client_id, rx_id, result, response)
+
+
+@router.get(
+    "/{rx_id}/pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "The printable PDF"}},
+)
+async def print_prescription(
+    ws: PathId,
+    client_id: ClientId,
+    rx_id: PathId,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    dosespot: DoseSpotDep,
+) -> Response:
+    """Print a non-controlled prescription (PDF); DoseSpot records it as printed, once."""
+    principal.require_workspace(ws)
+    pdf = await prescription_print.print_prescription(
+        session, temporal, settings, dosespot, principal, ws, client_id, rx_id
+    )
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'inline; filename="{rx_id}.pdf"',
+        },
+    )
 
 
 @router.post("/{rx_id}/retry", response_model=PrescriptionPublic)

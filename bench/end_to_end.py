@@ -254,7 +254,10 @@ async def _memory(stack: BenchStack, first: int, o: Options, rows: list[Row]) ->
                 f"(c) push -> visible, p50, {count:,} open",
                 pushes["p50_ms"],
                 "ms",
-                note=f"p99 {pushes['p99_ms']:.0f} ms over {pushes['samples']} pushes",
+                note=(
+                    f"p99 {pushes['p99_ms']:.0f} ms over {pushes['samples']} pushes;"
+                    f" PUT enrollment answered {pushes['put_statuses']}"
+                ),
             )
         )
     return memory

@@ -9,7 +9,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from api.routes.pharmacies import PageInfo
 from api.schemas import NoControl, RequestModel, ResourceId, text
@@ -207,7 +207,7 @@ class PrescriptionTemplateIn(RequestModel):
     dispense_unit_id: DoseSpotId = Field(description="DoseSpot's dispense unit type id")
     refills: int = Field(default=0, ge=0, le=99)
     days_supply: int | None = Field(default=None, ge=1, le=365)
-    no_substitutions: bool = False
+    no_substitutions: StrictBool = False
     notes: Annotated[str, text(1000), NoControl] | None = None
     primary_diagnosis_id: DoseSpotId | None = Field(
         default=None, description="From GET .../erx/diagnoses"

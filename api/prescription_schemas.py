@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, Field, SecretStr, StringConstraints, field_validator
+from pydantic import BaseModel, Field, SecretStr, StrictBool, StringConstraints, field_validator
 
 from api.schemas import RequestModel, ResourceId, UtcDateTime
 
@@ -47,8 +47,8 @@ class PrescriptionItem(RequestModel):
     diagnosis_codes: list[str] = Field(
         default_factory=list, description="Up to 2 ICD-10 codes, e.g. J02.9"
     )
-    no_substitutions: bool = False
-    urgent: bool = False
+    no_substitutions: StrictBool = False
+    urgent: StrictBool = False
     sig: Sig | None = Field(default=None, description="Renders the directions")
     directions: str | None = Field(
         default=None, description="Free-text patient directions (instead of sig)"
@@ -130,7 +130,7 @@ def _digits(secret: SecretStr | None, count: int) -> SecretStr | None:
     if secret is None:
         return None
     value = secret.get_secret_value()
-    if len(value) != count or not (value.isascii() and value.isdigit()):
+    if not re.fullmatch(f"[0-9]{{{count}}}", value):
         raise ValueError(f"must be {count} digits")
     return secret
 

@@ -84,6 +84,9 @@ def settings(sandbox: SandboxServer, database_url: str, mail_sink: MailSink) -> 
         enrollment_wait_seconds=5.0,
         # A lost patient push is caught by the reconciliation poll within two seconds here.
         patient_reconcile_interval_seconds=2.0,
+        # ... for five minutes after a patient's last activity, so the session's patients do
+        # not all poll the sandbox every two seconds for the rest of the run.
+        patient_reconcile_window_hours=5 / 60,
         patient_wait_seconds=15.0,
     )
 

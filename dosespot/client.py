@@ -83,6 +83,7 @@ from dosespot.protocol import (
     DoseSpotCredentials,
     Reply,
     Request,
+    TokenKey,
     accept_agreement_request,
     add_clinic_favorite_request,
     add_clinician_favorite_request,
@@ -147,6 +148,7 @@ from dosespot.protocol import (
     rate_limited,
     registration_status_request,
     remove_patient_pharmacy_request,
+    remove_supervisors_request,
     search_allergens_request,
     search_diagnoses_request,
     search_medications_request,
@@ -155,6 +157,7 @@ from dosespot.protocol import (
     search_supplies_request,
     select_medication_request,
     self_reported_medications_request,
+    set_supervisor_request,
     token_request,
     transmission_errors_request,
     update_clinician_request,
@@ -182,31 +185,32 @@ class _CachedToken:
 
 
 class TokenCache:
-    """Bearer tokens per (clinic, user), shared by every client acting for that pair."""
+    """Bearer tokens per (clinic, user, on-behalf-of user), shared by every client acting
+    for that combination: a proxy's own token and its token for a prescriber are apart."""
 
     def __init__(self, clock: Clock = time.monotonic) -> None:
         self._clock = clock
-        self._tokens: dict[tuple[int, int], _CachedToken] = {}
-        self._locks: dict[tuple[int, int], asyncio.Lock] = {}
+        self._tokens: dict[TokenKey, _CachedToken] = {}
+        self._locks: dict[TokenKey, asyncio.Lock] = {}
 
-    def get(self, key: tuple[int, int]) -> str | None:
+    def get(self, key: TokenKey) -> str | None:
         cached = self._tokens.get(key)
         if cached is None or cached.expires_at <= self._clock():
             return None
         return cached.access_token
 
-    def put(self, key: tuple[int, int], access_token: str, expires_in: float) -> None:
+    def put(self, key: TokenKey, access_token: str, expires_in: float) -> None:
         lifetime = expires_in - TOKEN_EXPIRY_MARGIN
         if lifetime > 0:
             self._tokens[key] = _CachedToken(access_token, self._clock() + lifetime)
 
-    def discard(self, key: tuple[int, int], access_token: str) -> None:
+    def discard(self, key: TokenKey, access_token: str) -> None:
         """Forget ``access_token`` unless a concurrent call already replaced it."""
         cached = self._tokens.get(key)
         if cached is not None and cached.access_token == access_token:
             del self._tokens[key]
 
-    def lock(self, key: tuple[int, int]) -> asyncio.Lock:
+    def lock(self, key: TokenKey) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())
 
 
@@ -318,6 +322,16 @@ class DoseSpotClient:
             return
         request = add_clinician_to_clinics_request(clinician_id, ids)
         parse_response_list(await self._call(request), operation=_operation(request))
+
+    async def set_supervisor(self, clinician_id: int, clinic_id: int, supervisor_id: int) -> None:
+        """Make ``supervisor_id`` the prescribing agent's supervising prescriber in a clinic."""
+        request = set_supervisor_request(clinician_id, clinic_id, supervisor_id)
+        parse_response(await self._call(request), operation=_operation(request))
+
+    async def remove_supervisors(self, clinician_id: int, clinic_ids: Iterable[int]) -> None:
+        """Clear the clinics' supervising prescriber of a prescribing agent."""
+        request = remove_supervisors_request(clinician_id, clinic_ids)
+        parse_response(await self._call(request), operation=_operation(request))
 
     async def update_clinician(self, clinician_id: int, clinician: ClinicianCreate) -> None:
         """``PUT api/clinicians/{clinicianId}``: replaces the record, so send all of it.

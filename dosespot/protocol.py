@@ -77,17 +77,39 @@ _NOT_FOUND_WORDING = re.compile(
 )
 
 
+TokenKey = tuple[int, int, int | None]
+"""(clinic, user, on-behalf-of user): one token per combination."""
+
+
 @dataclass(frozen=True, slots=True)
 class DoseSpotCredentials:
-    """Who a call acts as: a user (clinician or clinic admin) in a clinic."""
+    """Who a call acts as: a user (clinician or clinic admin) in a clinic.
+
+    ``on_behalf_of_user_id`` is for a proxy (ProxyClinician) or prescribing agent
+    (PrescribingAgentClinician) working for a prescriber: the token is asked for as the
+    proxy (``username``) with ``acr_values=OnBehalfOfUserId=<prescriber>``, and DoseSpot
+    refuses it at token time ("OnBehalfOfUser validation failed") unless the pairing is
+    valid in the clinic. Such a token writes pending prescriptions for the prescriber; it
+    never sends them.
+    """
 
     clinic_id: int
     clinic_key: str = field(repr=False)
     user_id: int
+    on_behalf_of_user_id: int | None = None
 
     @property
-    def token_key(self) -> tuple[int, int]:
-        return (self.clinic_id, self.user_id)
+    def token_key(self) -> TokenKey:
+        return (self.clinic_id, self.user_id, self.on_behalf_of_user_id)
+
+    def on_behalf_of(self, prescriber_id: int) -> DoseSpotCredentials:
+        """The same user and clinic, acting for ``prescriber_id``."""
+        return DoseSpotCredentials(
+            clinic_id=self.clinic_id,
+            clinic_key=self.clinic_key,
+            user_id=self.user_id,
+            on_behalf_of_user_id=int(prescriber_id),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +180,11 @@ def token_request(credentials: DoseSpotCredentials) -> Request:
             "username": str(credentials.user_id),
             "password": credentials.clinic_key,
             "scope": "api",
+            **(
+                {"acr_values": f"OnBehalfOfUserId={int(credentials.on_behalf_of_user_id)}"}
+                if credentials.on_behalf_of_user_id is not None
+                else {}
+            ),
         },
         authenticated=False,
     )
@@ -208,6 +235,27 @@ def add_clinician_to_clinics_request(clinician_id: int, clinic_ids: Iterable[int
         "POST",
         f"api/clinicians/{int(clinician_id)}/clinics",
         "api/clinicians/{clinicianId}/clinics",
+        json={"ClinicIds": [int(clinic_id) for clinic_id in clinic_ids]},
+    )
+
+
+def set_supervisor_request(clinician_id: int, clinic_id: int, supervisor_id: int) -> Request:
+    """``PUT api/clinicians/{clinicianId}/supervisors``: a prescribing agent's supervising
+    prescriber in one clinic (DoseSpot keeps one per clinic; a new one replaces it)."""
+    return Request(
+        "PUT",
+        f"api/clinicians/{int(clinician_id)}/supervisors",
+        "api/clinicians/{clinicianId}/supervisors",
+        json=[{"ClinicId": int(clinic_id), "SupervisorId": int(supervisor_id)}],
+    )
+
+
+def remove_supervisors_request(clinician_id: int, clinic_ids: Iterable[int]) -> Request:
+    """``DELETE api/clinicians/{clinicianId}/supervisors``: clears the clinics' supervisor."""
+    return Request(
+        "DELETE",
+        f"api/clinicians/{int(clinician_id)}/supervisors",
+        "api/clinicians/{clinicianId}/supervisors",
         json={"ClinicIds": [int(clinic_id) for clinic_id in clinic_ids]},
     )
 
@@ -1337,6 +1385,7 @@ __all__ = [
     "Reply",
     "Request",
     "Token",
+    "TokenKey",
     "accept_agreement_request",
     "add_clinic_favorite_request",
     "add_clinician_favorite_request",
@@ -1404,6 +1453,7 @@ __all__ = [
     "read_body",
     "registration_status_request",
     "remove_patient_pharmacy_request",
+    "remove_supervisors_request",
     "retry_after_seconds",
     "search_allergens_request",
     "search_diagnoses_request",
@@ -1413,6 +1463,7 @@ __all__ = [
     "search_supplies_request",
     "select_medication_request",
     "self_reported_medications_request",
+    "set_supervisor_request",
     "token_request",
     "transmission_errors_request",
     "update_clinician_request",

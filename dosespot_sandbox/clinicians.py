@@ -1,4 +1,5 @@
-"""Clinicians: create, edit, read, look up by NPI/DEA, registration status.
+"""Clinicians: create, edit, read, look up by NPI/DEA, registration status, and a
+prescribing agent's supervising prescriber per clinic.
 
 A clinician is visible to a token only if it is linked to the token's clinic; anything
 else is refused with ResultCode ERROR, as DoseSpot does for records outside the clinic.
@@ -13,11 +14,19 @@ from fastapi.responses import JSONResponse
 
 from dosespot_sandbox import envelope
 from dosespot_sandbox.auth import SandboxDep, Session, SessionDep, revoke_user_tokens
-from dosespot_sandbox.body import read_body
+from dosespot_sandbox.body import JSON_TYPES, UnsupportedMediaType, read_body
 from dosespot_sandbox.enums import CLINICIAN_SPECIALTY_TYPE
 from dosespot_sandbox.registration import CLINICIAN_KIND
 from dosespot_sandbox.runtime import Sandbox
-from dosespot_sandbox.validation import ADD_EDIT_CLINICIAN_REQUEST
+from dosespot_sandbox.validation import (
+    ADD_EDIT_CLINICIAN_REQUEST,
+    InvalidRequest,
+    Spec,
+    array,
+    obj,
+    parse_json_body,
+    validate,
+)
 
 router = APIRouter()
 
@@ -151,3 +160,71 @@ async def registration_status(
     if doc is None:
         return envelope.error(refusal)
     return envelope.ok(Item=doc.get("RegistrationStatus", "Pending"))
+
+
+# -- a prescribing agent's supervising prescriber, one per clinic ----------------------
+
+SUPERVISOR_TO_CLINICIAN_REQUEST = obj(
+    {"ClinicId": Spec("integer", required=True), "SupervisorId": Spec("integer")}
+)
+DELETE_CLINICIAN_SUPERVISOR_REQUEST = obj({"ClinicIds": array(Spec("integer"), required=True)})
+NOT_AN_AGENT = "Only a prescribing agent has a supervisor."
+SUPERVISOR_NOT_PRESCRIBER = "The supervisor must be a prescribing clinician of the clinic."
+
+
+async def _supervisor_items(request: Request) -> list[dict[str, Any]]:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in JSON_TYPES:
+        raise UnsupportedMediaType(media_type)
+    body = parse_json_body(await request.body())
+    if not isinstance(body, list):
+        raise InvalidRequest({"request": ["The request must be a JSON array."]})
+    return [validate(SUPERVISOR_TO_CLINICIAN_REQUEST, item) for item in body]
+
+
+@router.put("/api/clinicians/{clinicianId}/supervisors")
+async def add_supervisors(
+    clinicianId: int, request: Request, session: SessionDep, sandbox: SandboxDep
+) -> JSONResponse:
+    """Set the agent's supervisor in each clinic named (DoseSpot keeps one per clinic: a new
+    one replaces the old). Every item is checked before any is applied."""
+    items = await _supervisor_items(request)
+    doc, refusal = clinician_in_session(sandbox, session, clinicianId)
+    if doc is None:
+        return envelope.error(refusal)
+    if "PrescribingAgentClinician" not in doc.get("ClinicianRoleType", []):
+        return envelope.error(NOT_AN_AGENT)
+    supervisors = dict(doc.get("Supervisors", {}))
+    for item in items:
+        clinic_id, supervisor_id = item["ClinicId"], item.get("SupervisorId")
+        if clinic_id not in doc.get("ClinicIds", []):
+            return envelope.error(NOT_IN_CLINIC)
+        supervisor = sandbox.store.get(CLINICIAN_KIND, supervisor_id or 0)
+        if (
+            supervisor is None
+            or clinic_id not in supervisor.get("ClinicIds", [])
+            or "PrescribingClinician" not in supervisor.get("ClinicianRoleType", [])
+        ):
+            return envelope.error(SUPERVISOR_NOT_PRESCRIBER)
+        supervisors[str(clinic_id)] = supervisor_id
+    doc["Supervisors"] = supervisors
+    sandbox.store.put(CLINICIAN_KIND, clinicianId, doc)
+    return envelope.ok()
+
+
+@router.delete("/api/clinicians/{clinicianId}/supervisors")
+async def remove_supervisors(
+    clinicianId: int, request: Request, session: SessionDep, sandbox: SandboxDep
+) -> JSONResponse:
+    """Clear the supervisor of each clinic named (nothing to clear is not an error)."""
+    fields = await read_body(request, DELETE_CLINICIAN_SUPERVISOR_REQUEST)
+    doc, refusal = clinician_in_session(sandbox, session, clinicianId)
+    if doc is None:
+        return envelope.error(refusal)
+    supervisors = dict(doc.get("Supervisors", {}))
+    for clinic_id in fields["ClinicIds"]:
+        supervisors.pop(str(clinic_id), None)
+    doc["Supervisors"] = supervisors
+    sandbox.store.put(CLINICIAN_KIND, clinicianId, doc)
+    revoke_user_tokens(sandbox, clinicianId)
+    return envelope.ok()

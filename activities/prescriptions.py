@@ -38,11 +38,20 @@ from temporalio import activity
 
 from activities.dosespot_access import DoseSpotActivities
 from activities.errors import dosespot_errors_as_application_errors
+from activities.proxies import as_drafting_proxy
 from db.models import ClinicianEnrollment
 from db.models import Prescription as PrescriptionRow
 from db.patients import PatientRegistration
 from dosespot import DoseSpotClient
-from dosespot.models import CodedPrescriptionCreate, PrescriptionDiagnosisIds
+from dosespot.models import (
+    CodedPrescriptionCreate,
+    CompoundIngredientCreate,
+    CompoundPrescriptionCreate,
+    FreeTextSupplyPrescriptionCreate,
+    PrescriptionCreate,
+    PrescriptionDiagnosisIds,
+    SupplyPrescriptionCreate,
+)
 from erx.codec import SecretBox
 from workflows.failures import DomainFailure
 from workflows.prescription_models import (
@@ -106,29 +115,53 @@ class EpcsVault:
             del self._held[nonce]
 
 
-def coded_body(row: PrescriptionRow) -> CodedPrescriptionCreate:
+def prescription_body(row: PrescriptionRow) -> PrescriptionCreate:
+    """The draft as DoseSpot's create request of its kind: a coded medication, a supply of
+    the catalogue, a free-text supply, or a compiled compound."""
     details: dict[str, Any] = json.loads(row.details)
     effective = details.get("effective_date")
     ids: list[int] = details.get("diagnosis_ids") or []
-    return CodedPrescriptionCreate(
-        dispensable_drug_id=row.dispensable_drug_id,
-        quantity=float(details["dispense_quantity"]),
-        dispense_unit_id=int(details["dispense_unit_id"]),
-        refills=int(details["refills"]),
-        days_supply=details.get("days_supply"),
-        directions=details["directions"],
-        pharmacy_id=row.pharmacy_id,
-        pharmacy_notes=details.get("pharmacy_notes"),
-        no_substitutions=bool(details.get("no_substitutions")),
-        is_urgent=bool(details.get("urgent")),
-        effective_date=date.fromisoformat(effective) if effective else None,
-        non_dosespot_prescription_id=row.rx_id,
-        first_prescription_diagnosis=PrescriptionDiagnosisIds(
+    common: dict[str, Any] = {
+        "quantity": float(details["dispense_quantity"]),
+        "dispense_unit_id": int(details["dispense_unit_id"]),
+        "refills": int(details["refills"]),
+        "days_supply": details.get("days_supply"),
+        "directions": details["directions"],
+        "pharmacy_id": row.pharmacy_id,
+        "pharmacy_notes": details.get("pharmacy_notes"),
+        "no_substitutions": bool(details.get("no_substitutions")),
+        "is_urgent": bool(details.get("urgent")),
+        "effective_date": date.fromisoformat(effective) if effective else None,
+        "non_dosespot_prescription_id": row.rx_id,
+        "first_prescription_diagnosis": PrescriptionDiagnosisIds(
             primary_diagnosis_id=ids[0], secondary_diagnosis_id=ids[1] if len(ids) > 1 else None
         )
         if ids
         else None,
-    )
+    }
+    item: dict[str, Any] = details.get("item") or {
+        "kind": "medication",
+        "dispensable_drug_id": row.dispensable_drug_id,
+    }
+    if item["kind"] == "supply" and item.get("supply_id"):
+        return SupplyPrescriptionCreate(supply_id=item["supply_id"], **common)
+    if item["kind"] == "supply":
+        return FreeTextSupplyPrescriptionCreate(display_name=item["name"], **common)
+    if item["kind"] == "compound":
+        return CompoundPrescriptionCreate(
+            compound_description=item["description"],
+            compound_ingredients=[
+                CompoundIngredientCreate(
+                    dispensable_drug_id=i.get("dispensable_drug_id"),
+                    free_text=i.get("name"),
+                    quantity=i["quantity"],
+                    dispense_unit_id=i.get("dispense_unit_id"),
+                )
+                for i in item["ingredients"]
+            ],
+            **common,
+        )
+    return CodedPrescriptionCreate(dispensable_drug_id=item["dispensable_drug_id"], **common)
 
 
 def _name(value: Any) -> str | None:
@@ -160,11 +193,14 @@ class PrescriptionActivities(DoseSpotActivities):
             prescriber_id=enrollment.dosespot_clinician_id,
             prescription_id=row.dosespot_prescription_id or 0,
         )
-        client = await self._in_clinic(refs.clinic_id, refs.prescriber_id)
+        client = await as_drafting_proxy(
+            await self._in_clinic(refs.clinic_id, refs.prescriber_id),
+            self._sessionmaker, ref.workspace_id, row.created_by, row.prescriber_member_id,
+        )  # fmt: skip
         with dosespot_errors_as_application_errors():
             found = row.dosespot_prescription_id or await self._find(client, refs, ref.rx_id)
             if found is None:
-                found = await client.add_coded_prescription(refs.patient_id, coded_body(row))
+                found = await client.add_prescription(refs.patient_id, prescription_body(row))
         async with self._sessionmaker() as session:
             stored = await session.get(PrescriptionRow, (ref.workspace_id, ref.rx_id))
             if stored is not None:

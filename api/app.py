@@ -27,6 +27,7 @@ from api.routes import (
     patients,
     pharmacies,
     prescriptions,
+    proxies,
     renewals,
 )
 from db.session import create_sessionmaker, engine_from_settings
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         prescriptions.router,
         renewals.router,
         catalogue.router,
+        proxies.router,
         codec.router,
     ):
         app.include_router(router)

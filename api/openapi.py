@@ -32,6 +32,7 @@ from api.routes import (
     patients,
     pharmacies,
     prescriptions,
+    proxies,
     renewals,
 )
 
@@ -117,6 +118,14 @@ ROUTE_ERRORS: dict[Callable[..., Any], tuple[int, ...]] = {
     # Only who may send it prints it (403); a controlled substance, a cancelled prescription
     # or one DoseSpot sent is not printed (409); a draft still being saved answers 503.
     prescriptions.print_prescription: (*WORKSPACE, 403, 409, *DOSESPOT),
+    # Registering needs a service or admin key (403), verified supervisors and a clinic
+    # (409), and asks DoseSpot while the request waits.
+    proxies.register_proxy: (*WORKSPACE, 403, 409, *DOSESPOT),
+    proxies.get_proxy: WORKSPACE,
+    proxies.list_proxies: WORKSPACE,
+    # Only the proxy's own key or the service key (403); not registered yet, a supervisor
+    # no longer verified or an unregistered patient (409).
+    proxies.proxy_prescribing_session: (*WORKSPACE, 403, 409),
     # The DoseSpot shared secret (401); a body that is no notification (422); an event the
     # workflow service did not take is kept and answered 503, so DoseSpot sends it again.
     notifications.receive_notification: (401, 422, 503),

@@ -209,14 +209,19 @@ async def print_prescription(
         if status != PRINTED:
             await as_prescriber.set_prescriptions_printed(access.patient_id, [prescription_id])
     if status != PRINTED:
-        await _record_printed(session, ws, client_id, rx_id)
+        await _record_printed(session, temporal, ws, client_id, rx_id)
     return pdf
 
 
-async def _record_printed(session: AsyncSession, ws: str, client_id: str, rx_id: str) -> None:
-    """The read model shows DoseSpot's status, so a send of a printed prescription is
-    refused before it reaches the workflow."""
+async def _record_printed(
+    session: AsyncSession, temporal: Client, ws: str, client_id: str, rx_id: str
+) -> None:
+    """The read model shows the print at once, so a send or a cancel of a printed
+    prescription is refused before it reaches the workflow; the workflow is told, and ends
+    on paper."""
     row = await svc.draft_row(session, ws, client_id, rx_id)
     row.dosespot_status = PRINTED
+    row.state = "printed"
     row.status_at = datetime.now(UTC)
     await session.commit()
+    await svc.tell_printed(temporal, row)

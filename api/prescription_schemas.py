@@ -14,8 +14,25 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, Field, SecretStr, StrictBool, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
+from api.catalogue_schemas import (
+    CompoundItem,
+    DoseSpotId,
+    Item,
+    ItemKind,
+    MedicationItem,
+    Scope,
+    SupplyItem,
+)
 from api.schemas import RequestModel, ResourceId, UtcDateTime
 
 # ICD-10-CM: a letter, a digit, a digit or letter, then optionally a dot and 1-4 more.
@@ -40,10 +57,22 @@ class Sig(RequestModel):
         return " ".join(p for p in parts if p)
 
 
-class PrescriptionItem(RequestModel):
-    """One prescription to draft."""
+Prescribed = MedicationItem | SupplyItem | CompoundItem
 
-    dispensable_drug_id: int = Field(gt=0, description="DoseSpot's dispensable drug id")
+
+class PrescriptionItem(RequestModel):
+    """One prescription to draft: a coded medication by ``dispensable_drug_id``, or any
+    kind of item by ``item`` (a medication, a supply of DoseSpot's catalogue, a custom
+    supply written out, or a custom compound compiled from its ingredients)."""
+
+    dispensable_drug_id: int | None = Field(
+        default=None, gt=0, description="DoseSpot's dispensable drug id (a coded medication)"
+    )
+    item: Item | None = Field(
+        default=None,
+        description="What is prescribed, instead of dispensable_drug_id: a medication, a "
+        "supply (supply_id, or name for a custom supply) or a compound",
+    )
     diagnosis_codes: list[str] = Field(
         default_factory=list, description="Up to 2 ICD-10 codes, e.g. J02.9"
     )
@@ -112,18 +141,74 @@ class PrescriptionItem(RequestModel):
             raise ValueError("must be from 1 to 365")
         return days
 
+    @model_validator(mode="after")
+    def _one_item(self) -> PrescriptionItem:
+        if (self.dispensable_drug_id is None) == (self.item is None):
+            raise ValueError("name what is prescribed: dispensable_drug_id or item, not both")
+        return self
+
+    def prescribed(self) -> Prescribed:
+        if self.item is not None:
+            return self.item
+        assert self.dispensable_drug_id is not None
+        return MedicationItem(kind="medication", dispensable_drug_id=self.dispensable_drug_id)
+
     def patient_directions(self) -> str | None:
         if self.directions:
             return self.directions
         return self.sig.render() if self.sig else None
 
 
+class FavoriteUse(RequestModel):
+    """A favourite (the clinic's presets, or the prescriber's own) prescribed as it is,
+    with what this prescription changes."""
+
+    scope: Scope = Field(description="clinic: the clinic's presets; clinician: the prescriber's")
+    favorite_id: DoseSpotId
+    directions: str | None = Field(default=None, description="Instead of the favourite's")
+    refills: int | None = Field(default=None, description="Instead of the favourite's")
+    days_supply: int | None = Field(default=None, description="Instead of the favourite's")
+    diagnosis_codes: list[str] | None = Field(
+        default=None, description="Instead of the favourite's diagnoses (up to 2 ICD-10)"
+    )
+    effective_date: date | None = None
+    urgent: StrictBool = False
+    pharmacy_id: int | None = Field(default=None, gt=0, description="Default: the patient's")
+    pharmacy_notes: str | None = Field(default=None, description="Instead of the favourite's")
+
+
+class OrderSetUse(RequestModel):
+    """Every entry of an order set (the clinic's, or the prescriber's own)."""
+
+    scope: Scope
+    order_set_id: DoseSpotId
+    effective_date: date | None = None
+    pharmacy_id: int | None = Field(default=None, gt=0, description="Default: the patient's")
+
+
 class PrescriptionsCreate(RequestModel):
+    """Prescriptions written out (``items``), from favourites, or from an order set, in
+    any mix; with ``send``, saved and sent in the same request (one step)."""
+
     prescriber_member_id: ResourceId | None = Field(
         default=None,
         description="The prescriber; a member key may leave it out to name itself",
     )
-    items: list[PrescriptionItem] = Field(min_length=1, max_length=20)
+    items: list[PrescriptionItem] = Field(default_factory=list, max_length=20)
+    favorites: list[FavoriteUse] = Field(default_factory=list, max_length=20)
+    order_set: OrderSetUse | None = None
+    send: StrictBool = Field(
+        default=False,
+        description="Send at once as the prescriber (only the prescriber may). A controlled "
+        "substance is saved as pending instead: it is signed with the PIN and one-time code "
+        "through POST .../{rx_id}/send",
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> PrescriptionsCreate:
+        if not (self.items or self.favorites or self.order_set):
+            raise ValueError("give items, favorites or an order_set")
+        return self
 
 
 def _digits(secret: SecretStr | None, count: int) -> SecretStr | None:
@@ -174,11 +259,13 @@ class PrescriptionPublic(BaseModel):
     prescriber_member_id: str
     state: str = Field(
         description="draft | saving | pending | sending | transmitting | sent | error | "
-        "signature_required | cancelling | cancelled | blocked"
+        "signature_required | cancelling | cancelled | printed | blocked"
     )
     allowed_actions: list[str]
-    medication: str
-    dispensable_drug_id: int
+    kind: ItemKind
+    medication: str = Field(description="What is prescribed, as DoseSpot names it")
+    dispensable_drug_id: int | None = Field(description="A coded medication's")
+    item: Item = Field(description="What is prescribed, as it was drafted")
     controlled_schedule: int | None = Field(description="DEA schedule 2-5, if controlled")
     diagnosis_codes: list[str]
     directions: str

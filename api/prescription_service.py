@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar
 
+from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import (
@@ -35,12 +36,14 @@ from temporalio.worker import Worker
 from activities.clinicians import append_audit
 from activities.prescriptions import EpcsSigningActivities, EpcsVault, epcs_task_queue
 from api.auth import Principal, Role
+from api.catalogue_schemas import Item, MedicationItem, SupplyItem
 from api.clinician_service import UpdateRefused, refusal, require_controlled_substance_permission
 from api.dosespot_calls import PatientAccess
 from api.errors import Conflict, Forbidden, NotFound, Unprocessable
 from api.prescription_schemas import (
     DoseCalculationIn,
     DoseCalculationPublic,
+    Prescribed,
     PrescriptionItem,
     PrescriptionPublic,
     SendIn,
@@ -66,6 +69,7 @@ from workflows.prescription_models import (
 )
 
 T = TypeVar("T")
+PRESCRIBED: TypeAdapter[Prescribed] = TypeAdapter(Item)
 DRAFT = "draft"
 LB_PER_KG = Decimal("2.20462")
 
@@ -122,6 +126,7 @@ def check_item(item: PrescriptionItem, field: str) -> dict[str, Any]:
     if effective < today():
         raise Unprocessable(f"{field}.effective_date", "must not be in the past")
     return {
+        "item": item.prescribed().model_dump(mode="json"),
         "diagnosis_codes": item.diagnosis_codes,
         "no_substitutions": item.no_substitutions,
         "urgent": item.urgent,
@@ -159,29 +164,48 @@ async def default_pharmacy(dosespot: DoseSpotClient, patient_id: int) -> int | N
     return None
 
 
+async def describe(dosespot: DoseSpotClient, prescribed: Prescribed) -> tuple[str, int]:
+    """What DoseSpot calls the item, and its controlled-substance schedule (a compound's
+    is its most controlled coded ingredient's; a supply is never controlled)."""
+    if isinstance(prescribed, MedicationItem):
+        drug = await dosespot.select_medication(dispensable_drug_id=prescribed.dispensable_drug_id)
+        name = drug.display_name or drug.drug_name or str(prescribed.dispensable_drug_id)
+        return name[:300], drug.schedule or 0
+    if isinstance(prescribed, SupplyItem):
+        if prescribed.supply_id is None:
+            return (prescribed.name or "")[:300], 0
+        supply = await dosespot.get_supply(prescribed.supply_id)
+        return (supply.name or str(prescribed.supply_id))[:300], 0
+    schedules = [
+        (await dosespot.select_medication(dispensable_drug_id=i.dispensable_drug_id)).schedule or 0
+        for i in prescribed.ingredients
+        if i.dispensable_drug_id is not None
+    ]
+    return prescribed.description[:300], max(schedules, default=0)
+
+
 async def create_drafts(
     session: AsyncSession,
     dosespot: DoseSpotClient,
     access: PatientAccess,
     principal: Principal,
     prescriber: ClinicianEnrollment,
-    items: list[PrescriptionItem],
+    items: list[tuple[PrescriptionItem, str]],
 ) -> list[PrescriptionRow]:
-    """Each item checked (422, nothing written) and looked up in DoseSpot's catalogue, then
-    written as a draft."""
-    details = [check_item(item, f"items.{n}") for n, item in enumerate(items)]
-    drugs = [
-        await dosespot.select_medication(dispensable_drug_id=i.dispensable_drug_id) for i in items
-    ]
+    """Each item checked (422 on its field, nothing written) and looked up in DoseSpot's
+    catalogue, then written as a draft."""
+    details = [check_item(item, field) for item, field in items]
+    described = [await describe(dosespot, item.prescribed()) for item, _ in items]
     pharmacy = None
-    if any(item.pharmacy_id is None for item in items):
+    if any(item.pharmacy_id is None for item, _ in items):
         pharmacy = await default_pharmacy(dosespot, access.patient_id)
-    for n, (item, detail) in enumerate(zip(items, details, strict=True)):
+    for (item, field), detail in zip(items, details, strict=True):
         detail["diagnosis_ids"] = await diagnosis_ids(
-            dosespot, item.diagnosis_codes, f"items.{n}.diagnosis_codes"
+            dosespot, item.diagnosis_codes, f"{field}.diagnosis_codes"
         )
     rows = []
-    for item, detail, drug in zip(items, details, drugs, strict=True):
+    for (item, _), detail, (name, schedule) in zip(items, details, described, strict=True):
+        prescribed = item.prescribed()
         row = PrescriptionRow(
             workspace_id=access.clinic.workspace_id,
             rx_id=f"rx_{uuid.uuid4().hex[:20]}",
@@ -190,9 +214,12 @@ async def create_drafts(
             created_by=principal.member_id,
             state=DRAFT,
             details=json.dumps(detail),
-            dispensable_drug_id=item.dispensable_drug_id,
-            medication=(drug.display_name or drug.drug_name or str(item.dispensable_drug_id))[:300],
-            schedule=drug.schedule or 0,
+            kind=prescribed.kind,
+            dispensable_drug_id=prescribed.dispensable_drug_id
+            if isinstance(prescribed, MedicationItem)
+            else None,
+            medication=name,
+            schedule=schedule,
             pharmacy_id=item.pharmacy_id or pharmacy,
             dosespot_patient_id=access.patient_id,
             revision=0,
@@ -219,10 +246,8 @@ def edit_draft(
             state=row.state,
             allowed_actions=actions_of(row),
         )
-    if item.dispensable_drug_id != row.dispensable_drug_id:
-        raise Unprocessable(
-            "dispensable_drug_id", "a draft keeps its medication: cancel it and draft another"
-        )
+    if item.prescribed() != prescribed_of(row):
+        raise Unprocessable("item", "a draft keeps what it prescribes: cancel it and draft another")
     row.details = json.dumps(check_item(item, "body") | {"diagnosis_ids": ids})
     row.pharmacy_id = item.pharmacy_id or pharmacy
     row.revision += 1
@@ -234,9 +259,19 @@ def actions_of(row: PrescriptionRow) -> list[str]:
     return allowed_actions(row.state)
 
 
+def prescribed_of(row: PrescriptionRow) -> Prescribed:
+    """What the draft prescribes (drafts from before kinds name only their drug)."""
+    d: dict[str, Any] = json.loads(row.details)
+    if "item" in d:
+        return PRESCRIBED.validate_python(d["item"])
+    return MedicationItem(kind="medication", dispensable_drug_id=row.dispensable_drug_id or 0)
+
+
 def public(row: PrescriptionRow) -> PrescriptionPublic:
     d: dict[str, Any] = json.loads(row.details)
     return PrescriptionPublic(
+        kind=row.kind or "medication",
+        item=prescribed_of(row),
         rx_id=row.rx_id,
         client_id=row.client_id,
         prescriber_member_id=row.prescriber_member_id,
@@ -326,6 +361,7 @@ def _start(settings: Settings, row: PrescriptionRow) -> WithStartWorkflowOperati
             rx_id=row.rx_id,
             controlled=is_controlled(row.schedule),
             timings=timings(settings),
+            client_id=row.client_id,
         ),
         id=prescription_workflow_id(row.workspace_id, row.rx_id),
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -358,11 +394,40 @@ async def mark_started(session: AsyncSession, row: PrescriptionRow, state: str) 
     await session.commit()
 
 
+def unsaved(ws: str, prescriber_member_id: str, principal: Principal) -> PrescriptionRow:
+    """A prescription not yet written, as far as who may send it is concerned."""
+    return PrescriptionRow(
+        workspace_id=ws, prescriber_member_id=prescriber_member_id, created_by=principal.member_id
+    )
+
+
+async def save_and_send(
+    session: AsyncSession, temporal: Client, settings: Settings, rows: list[PrescriptionRow]
+) -> None:
+    """One step: each draft saved and sent (a controlled substance saved as pending, since
+    only the prescriber's PIN and one-time code sign it). They go to DoseSpot together; each
+    answer's state says how far its prescription got within the wait."""
+    for row in rows:
+        await mark_started(session, row, "saving" if is_controlled(row.schedule) else "sending")
+    await asyncio.gather(
+        *(
+            save(temporal, settings, row)
+            if is_controlled(row.schedule)
+            else send(temporal, settings, row, None)
+            for row in rows
+        )
+    )
+
+
 def require_sender(principal: Principal, row: PrescriptionRow) -> None:
     if principal.role == Role.service:
         return
     if principal.member_id != row.prescriber_member_id:
-        raise Forbidden("only the prescriber sends a prescription")
+        raise Forbidden(
+            "only the prescriber sends a prescription (their own key, or the EHR's service "
+            "key acting for them); a proxy, prescribing agent or staff member saves it as "
+            "pending for the prescriber to send"
+        )
 
 
 def refuse_if_sent(row: PrescriptionRow) -> None:
@@ -447,6 +512,11 @@ async def cancel(temporal: Client, row: PrescriptionRow) -> PrescriptionStatus:
     handle = temporal.get_workflow_handle(prescription_workflow_id(row.workspace_id, row.rx_id))
     result: PrescriptionStatus = await _call(handle.execute_update(PrescriptionWorkflow.cancel))
     return result
+
+
+async def tell_printed(temporal: Client, row: PrescriptionRow) -> None:
+    handle = temporal.get_workflow_handle(prescription_workflow_id(row.workspace_id, row.rx_id))
+    await handle.signal(PrescriptionWorkflow.printed)
 
 
 async def retry(temporal: Client, row: PrescriptionRow) -> PrescriptionStatus:

@@ -294,3 +294,30 @@ class Prescription(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+
+
+class ProxyRegistration(Base):
+    """A workspace member who works in DoseSpot for prescribers without prescribing: a proxy
+    (ProxyClinician) or a prescribing agent (PrescribingAgentClinician). It drafts and saves
+    pending prescriptions for its supervising prescribers, who send them. Not billed, not
+    identity-proofed. ``supervisor_member_ids`` is a JSON list of members.
+
+    ``state``: ``registering`` until DoseSpot holds the clinician (and an agent's supervisor),
+    then ``active``. ``creating_since`` marks a DoseSpot create in flight, so a concurrent or
+    retried registration does not create a second clinician."""
+
+    __tablename__ = "proxy_registrations"
+
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(8))
+    supervisor_member_ids: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    dosespot_clinic_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    dosespot_clinician_id: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)
+    dosespot_role: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    creating_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )

@@ -668,6 +668,11 @@ class DoseSpotClient:
         found = parse_page(await self._call(request), Supply, operation=_operation(request))
         return SupplyPage(items=found.items, page=found.page)
 
+    async def get_supply(self, supply_id: int) -> Supply:
+        """One supply of the catalogue."""
+        request = protocol.get_supply_request(supply_id)
+        return parse_item(await self._call(request), Supply, operation=_operation(request))
+
     async def clinic_favorites(
         self, clinic_id: int, *, search_name: str | None = None, page: int = 1
     ) -> FavoritePage:
@@ -825,13 +830,19 @@ class DoseSpotClient:
 
     # Prescriptions written, sent and signed through the API (Full plan)
 
+    async def add_prescription(
+        self, patient_id: int, prescription: models.PrescriptionCreate
+    ) -> int:
+        """A pending (``Entered``) prescription of a coded drug, a supply, a free-text
+        supply or a compound; its id. Not idempotent: DoseSpot makes a second one if
+        retried, so a caller looks for ``non_dosespot_prescription_id`` first."""
+        request = protocol.add_prescription_request(patient_id, prescription)
+        return parse_identifier(await self._call(request), operation=_operation(request))
+
     async def add_coded_prescription(
         self, patient_id: int, prescription: models.CodedPrescriptionCreate
     ) -> int:
-        """A pending (``Entered``) prescription; its id. Not idempotent: DoseSpot makes a
-        second one if retried, so a caller looks for ``non_dosespot_prescription_id`` first."""
-        request = protocol.add_coded_prescription_request(patient_id, prescription)
-        return parse_identifier(await self._call(request), operation=_operation(request))
+        return await self.add_prescription(patient_id, prescription)
 
     async def edit_coded_prescription(
         self, patient_id: int, prescription_id: int, prescription: models.CodedPrescriptionCreate

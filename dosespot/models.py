@@ -8,7 +8,7 @@ so DoseSpot adding a field never breaks a read.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     AfterValidator,
@@ -1275,16 +1275,15 @@ class OrderSetCreate(DoseSpotRequest):
     favorites: list[OrderSetEntry] = Field(default_factory=list, alias="Favorites")
 
 
-class CodedPrescriptionCreate(DoseSpotRequest):
-    """Body of ``POST api/patients/{patientId}/prescriptions/coded`` and of its ``PUT``
-    (CodedPrescriptionRequest): a pending prescription of one dispensable drug.
+class PrescriptionCreate(DoseSpotRequest):
+    """What every pending prescription written through the API carries, whatever it
+    prescribes (the Swagger's common members of its four create requests).
 
     The bounds are the Swagger's. ``non_dosespot_prescription_id`` carries our own id of
     the prescription, so a create whose answer was lost is found among the patient's
     prescriptions instead of written twice.
     """
 
-    dispensable_drug_id: int = Field(alias="DispensableDrugId", gt=0)
     quantity: float = Field(alias="Quantity", gt=0)
     dispense_unit_id: int = Field(alias="DispenseUnitId", gt=0)
     refills: int = Field(alias="Refills", ge=0, le=99)
@@ -1304,11 +1303,49 @@ class CodedPrescriptionCreate(DoseSpotRequest):
     )
     status: MedicationStatus = Field(default=MedicationStatus.Active, alias="Status")
 
+    # The path segment under ``api/patients/{patientId}/prescriptions/``.
+    kind: ClassVar[str]
+
     def to_body(self) -> dict[str, Any]:
         body = super().to_body()
         if self.effective_date is not None:
             body["EffectiveDate"] = date_at_midnight(self.effective_date)
         return body
+
+
+class CodedPrescriptionCreate(PrescriptionCreate):
+    """Body of ``POST api/patients/{patientId}/prescriptions/coded`` and of its ``PUT``
+    (CodedPrescriptionRequest): a pending prescription of one dispensable drug."""
+
+    kind: ClassVar[str] = "coded"
+    dispensable_drug_id: int = Field(alias="DispensableDrugId", gt=0)
+
+
+class SupplyPrescriptionCreate(PrescriptionCreate):
+    """``POST .../prescriptions/supply`` (CodedSupplyRequest): a supply of the catalogue."""
+
+    kind: ClassVar[str] = "supply"
+    supply_id: int = Field(alias="SupplyId", gt=0)
+
+
+class FreeTextSupplyPrescriptionCreate(PrescriptionCreate):
+    """``POST .../prescriptions/supply/freetext`` (FreeTextSupplyPrescriptionRequest): a
+    custom supply, written out; the prescriber attests it is not a controlled substance."""
+
+    kind: ClassVar[str] = "supply/freetext"
+    display_name: Text = Field(alias="DisplayName", max_length=300)
+    not_controlled: bool = Field(default=True, alias="NotControlled")
+
+
+class CompoundPrescriptionCreate(PrescriptionCreate):
+    """``POST .../prescriptions/compiledcompound`` (CompoundPrescriptionRequest): a custom
+    compound compiled from coded or written ingredients."""
+
+    kind: ClassVar[str] = "compiledcompound"
+    compound_description: Text = Field(alias="CompoundDescription")
+    compound_ingredients: list[CompoundIngredientCreate] = Field(
+        alias="CompoundIngredients", min_length=1
+    )
 
 
 class SendOutcome(DoseSpotModel):

@@ -56,6 +56,7 @@ from dosespot.models import (
     PatientCreate,
     PatientInsuranceCreate,
     PharmacyQuery,
+    PrescriptionCreate,
     RefillApproval,
     RefillDenial,
     SendOutcome,
@@ -640,6 +641,10 @@ def search_supplies_request(name: str, *, page: int = 1) -> Request:
         "api/supplies/search",
         params={"name": _search_text(name, "supply"), **_page_params(page)},
     )
+
+
+def get_supply_request(supply_id: int) -> Request:
+    return Request("GET", f"api/supplies/{int(supply_id)}", "api/supplies/{supplyId}")
 
 
 def _favorite_params(search_name: str | None, page: int) -> dict[str, str | list[str]]:
@@ -1260,15 +1265,21 @@ def clinic_matches(candidate: ClinicCreate, clinic: Clinic) -> bool:
 # Prescriptions written, sent and signed through the API (Full plan)
 
 
+def add_prescription_request(patient_id: int, prescription: PrescriptionCreate) -> Request:
+    """``POST .../prescriptions/coded``, ``/supply``, ``/supply/freetext`` or
+    ``/compiledcompound``, by what the prescription prescribes."""
+    return Request(
+        "POST",
+        f"api/patients/{int(patient_id)}/prescriptions/{prescription.kind}",
+        f"api/patients/{{patientId}}/prescriptions/{prescription.kind}",
+        json=prescription.to_body(),
+    )
+
+
 def add_coded_prescription_request(
     patient_id: int, prescription: CodedPrescriptionCreate
 ) -> Request:
-    return Request(
-        "POST",
-        f"api/patients/{int(patient_id)}/prescriptions/coded",
-        "api/patients/{patientId}/prescriptions/coded",
-        json=prescription.to_body(),
-    )
+    return add_prescription_request(patient_id, prescription)
 
 
 def edit_coded_prescription_request(

@@ -21,6 +21,7 @@ import re
 import secrets
 import time
 import weakref
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,7 +32,7 @@ from pydantic import BaseModel, Field
 from dosespot_sandbox import envelope
 from dosespot_sandbox.auth import SandboxDep, Session, SessionDep
 from dosespot_sandbox.body import read_body
-from dosespot_sandbox.catalogue import MEDICATIONS, MEDICATIONS_BY_ROUTED, PHARMACIES
+from dosespot_sandbox.catalogue import MEDICATIONS, MEDICATIONS_BY_ROUTED, PHARMACIES, SUPPLIES
 from dosespot_sandbox.diagnoses import diagnosis_detail
 from dosespot_sandbox.enums import (
     CLINIC_SCOPE,
@@ -468,33 +469,62 @@ async def transmission_errors(request: Request, session: SessionDep, sandbox: Sa
 # -- prescriptions written and sent through the API ----------------------------------
 
 PRESCRIPTION_DIAGNOSIS_IDS = obj({"PrimaryDiagnosisId": INTEGER, "SecondaryDiagnosisId": INTEGER})
+_PRESCRIPTION_FIELDS: dict[str, Spec] = {
+    "FirstPrescriptionDiagnosis": PRESCRIPTION_DIAGNOSIS_IDS,
+    "SecondPrescriptionDiagnosis": PRESCRIPTION_DIAGNOSIS_IDS,
+    "Refills": Spec("integer", required=True),
+    "DaysSupply": INTEGER,
+    "DispenseUnitId": Spec("integer", required=True),
+    "Quantity": Spec("number", required=True),
+    "Directions": string(required=True, max_length=1000),
+    "PharmacyId": INTEGER,
+    "PharmacyNotes": string(max_length=210),
+    "NoSubstitutions": BOOLEAN,
+    "EffectiveDate": DATE_TIME,
+    "RxReferenceNumber": string(max_length=35),
+    "EligibilityId": INTEGER,
+    "NonDoseSpotPrescriptionId": string(max_length=35),
+    "IsRefillReplace": BOOLEAN,
+    "IsUrgent": BOOLEAN,
+    "SupervisorId": INTEGER,
+    "RetailPharmacyToMailToPatient": BOOLEAN,
+    "RTPSCoupon": obj({}),
+    "Status": enum(MEDICATION_STATUS, required=True),
+    "InactiveDate": DATE_TIME,
+    "Comment": string(max_length=500),
+    "Encounter": string(max_length=50),
+}
 CODED_PRESCRIPTION_REQUEST = obj(
     {
         "DispensableDrugId": Spec("integer", required=True),
         "PatientFormularyId": INTEGER,
-        "FirstPrescriptionDiagnosis": PRESCRIPTION_DIAGNOSIS_IDS,
-        "SecondPrescriptionDiagnosis": PRESCRIPTION_DIAGNOSIS_IDS,
-        "Refills": Spec("integer", required=True),
-        "DaysSupply": INTEGER,
-        "DispenseUnitId": Spec("integer", required=True),
-        "Quantity": Spec("number", required=True),
-        "Directions": string(required=True, max_length=1000),
-        "PharmacyId": INTEGER,
-        "PharmacyNotes": string(max_length=210),
-        "NoSubstitutions": BOOLEAN,
-        "EffectiveDate": DATE_TIME,
-        "RxReferenceNumber": string(max_length=35),
-        "EligibilityId": INTEGER,
-        "NonDoseSpotPrescriptionId": string(max_length=35),
-        "IsRefillReplace": BOOLEAN,
-        "IsUrgent": BOOLEAN,
-        "SupervisorId": INTEGER,
-        "RetailPharmacyToMailToPatient": BOOLEAN,
-        "RTPSCoupon": obj({}),
-        "Status": enum(MEDICATION_STATUS, required=True),
-        "InactiveDate": DATE_TIME,
-        "Comment": string(max_length=500),
-        "Encounter": string(max_length=50),
+        **_PRESCRIPTION_FIELDS,
+    }
+)
+SUPPLY_PRESCRIPTION_REQUEST = obj(
+    {"SupplyId": Spec("integer", required=True), **_PRESCRIPTION_FIELDS}
+)
+FREE_TEXT_SUPPLY_PRESCRIPTION_REQUEST = obj(
+    {
+        "DisplayName": string(required=True, max_length=300),
+        "NotControlled": Spec("boolean", required=True),
+        **_PRESCRIPTION_FIELDS,
+    }
+)
+COMPOUND_INGREDIENT = obj(
+    {
+        "DispensableDrugId": INTEGER,
+        "FreeText": string(),
+        "DispenseUnitId": INTEGER,
+        "Quantity": string(required=True),
+        "IsFreeTextEPCS": BOOLEAN,
+    }
+)
+COMPOUND_PRESCRIPTION_REQUEST = obj(
+    {
+        "CompoundDescription": string(required=True),
+        "CompoundIngredients": array(COMPOUND_INGREDIENT, required=True),
+        **_PRESCRIPTION_FIELDS,
     }
 )
 SEND_PRESCRIPTIONS_REQUEST = obj(
@@ -531,6 +561,12 @@ REFILLS_RANGE = "Refills must be between 0 and 99."
 DAYS_SUPPLY_RANGE = "Days supply must be between 0 and 365."
 QUANTITY_RANGE = "Quantity must be greater than 0."
 EFFECTIVE_DATE_PAST = "The effective date cannot be in the past."
+SUPPLY_NOT_FOUND = "Supply not found."
+DISPLAY_NAME_REQUIRED = "A display name is required."
+FREE_TEXT_CONTROLLED = "A free-text supply must be marked not controlled."
+COMPOUND_DESCRIPTION_REQUIRED = "A compound description is required."
+COMPOUND_INGREDIENTS_REQUIRED = "A compound needs at least one ingredient."
+COMPOUND_INGREDIENT_ONE = "Each ingredient is a dispensable drug or free text."
 # Statuses from which a prescription can be sent (again): pending, or failed.
 SENDABLE_STATUSES = PENDING_STATUSES | ERROR_STATUSES
 # A prescription may be printed while pending or failed, and printed again.
@@ -552,13 +588,11 @@ def _diagnosis(ids: dict[str, Any] | None) -> dict[str, Any] | None:
     return found or None
 
 
-def _coded_refusal(fields: dict[str, Any]) -> str | None:
-    """DoseSpot's business checks of a coded prescription (the ranges its UI enforces)."""
-    medication = MEDICATIONS.get(fields["DispensableDrugId"])
-    if medication is None:
-        return MEDICATION_NOT_FOUND
-    if medication.get("IsObsolete"):
-        return OBSOLETE
+Product = tuple[dict[str, Any] | None, str | None]
+
+
+def _range_refusal(fields: dict[str, Any]) -> str | None:
+    """DoseSpot's business checks of any prescription (the ranges its UI enforces)."""
     if not 0 <= fields["Refills"] <= 99:
         return REFILLS_RANGE
     days = fields.get("DaysSupply")
@@ -572,16 +606,81 @@ def _coded_refusal(fields: dict[str, Any]) -> str | None:
     return None
 
 
-def _apply_coded(doc: dict[str, Any], fields: dict[str, Any], pharmacy_id: int | None) -> None:
-    medication = MEDICATIONS[fields["DispensableDrugId"]]
+def _coded_product(fields: dict[str, Any]) -> Product:
+    medication = MEDICATIONS.get(fields["DispensableDrugId"])
+    if medication is None:
+        return None, MEDICATION_NOT_FOUND
+    if medication.get("IsObsolete"):
+        return None, OBSOLETE
+    return {
+        "Type": "Coded",
+        "DispensableDrugId": medication["DispensableDrugId"],
+        "DisplayName": medication["DisplayName"],
+        "Strength": medication["Strength"],
+        "Schedule": medication["Schedule"],
+    }, None
+
+
+def _supply_product(fields: dict[str, Any]) -> Product:
+    supply = SUPPLIES.get(fields["SupplyId"])
+    if supply is None:
+        return None, SUPPLY_NOT_FOUND
+    if supply.get("IsObsolete"):
+        return None, OBSOLETE
+    return {
+        "Type": "Supply",
+        "SupplyId": supply["SupplyId"],
+        "DisplayName": supply["Name"],
+        "Schedule": 0,
+    }, None
+
+
+def _free_text_product(fields: dict[str, Any]) -> Product:
+    name = (fields.get("DisplayName") or "").strip()
+    if not name:
+        return None, DISPLAY_NAME_REQUIRED
+    if not fields["NotControlled"]:
+        return None, FREE_TEXT_CONTROLLED
+    return {"Type": "FreeText", "FreeTextType": "Supply", "DisplayName": name, "Schedule": 0}, None
+
+
+def _compound_product(fields: dict[str, Any]) -> Product:
+    """A compiled compound: its schedule is its most controlled ingredient's."""
+    description = (fields.get("CompoundDescription") or "").strip()
+    ingredients = fields.get("CompoundIngredients") or []
+    if not description:
+        return None, COMPOUND_DESCRIPTION_REQUIRED
+    if not ingredients:
+        return None, COMPOUND_INGREDIENTS_REQUIRED
+    schedule = 0
+    kept = []
+    for ingredient in ingredients:
+        drug_id = ingredient.get("DispensableDrugId")
+        text = (ingredient.get("FreeText") or "").strip()
+        if (drug_id is None) == (not text):
+            return None, COMPOUND_INGREDIENT_ONE
+        if drug_id is not None:
+            medication = MEDICATIONS.get(drug_id)
+            if medication is None:
+                return None, MEDICATION_NOT_FOUND
+            schedule = max(schedule, medication["Schedule"] or 0)
+        elif ingredient.get("IsFreeTextEPCS"):
+            schedule = max(schedule, 2)
+        kept.append({k: v for k, v in ingredient.items() if v is not None})
+    return {
+        "Type": "Compound",
+        "DisplayName": description[:300],
+        "Schedule": schedule,
+        "CompoundIngredients": kept,
+    }, None
+
+
+def _apply(doc: dict[str, Any], fields: dict[str, Any], product: dict[str, Any],
+           pharmacy_id: int | None) -> None:  # fmt: skip
     effective = fields.get("EffectiveDate")
     doc.update(
         {
-            "Type": "Coded",
-            "DispensableDrugId": medication["DispensableDrugId"],
-            "DisplayName": medication["DisplayName"],
-            "Strength": medication["Strength"],
-            "Schedule": medication["Schedule"],
+            **product,
             "Directions": fields["Directions"],
             "Quantity": f"{fields['Quantity']:g}",
             "DispenseUnitId": fields["DispenseUnitId"],
@@ -616,28 +715,32 @@ def _pharmacy_for(patient: dict[str, Any], fields: dict[str, Any]) -> int | None
     return int(primary["PharmacyId"]) if primary else None
 
 
-@router.post("/api/patients/{patientId}/prescriptions/coded")
-async def add_coded_prescription(
-    patientId: int, request: Request, session: SessionDep, sandbox: SandboxDep
+async def _add_prescription(
+    patient_id: int,
+    request: Request,
+    session: Session,
+    sandbox: Sandbox,
+    spec: Spec,
+    product_of: Callable[[dict[str, Any]], Product],
 ) -> JSONResponse:
     """A pending (``Entered``) prescription written by the session's user: a prescriber,
     or a proxy or agent for the prescriber the token acts on behalf of."""
-    fields = await read_body(request, CODED_PRESCRIPTION_REQUEST)
-    patient, refusal = patient_in_session(sandbox, session, patientId)
+    fields = await read_body(request, spec)
+    patient, refusal = patient_in_session(sandbox, session, patient_id)
     if patient is None:
         return envelope.error(refusal, Id=0)
-    problem = _coded_refusal(fields)
-    if problem:
-        return envelope.error(problem, Id=0)
+    product, problem = product_of(fields)
+    problem = problem or _range_refusal(fields)
+    if problem or product is None:
+        return envelope.error(problem or MEDICATION_NOT_FOUND, Id=0)
     pharmacy_id = _pharmacy_for(patient, fields)
     if pharmacy_id is not None and pharmacy_id not in PHARMACIES:
         return envelope.error("Pharmacy not found.", Id=0)
-    medication = MEDICATIONS[fields["DispensableDrugId"]]
     doc = sandbox.records.prescribe(
         patient,
-        session.user_id,
+        session.prescriber_id,
         pharmacy_id or 0,
-        medication,
+        product,
         {
             "directions": fields["Directions"],
             "quantity": f"{fields['Quantity']:g}",
@@ -647,7 +750,9 @@ async def add_coded_prescription(
             "send": False,
         },
     )
-    _apply_coded(doc, fields, pharmacy_id)
+    _apply(doc, fields, product, pharmacy_id)
+    if session.on_behalf_of_user_id is not None:
+        doc["PrescriberAgentId"] = session.user_id
     if pharmacy_id is None:
         doc.pop("PharmacyId", None)
     elif not any(e["PharmacyId"] == pharmacy_id for e in patient.get("Pharmacies", [])):
@@ -655,6 +760,50 @@ async def add_coded_prescription(
     sandbox.store.put(PRESCRIPTION_KIND, doc["PrescriptionId"], doc)
     sandbox.records.push_counts(doc["PrescriberId"], doc["ClinicId"])
     return envelope.ok(Id=doc["PrescriptionId"])
+
+
+@router.post("/api/patients/{patientId}/prescriptions/coded")
+async def add_coded_prescription(
+    patientId: int, request: Request, session: SessionDep, sandbox: SandboxDep
+) -> JSONResponse:
+    return await _add_prescription(
+        patientId, request, session, sandbox, CODED_PRESCRIPTION_REQUEST, _coded_product
+    )
+
+
+@router.post("/api/patients/{patientId}/prescriptions/supply")
+async def add_supply_prescription(
+    patientId: int, request: Request, session: SessionDep, sandbox: SandboxDep
+) -> JSONResponse:
+    """A supply from the catalogue (``GET api/supplies/search``)."""
+    return await _add_prescription(
+        patientId, request, session, sandbox, SUPPLY_PRESCRIPTION_REQUEST, _supply_product
+    )
+
+
+@router.post("/api/patients/{patientId}/prescriptions/supply/freetext")
+async def add_free_text_supply_prescription(
+    patientId: int, request: Request, session: SessionDep, sandbox: SandboxDep
+) -> JSONResponse:
+    """A custom supply written out; the prescriber attests it is not controlled."""
+    return await _add_prescription(
+        patientId,
+        request,
+        session,
+        sandbox,
+        FREE_TEXT_SUPPLY_PRESCRIPTION_REQUEST,
+        _free_text_product,
+    )
+
+
+@router.post("/api/patients/{patientId}/prescriptions/compiledcompound")
+async def add_compound_prescription(
+    patientId: int, request: Request, session: SessionDep, sandbox: SandboxDep
+) -> JSONResponse:
+    """A compound compiled from coded or written ingredients."""
+    return await _add_prescription(
+        patientId, request, session, sandbox, COMPOUND_PRESCRIPTION_REQUEST, _compound_product
+    )
 
 
 @router.put("/api/patients/{patientId}/prescriptions/coded/{prescriptionId}")
@@ -667,11 +816,12 @@ async def edit_coded_prescription(
         return envelope.error(refusal)
     if rx["Status"] not in PENDING_STATUSES or rx.get("Hidden"):
         return envelope.error(NOT_EDITABLE)
-    refusal = _coded_refusal(fields) or ""
-    if refusal:
-        return envelope.error(refusal)
+    product, problem = _coded_product(fields)
+    problem = problem or _range_refusal(fields)
+    if problem or product is None:
+        return envelope.error(problem or MEDICATION_NOT_FOUND)
     patient = sandbox.store.get(PATIENT_KIND, patientId) or {}
-    _apply_coded(rx, fields, _pharmacy_for(patient, fields))
+    _apply(rx, fields, product, _pharmacy_for(patient, fields))
     rx["Status"] = "Edited"
     sandbox.store.put(PRESCRIPTION_KIND, prescriptionId, rx)
     return envelope.ok()

@@ -220,6 +220,11 @@ class MedicationRecords:
             doc["PharmacyNotes"] = item["pharmacy_notes"]
         if "SupplyId" in medication:
             doc.update(Type="Supply", SupplyId=medication["SupplyId"])
+        elif "DispensableDrugId" not in medication:
+            doc.update(
+                {k: medication[k] for k in ("Type", "FreeTextType", "Schedule",
+                                            "CompoundIngredients") if k in medication}
+            )  # fmt: skip
         else:
             doc.update(
                 Type="Coded",

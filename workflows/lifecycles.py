@@ -212,3 +212,69 @@ def patient_allowed_actions(state: str) -> list[str]:
     if state == "registered":
         actions.append("sync")
     return actions
+
+
+class PrescriptionLifecycle(StateMachine):
+    """One prescription written through the API, from pending in DoseSpot to the pharmacy
+    (or to paper). Each event is named by the state it leads to."""
+
+    saving = State("Saving in DoseSpot", initial=True)
+    pending = State("Pending in DoseSpot for the prescriber")
+    sending = State("Sending")
+    transmitting = State("Sent; following DoseSpot's status")
+    sent = State("Sent", final=True)
+    error = State("Error")
+    signature_required = State("Must be signed again")
+    cancelling = State("Cancelling")
+    cancelled = State("Cancelled", final=True)
+    printed = State("Printed", final=True)
+    # A call failed for good (DoseSpot refused, data missing): retried by an admin, or by
+    # itself after a while.
+    blocked = State("Blocked")
+
+    to_pending = saving.to(pending) | sending.to(pending) | blocked.to(pending)
+    to_sending = (
+        saving.to(sending)
+        | pending.to(sending)
+        | error.to(sending)
+        | signature_required.to(sending)
+    )
+    # Sent by us, or (taken in DoseSpot's own UI) from any state that waits on a person.
+    to_transmitting = (
+        sending.to(transmitting)
+        | blocked.to(transmitting)
+        | pending.to(transmitting)
+        | error.to(transmitting)
+        | signature_required.to(transmitting)
+    )
+    to_sent = transmitting.to(sent)
+    # Failed at DoseSpot: sent by us, or in DoseSpot's own UI while it waited.
+    to_error = (
+        sending.to(error)
+        | transmitting.to(error)
+        | pending.to(error)
+        | signature_required.to(error)
+    )
+    to_signature_required = sending.to(signature_required)
+    to_cancelling = (
+        pending.to(cancelling)
+        | error.to(cancelling)
+        | signature_required.to(cancelling)
+        | blocked.to(cancelling)
+    )
+    # Cancelled by us, or deleted in DoseSpot's own UI while it waited.
+    to_cancelled = (
+        cancelling.to(cancelled)
+        | pending.to(cancelled)
+        | error.to(cancelled)
+        | signature_required.to(cancelled)
+    )
+    to_printed = pending.to(printed) | error.to(printed) | signature_required.to(printed)
+    to_blocked = (
+        saving.to(blocked) | sending.to(blocked) | transmitting.to(blocked) | cancelling.to(blocked)
+    )
+    to_saving = blocked.to(saving)
+
+
+# States of a prescription that wait on a person (its prescriber, or an admin).
+PRESCRIPTION_WAITING_STATES = frozenset({"pending", "error", "signature_required", "blocked"})

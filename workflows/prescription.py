@@ -19,6 +19,15 @@ A refused send (a wrong PIN or code, no permission) answers with DoseSpot's word
 leaves the prescription pending; a call that fails for good moves it to ``blocked`` until
 ``retry``; the workflow never fails for DoseSpot's sake.
 
+The lifecycle is :class:`workflows.lifecycles.PrescriptionLifecycle`. No wait is open-ended:
+a prescription waiting on a person (pending, error, to be signed again, blocked) looks itself
+up in DoseSpot after ``check_hours``, then after twice as long up to ``check_max_hours``, so
+what the prescriber did in DoseSpot's own UI (sent, printed, deleted) is picked up even when
+its push was lost, and a blocked step is tried again by itself. A push while it waits is
+taken at once. Printing (``printed``) ends it on paper. Pushes are passed on to the
+patient's PatientErx workflow, which brings the medication record up to date. A waiting
+prescription continues as new past ``history_limit`` events.
+
 Updates:
     save() -> PrescriptionStatus
     send(SendRequest) -> PrescriptionStatus
@@ -26,6 +35,7 @@ Updates:
     retry() -> PrescriptionStatus
 Signals:
     dosespot_event(DoseSpotEvent)   PrescriptionResult pushes for this prescription
+    printed()                       the prescription was printed and marked so in DoseSpot
 Queries:
     status() -> PrescriptionStatus
 """
@@ -37,7 +47,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.prescriptions import (
@@ -47,7 +57,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from erx.temporal import SA_BLOCKED_REASON, SA_STAGE, SA_WORKSPACE
     from workflows import policies
+    from workflows.lifecycles import PRESCRIPTION_WAITING_STATES, PrescriptionLifecycle
     from workflows.models import DoseSpotEvent
+    from workflows.patient_erx import patient_workflow_id
     from workflows.prescription_models import (
         ERROR_STATUSES,
         FINAL_STATUSES,
@@ -57,6 +69,7 @@ with workflow.unsafe.imports_passed_through():
         TAKEN_STATUSES,
         CancelInput,
         DoseSpotRefs,
+        PrescriptionCarry,
         PrescriptionInput,
         PrescriptionRef,
         PrescriptionSnapshot,
@@ -71,6 +84,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.waiting import wait_until
 
 MAX_DETAILS_LENGTH = 1000
+# Deadlines on every wait, DoseSpot's UI picked up while waiting, pushes passed on to the
+# patient's workflow, continue-as-new.
+LIFECYCLE_PATCH = "prescription-waits-have-deadlines"
 
 
 def prescription_workflow_id(workspace_id: str, rx_id: str) -> str:
@@ -93,20 +109,23 @@ class PrescriptionActionNotAllowed(ApplicationError):
 class PrescriptionWorkflow:
     @workflow.init
     def __init__(self, input: PrescriptionInput) -> None:
+        carry = input.carry or PrescriptionCarry(state="saving", resume="saving")
         self._input = input
-        self._state = "saving"
-        self._refs: DoseSpotRefs | None = None
-        self._status: str | None = None
-        self._details: str | None = None
-        self._refusal: str | None = None
-        self._blocked_reason: str | None = None
-        self._message: str | None = None
-        self._resume = "saving"
+        self._machine = PrescriptionLifecycle(start_value=carry.state)
+        self._refs: DoseSpotRefs | None = carry.refs
+        self._status: str | None = carry.status
+        self._details: str | None = carry.details
+        self._refusal: str | None = carry.refusal
+        self._blocked_reason: str | None = carry.blocked_reason
+        self._message: str | None = carry.message
+        self._resume = carry.resume
         self._send: SendRequest | None = None
         self._pushed: StatusObservation | None = None
-        self._revision = 0
-        self._recorded = -1
+        self._revision = carry.revision
+        self._recorded = carry.revision if input.carry else -1
         self._searchable: tuple[str, str | None] | None = None
+        self._check_hours: float | None = carry.check_hours
+        self._patched: bool | None = None
 
     @workflow.run
     async def run(self, input: PrescriptionInput) -> PrescriptionStatus:
@@ -124,8 +143,20 @@ class PrescriptionWorkflow:
             elif state in FINISHED_STATES:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 return self.status()
+            elif state in PRESCRIPTION_WAITING_STATES and self._lifecycle_patched:
+                await self._wait_on_person(state)
             else:
                 await self._until_state_changes(state)
+
+    @property
+    def _state(self) -> str:
+        return str(self._machine.current_state_value)
+
+    @property
+    def _lifecycle_patched(self) -> bool:
+        if self._patched is None:
+            self._patched = workflow.patched(LIFECYCLE_PATCH)
+        return self._patched
 
     # The story's steps ---------------------------------------------------------
 
@@ -238,6 +269,53 @@ class PrescriptionWorkflow:
             self._status = "Deleted"
         self._move("cancelled")
 
+    async def _wait_on_person(self, state: str) -> None:
+        """Wait for the prescriber or an admin, but never without a deadline: then look the
+        prescription up in DoseSpot (or try a blocked step again), waiting twice as long
+        next time."""
+        timings = self._input.timings
+        hours = self._check_hours or timings.check_hours
+        if await wait_until(
+            lambda: self._state != state or self._continue_as_new_due(), hours * 3600
+        ):
+            if self._state == state:
+                await self._continue_as_new()
+            return
+        self._check_hours = min(hours * 2, timings.check_max_hours)
+        if state == "blocked":
+            self._retry_blocked()
+            return
+        if self._refs is None:
+            return
+        try:
+            observed = await policies.call(
+                policies.DOSESPOT,
+                PrescriptionActivities.prescription_status,
+                StatusInput(refs=self._refs),
+            )
+        except ActivityError:
+            return
+        self._taken_elsewhere(observed)
+
+    def _taken_elsewhere(self, observed: StatusObservation) -> None:
+        """What DoseSpot says of a prescription that waits on a person: sent, printed,
+        deleted or failed in DoseSpot's own UI moves it on; anything else leaves it."""
+        status = observed.status
+        if status is None or self._state not in ("pending", "error", "signature_required"):
+            return
+        if status == "Printed":
+            self._observe(observed)
+            self._move("printed")
+        elif status == "Deleted":
+            self._observe(observed)
+            self._move("cancelled")
+        elif status in TAKEN_STATUSES:
+            self._pushed = observed
+            self._move("transmitting")
+        elif status in ERROR_STATUSES and self._state != "error":
+            self._observe(observed)
+            self._move("error")
+
     # Updates, signals, queries -------------------------------------------------
 
     @workflow.update
@@ -299,10 +377,13 @@ class PrescriptionWorkflow:
 
     @workflow.update
     async def retry(self) -> PrescriptionStatus:
+        self._retry_blocked()
+        return self.status()
+
+    def _retry_blocked(self) -> None:
         self._blocked_reason = None
         self._message = None
         self._move(self._resume)
-        return self.status()
 
     @retry.validator
     def _check_retry(self) -> None:
@@ -310,7 +391,7 @@ class PrescriptionWorkflow:
             raise PrescriptionActionNotAllowed("retry", self._state)
 
     @workflow.signal
-    def dosespot_event(self, event: DoseSpotEvent) -> None:
+    async def dosespot_event(self, event: DoseSpotEvent) -> None:
         if event.event_type != "PrescriptionResult":
             return
         raw = event.data.get("PrescriptionStatus")
@@ -328,6 +409,29 @@ class PrescriptionWorkflow:
             # A late push (PharmacyVerified after the follow window, or an Error after
             # eRxSent): recorded when the read model is next written.
             self._observe(observed)
+        elif self._lifecycle_patched:
+            self._taken_elsewhere(observed)
+        if self._lifecycle_patched and self._input.client_id:
+            await self._tell_patient(event)
+
+    async def _tell_patient(self, event: DoseSpotEvent) -> None:
+        """The patient's workflow brings the medication record up to date; a patient whose
+        workflow has ended is left alone."""
+        assert self._input.client_id is not None
+        handle = workflow.get_external_workflow_handle(
+            patient_workflow_id(self._input.workspace_id, self._input.client_id)
+        )
+        try:
+            await handle.signal("dosespot_event", event)
+        except FailureError:
+            workflow.logger.info("the patient's workflow did not take the push")
+
+    @workflow.signal
+    def printed(self) -> None:
+        """Printed and marked printed in DoseSpot: the prescription ends on paper."""
+        if self._state in ("pending", "error", "signature_required"):
+            self._observe(StatusObservation(status="Printed"))
+            self._move("printed")
 
     @workflow.query
     def status(self) -> PrescriptionStatus:
@@ -364,7 +468,9 @@ class PrescriptionWorkflow:
             self._blocked_reason = None
         if state not in ("signature_required", "blocked"):
             self._message = None
-        self._state = state
+        if state != self._state:
+            self._machine.send(f"to_{state}")
+            self._check_hours = None
         self._revision += 1
 
     def _block(self, step: str, reason: str, message: str, *, resume: str) -> None:
@@ -430,3 +536,34 @@ class PrescriptionWorkflow:
             ),
         )
         self._recorded = revision
+
+    def _continue_as_new_due(self) -> bool:
+        if not self._lifecycle_patched:
+            return False
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self._input.timings.history_limit
+        )
+
+    async def _continue_as_new(self) -> None:
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._publish()
+        workflow.continue_as_new(
+            self._input.model_copy(
+                update={
+                    "carry": PrescriptionCarry(
+                        state=self._state,
+                        resume=self._resume,
+                        refs=self._refs,
+                        status=self._status,
+                        details=self._details,
+                        refusal=self._refusal,
+                        blocked_reason=self._blocked_reason,
+                        message=self._message,
+                        revision=self._revision,
+                        check_hours=self._check_hours,
+                    )
+                }
+            )
+        )

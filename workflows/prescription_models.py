@@ -54,6 +54,7 @@ STATES = {
     "signature_required": "Must be signed again",
     "cancelling": "Cancelling",
     "cancelled": "Cancelled",
+    "printed": "Printed (on paper)",
     "blocked": "Blocked",
 }
 ACTIONS = {
@@ -66,9 +67,10 @@ ACTIONS = {
     "signature_required": ["send", "cancel"],
     "cancelling": [],
     "cancelled": [],
+    "printed": [],
     "blocked": ["retry", "cancel"],
 }
-FINISHED_STATES = frozenset({"sent", "cancelled"})
+FINISHED_STATES = frozenset({"sent", "cancelled", "printed"})
 
 
 def allowed_actions(state: str) -> list[str]:
@@ -82,6 +84,38 @@ class PrescriptionTimings(BaseModel):
     follow_hours: float = 24.0
     # A controlled-substance send must reach the API process that holds the codes by then.
     epcs_pickup_seconds: float = 30.0
+    # A prescription waiting on a person (pending, error, to be signed, blocked) is looked
+    # up in DoseSpot after this long, then after twice as long, up to the maximum: what was
+    # done in DoseSpot's own UI is picked up even if its push was lost, and a blocked step
+    # is tried again.
+    check_hours: float = 24.0
+    check_max_hours: float = 168.0
+    # Past this many history events, a waiting prescription continues as new.
+    history_limit: int = 2000
+
+
+class DoseSpotRefs(BaseModel):
+    """DoseSpot's ids for the prescription: where it lives and who prescribes it."""
+
+    clinic_id: int
+    patient_id: int
+    prescriber_id: int
+    prescription_id: int
+
+
+class PrescriptionCarry(BaseModel):
+    """What a prescription carries into its next run (continue-as-new)."""
+
+    state: str
+    resume: str
+    refs: DoseSpotRefs | None = None
+    status: str | None = None
+    details: str | None = None
+    refusal: str | None = None
+    blocked_reason: str | None = None
+    message: str | None = None
+    revision: int = 0
+    check_hours: float | None = None
 
 
 class PrescriptionInput(BaseModel):
@@ -89,6 +123,9 @@ class PrescriptionInput(BaseModel):
     rx_id: str
     controlled: bool = False
     timings: PrescriptionTimings = PrescriptionTimings()
+    # The patient's PatientErx workflow is told of DoseSpot's pushes about the prescription.
+    client_id: str | None = None
+    carry: PrescriptionCarry | None = None
 
 
 class EpcsSigning(BaseModel):
@@ -101,15 +138,6 @@ class EpcsSigning(BaseModel):
 
 class SendRequest(BaseModel):
     epcs: EpcsSigning | None = None
-
-
-class DoseSpotRefs(BaseModel):
-    """DoseSpot's ids for the prescription: where it lives and who prescribes it."""
-
-    clinic_id: int
-    patient_id: int
-    prescriber_id: int
-    prescription_id: int
 
 
 class PrescriptionRef(BaseModel):

@@ -177,7 +177,7 @@ def _diagnosis(diagnosis: Diagnosis | None) -> DiagnosisPublic | None:
     )
 
 
-def _diagnoses(favorite: PrescriptionFavorite) -> list[DiagnosisPublic]:
+def favorite_diagnoses(favorite: PrescriptionFavorite) -> list[DiagnosisPublic]:
     found: list[DiagnosisPublic] = []
     for pair in (favorite.first_diagnosis, favorite.second_diagnosis):
         if pair is None:
@@ -189,7 +189,7 @@ def _diagnoses(favorite: PrescriptionFavorite) -> list[DiagnosisPublic]:
     return found
 
 
-def _kind(favorite: PrescriptionFavorite) -> ItemKind:
+def favorite_kind(favorite: PrescriptionFavorite) -> ItemKind:
     if favorite.is_compound or favorite.compound_ingredients:
         return "compound"
     if favorite.is_supply or (favorite.supply_id and not favorite.dispensable_drug_id):
@@ -223,7 +223,7 @@ def _with_details(
 
 
 def _favorite_item(favorite: PrescriptionFavorite, scope: Scope) -> PrescribablePublic:
-    kind = _kind(favorite)
+    kind = favorite_kind(favorite)
     return PrescribablePublic(
         kind=kind,
         display_name=favorite.med_display_name or favorite.title,
@@ -250,7 +250,7 @@ def _favorite_item(favorite: PrescriptionFavorite, scope: Scope) -> Prescribable
             days_supply=favorite.days_supply,
             no_substitutions=favorite.no_substitutions,
             notes=favorite.notes,
-            diagnoses=_diagnoses(favorite),
+            diagnoses=favorite_diagnoses(favorite),
             ingredients=[
                 IngredientPublic(
                     dispensable_drug_id=i.dispensable_drug_id,
@@ -582,7 +582,7 @@ def _refused_input(exc: DoseSpotRefused) -> Unprocessable:
     return Unprocessable("item", exc.description or "DoseSpot refused the favourite")
 
 
-async def _find_favorite(
+async def find_favorite(
     read: Callable[[int], Awaitable[FavoritePage]], favorite_id: int
 ) -> PrescriptionFavorite:
     for number in range(1, MAX_FAVORITE_PAGES + 1):
@@ -596,9 +596,9 @@ async def _find_favorite(
 
 
 def _same_kind(current: PrescriptionFavorite, body: FavoriteIn) -> None:
-    if _kind(current) != _item_kind(body):
+    if favorite_kind(current) != _item_kind(body):
         raise Unprocessable(
-            "item.kind", f"a favourite keeps its kind: this one is a {_kind(current)}"
+            "item.kind", f"a favourite keeps its kind: this one is a {favorite_kind(current)}"
         )
 
 
@@ -668,7 +668,7 @@ async def edit_clinic_favorite(
     clinic = await _clinic_for_presets(principal, session, settings, ws)
     doses = clinic.client(dosespot, settings)
     with dosespot_errors("edit clinic favourite", ws):
-        current = await _find_favorite(
+        current = await find_favorite(
             lambda page: doses.clinic_favorites(clinic.clinic_id, page=page), favorite_id
         )
         _same_kind(current, body)
@@ -723,7 +723,7 @@ async def edit_clinician_favorite(
     clinician = await _clinician_for(principal, session, settings, ws, member_id)
     doses = clinician.client(dosespot)
     with dosespot_errors("edit clinician favourite", ws):
-        current = await _find_favorite(
+        current = await find_favorite(
             lambda page: doses.clinician_favorites(clinician.clinician_id, page=page),
             favorite_id,
         )
@@ -757,7 +757,7 @@ async def delete_clinician_favorite(
     clinician = await _clinician_for(principal, session, settings, ws, member_id)
     doses = clinician.client(dosespot)
     with dosespot_errors("delete clinician favourite", ws):
-        await _find_favorite(
+        await find_favorite(
             lambda page: doses.clinician_favorites(clinician.clinician_id, page=page),
             favorite_id,
         )

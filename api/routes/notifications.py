@@ -288,7 +288,7 @@ async def _owner(session: AsyncSession, notification: PushNotification) -> str |
             await session.execute(
                 select(PrescriptionRow.workspace_id, PrescriptionRow.rx_id).where(
                     PrescriptionRow.dosespot_prescription_id == notification.prescription_id,
-                    PrescriptionRow.state.not_in(("sent", "cancelled", "draft")),
+                    PrescriptionRow.state.not_in(("sent", "cancelled", "printed", "draft")),
                 )
             )
         ).first()

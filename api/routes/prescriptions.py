@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from api import prescription_print
 from api import prescription_service as svc
+from api import prescription_templates as templates
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.dosespot_calls import DoseSpotDep, dosespot_errors, patient_access
 from api.errors import Conflict
@@ -24,6 +25,7 @@ from api.prescription_schemas import (
     PrescriptionsPublic,
     SendIn,
 )
+from api.routes.catalogue import clinician_access
 from api.routes.clients import ClientId
 from api.schemas import PathId
 from workflows.prescription_models import PrescriptionStatus
@@ -42,26 +44,31 @@ async def draft_prescriptions(
     session: SessionDep,
     settings: SettingsDep,
     dosespot: DoseSpotDep,
+    temporal: TemporalDep,
 ) -> PrescriptionsPublic:
-    """Draft one or more prescriptions for the patient's prescriber (nothing sent yet)."""
+    """Draft prescriptions for the patient's prescriber: written out (``items``), from
+    favourites, or from an order set. With ``send``, each is saved and sent at once as the
+    prescriber (one step); a controlled substance is saved as pending, to be signed with
+    the PIN and one-time code."""
     principal.require_workspace(ws)
     prescriber = await svc.prescriber_of(session, principal, ws, body.prescriber_member_id)
+    if body.send:
+        svc.require_sender(principal, svc.unsaved(ws, prescriber.member_id, principal))
     for n, item in enumerate(body.items):
         svc.check_item(item, f"items.{n}")
     access = await patient_access(session, settings, ws, client_id)
+    own = await clinician_access(session, settings, ws, prescriber.member_id)
     await session.commit()
+    clinic = access.clinic.client(dosespot, settings)
     with dosespot_errors("draft prescriptions", ws):
-        rows = await svc.create_drafts(
-            session,
-            access.clinic.client(dosespot, settings),
-            access,
-            principal,
-            prescriber,
-            body.items,
-        )
-    items = [svc.public(row) for row in rows]
+        items = await templates.expand(body, clinic, own, dosespot)
+        rows = await svc.create_drafts(session, clinic, access, principal, prescriber, items)
+    shown = [svc.public(row) for row in rows]
     await session.commit()
-    return PrescriptionsPublic(items=items)
+    if body.send:
+        await svc.save_and_send(session, temporal, settings, rows)
+        shown = [svc.public(await svc.draft_row(session, ws, client_id, r.rx_id)) for r in rows]
+    return PrescriptionsPublic(items=shown)
 
 
 @router.get("", response_model=PrescriptionsPublic)

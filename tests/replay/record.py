@@ -239,7 +239,9 @@ async def record_renewal_request(env: WorkflowEnvironment, name: str) -> None:
 
 
 async def record_prescription(env: WorkflowEnvironment, name: str) -> None:
-    """Saved, a send refused, sent, a push (eRxSent) and a poll (PharmacyVerified), done."""
+    """Saved, a send refused, a deadline check while pending (DoseSpot: Entered), a push
+    while pending (sent in DoseSpot's UI: eRxSent, passed on to a patient with no running
+    workflow), a poll (PharmacyVerified), done."""
     from tests.workflows.test_prescription import ScriptedDoseSpot
     from workflows.prescription import PrescriptionWorkflow, prescription_workflow_id
     from workflows.prescription_models import (
@@ -249,7 +251,7 @@ async def record_prescription(env: WorkflowEnvironment, name: str) -> None:
     )
 
     scripted = ScriptedDoseSpot(
-        statuses=["eRxSent", "PharmacyVerified"], refusals=["The pharmacy is closed."]
+        statuses=["Entered", "PharmacyVerified"], refusals=["The pharmacy is closed."]
     )
     queue = f"record-{uuid.uuid4()}"
     async with Worker(
@@ -260,14 +262,20 @@ async def record_prescription(env: WorkflowEnvironment, name: str) -> None:
             PrescriptionInput(
                 workspace_id="ws_recorded",
                 rx_id="rx_recorded",
-                timings=PrescriptionTimings(poll_seconds=0.5, poll_max_seconds=1.0),
+                client_id="c_recorded",
+                timings=PrescriptionTimings(
+                    poll_seconds=0.5,
+                    poll_max_seconds=1.0,
+                    check_hours=1 / 3600,
+                    check_max_hours=1 / 3600,
+                ),
             ),
             id=prescription_workflow_id("ws_recorded", "rx_recorded"),
             task_queue=queue,
         )
         await handle.execute_update(PrescriptionWorkflow.save)
         await handle.execute_update(PrescriptionWorkflow.send, SendRequest())
-        await handle.execute_update(PrescriptionWorkflow.send, SendRequest())
+        await asyncio.sleep(1.5)
         await handle.signal(
             PrescriptionWorkflow.dosespot_event,
             DoseSpotEvent(

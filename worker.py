@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.billing import LedgerBillingProvider, billing_activities
 from activities.billing_control import BillingControlActivities
@@ -18,7 +19,9 @@ from activities.clinics import ClinicActivities
 from activities.notifications import NotificationActivities
 from activities.patients import PatientActivities
 from activities.prescriptions import PrescriptionActivities
+from activities.renewal_watch import RenewalWatchActivities
 from activities.renewals import RenewalActivities
+from api import renewal_service
 from db.session import create_sessionmaker, engine_from_settings
 from dosespot import DoseSpotClient, DoseSpotCredentials
 from erx.codec import SecretBox
@@ -33,6 +36,7 @@ from workflows.identity_proofing import IdentityProofingWorkflow
 from workflows.patient_erx import PatientErxWorkflow
 from workflows.prescription import PrescriptionWorkflow
 from workflows.renewal import RenewalRequestWorkflow
+from workflows.renewal_watch import RenewalWatchWorkflow
 
 WORKFLOWS = [
     ClinicSetupWorkflow,
@@ -42,6 +46,7 @@ WORKFLOWS = [
     PatientErxWorkflow,
     PrescriptionWorkflow,
     RenewalRequestWorkflow,
+    RenewalWatchWorkflow,
 ]
 
 
@@ -56,6 +61,18 @@ def dosespot_client(settings: Settings) -> DoseSpotClient:
         ),
         timeout=settings.dosespot_timeout_seconds,
     )
+
+
+# Passed through the workflow sandbox unless ERX_WORKER_STRICT_SANDBOX: our workflow code
+# (deterministic, no module state) and the pure libraries it is built on.
+SANDBOX_PASSTHROUGH = ("workflows", "pydantic", "pydantic_core", "statemachine")
+
+
+def workflow_runner(settings: Settings) -> SandboxedWorkflowRunner:
+    restrictions = SandboxRestrictions.default
+    if not settings.worker_strict_sandbox:
+        restrictions = restrictions.with_passthrough_modules(*SANDBOX_PASSTHROUGH)
+    return SandboxedWorkflowRunner(restrictions=restrictions)
 
 
 def build_worker(
@@ -75,12 +92,16 @@ def build_worker(
         dosespot, sessionmaker, secrets, settings.dosespot_user_id
     )
     renewals = RenewalActivities(dosespot, sessionmaker, secrets, settings.dosespot_user_id)
+    watch = RenewalWatchActivities(
+        renewal_service.discovery(client, settings, sessionmaker, dosespot)
+    )
     notifications = NotificationActivities(Mailer.from_settings(settings), sessionmaker, settings)
     billing_control = BillingControlActivities(queue)
     return Worker(
         client,
         task_queue=queue,
         workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(settings),
         activities=[
             clinics.ensure_clinic,
             clinicians.register_clinician,
@@ -102,6 +123,7 @@ def build_worker(
             renewals.renewal_still_pending,
             renewals.decide_renewal,
             renewals.record_renewal,
+            watch.discover_renewals,
             notifications.send_member_email,
             billing_control.start,
             billing_control.stop,

@@ -29,6 +29,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.clinician_schemas import InvitationPublic
+from api.renewal_service import ensure_watch
 from db.models import ClinicianEnrollment, utcnow
 from db.upsert import upsert
 from erx.settings import Settings
@@ -67,6 +68,7 @@ async def invite_all(
         async with sessionmaker() as session:
             await _show_invited(session, workspace_id, invited)
             await session.commit()
+        await ensure_watch(temporal, settings, workspace_id, look_now=False)
     return items
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import (
     Client,
     WorkflowHandle,
@@ -44,6 +44,11 @@ from workflows.renewal_models import (
     RenewalSnapshot,
     RenewalStatus,
     RenewalTimings,
+)
+from workflows.renewal_watch import (
+    RenewalWatchInput,
+    RenewalWatchWorkflow,
+    renewal_watch_workflow_id,
 )
 
 logger = logging.getLogger("api.renewals")
@@ -307,6 +312,46 @@ async def _update(
     return await call(update_result_within(started, settings.patient_wait_seconds), row.state)
 
 
+def discovery(
+    temporal: Client,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    dosespot: DoseSpotClient,
+) -> Callable[[str], Awaitable[None]]:
+    """A round of :func:`discover` for a workspace, as the RenewalWatch runs it; a workspace
+    with no registered clinic yet has nothing to read."""
+
+    async def discover_in(ws: str) -> None:
+        async with sessionmaker() as session:
+            try:
+                await discover(session, temporal, settings, dosespot, ws)
+            except Conflict:
+                await session.rollback()
+
+    return discover_in
+
+
+async def ensure_watch(temporal: Client, settings: Settings, ws: str, *, look_now: bool) -> None:
+    """The workspace's RenewalWatch, started if it is not running (never a second);
+    ``look_now`` has it read the queues at once. A failure is logged: the next invitation,
+    list or push starts it."""
+    try:
+        await temporal.start_workflow(
+            RenewalWatchWorkflow.run,
+            RenewalWatchInput(
+                workspace_id=ws,
+                poll_minutes=settings.renewal_poll_minutes,
+                continue_as_new_after_events=settings.continue_as_new_after_events,
+            ),
+            id=renewal_watch_workflow_id(ws),
+            task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            start_signal="look_now" if look_now else None,
+        )
+    except RPCError as err:
+        logger.warning("renewal watch of workspace %s not started: %s", ws, err.status)
+
+
 async def discover_for_clinician(app_state: Any, clinician_id: int) -> None:
     """After a notification-counts push: the clinician's renewal queue, as :func:`discover`.
 
@@ -322,6 +367,7 @@ async def discover_for_clinician(app_state: Any, clinician_id: int) -> None:
             )
             if ws is None:
                 return
+            await ensure_watch(app_state.temporal, app_state.settings, ws, look_now=False)
             await asyncio.wait_for(
                 discover(
                     session,

@@ -94,9 +94,15 @@ async def list_renewals(
             svc.discover(session, temporal, settings, dosespot, ws),
             timeout=svc.DISCOVERY_SECONDS,
         )
-    except (TimeoutError, Conflict):
+    except TimeoutError:
         await session.rollback()
         logger.warning("renewal queues of workspace %s not read in time", ws)
+        # The watch reads them in the background; the next list shows what it found.
+        await svc.ensure_watch(temporal, settings, ws, look_now=True)
+    except Conflict:
+        await session.rollback()
+    else:
+        await svc.ensure_watch(temporal, settings, ws, look_now=False)
     query = select(RenewalRequestRecord).where(RenewalRequestRecord.workspace_id == ws)
     if state != "all":
         query = query.where(RenewalRequestRecord.state.in_(svc.OPEN_STATES))

@@ -6,7 +6,7 @@ a request gets wrong answered 422 with nothing written."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from tests.api.test_catalogue import AMOXICILLIN as AMOXICILLIN_ITEM
 from tests.api.test_catalogue import COTTON, MOUTHWASH, OXYCODONE, SWABS, favorite
@@ -44,9 +44,10 @@ async def test_a_custom_compound_and_supplies_are_sent(journey: Journey) -> None
     )
     assert (compound["kind"], compound["dispensable_drug_id"]) == ("compound", None)
     assert compound["medication"].startswith("Magic mouthwash")
+    lidocaine, amoxicillin = cast(list[dict[str, Any]], MOUTHWASH["ingredients"])
     assert compound["item"] == {**MOUTHWASH, "ingredients": [
-        {"dispensable_drug_id": None, "dispense_unit_id": None, **MOUTHWASH["ingredients"][0]},
-        {"name": None, **MOUTHWASH["ingredients"][1]},
+        {"dispensable_drug_id": None, "dispense_unit_id": None, **lidocaine},
+        {"name": None, **amoxicillin},
     ]}  # fmt: skip
     assert compound["controlled_schedule"] is None
     assert (cotton["kind"], cotton["medication"]) == ("supply", "Cotton balls, sterile")

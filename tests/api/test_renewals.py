@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from temporalio.client import Client, WorkflowExecutionStatus
 
 from activities.dosespot_access import clinic_key
 from db.models import ClinicRegistration, EpcsAuditEntry
@@ -29,6 +30,11 @@ from tests.api.test_medication_record import prescribe, prescribing_patient, set
 from tests.api.test_patients import born_years_ago, client_body, put_client, register
 from tests.contract.swagger import validate_request, validate_response
 from workflows.clinician_enrollment import CONTROLLED_SUBSTANCE_REFUSAL
+from workflows.renewal_watch import (
+    RenewalWatchInput,
+    RenewalWatchWorkflow,
+    renewal_watch_workflow_id,
+)
 
 NO_EPCS = CONTROLLED_SUBSTANCE_REFUSAL
 PHARMACY = 7901
@@ -423,3 +429,46 @@ async def test_a_refused_answer_blocks_until_retried_and_a_lost_reply_is_not_sen
         assert held[reply_lost]["Response"] == {"Approved": True, "Refills": 3}
     finally:
         await j.sandbox.delete("/_sandbox/faults")
+
+
+async def test_the_watch_finds_a_request_whose_push_was_lost(
+    journey: Journey, temporal: Client, settings: Settings
+) -> None:
+    """Nobody lists the renewals and DoseSpot's pushes are lost: the workspace's
+    RenewalWatch still finds the request and starts its workflow."""
+    j = journey
+    clinician, patient = await prescribing_patient(j)
+    (sertraline,) = await prescribe(
+        j, patient, clinician, items=[{"medication": "sertraline 50 mg", "quantity": 30}]
+    )
+    await settle(j, sertraline)
+    # The invitation started the watch at the everyday interval; this one reads every 2 s.
+    watch = temporal.get_workflow_handle(renewal_watch_workflow_id(j.ws.id))
+    assert (await watch.describe()).status == WorkflowExecutionStatus.RUNNING
+    await watch.terminate("a quicker watch for the test")
+    quick = await temporal.start_workflow(
+        RenewalWatchWorkflow.run,
+        RenewalWatchInput(workspace_id=j.ws.id, poll_minutes=2 / 60),
+        id=renewal_watch_workflow_id(j.ws.id),
+        task_queue=settings.task_queue,
+    )
+    for _ in range(100):
+        if await quick.query(RenewalWatchWorkflow.rounds) >= 1:
+            break
+        await asyncio.sleep(0.1)
+    # Its first round is over: only a later one can find what is asked from here on.
+    drop = await j.sandbox.post("/_sandbox/notifications/next", json={"action": "drop", "count": 5})
+    assert drop.status_code == 200, drop.text
+    refill = await ask_for_renewal(j, patient, prescription_id=sertraline)
+    try:
+        for _ in range(120):
+            found = await j.api.get(f"{j.base}/erx/renewals/{refill}", headers=j.headers())
+            if found.status_code == 200:
+                break
+            assert found.status_code == 404, found.text
+            await asyncio.sleep(0.25)
+        assert found.status_code == 200, "the watch never found the request"
+        assert found.json()["state"] == "pending"
+        assert found.json()["clinician_member_id"] == "m_ada"
+    finally:
+        await temporal.get_workflow_handle(renewal_watch_workflow_id(j.ws.id)).terminate("done")

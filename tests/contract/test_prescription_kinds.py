@@ -122,8 +122,8 @@ async def test_every_kind_is_kept_and_sent(sandbox_url: str, prescriber: int) ->
                 assert len(rx.compound_ingredients) == 2
             (outcome,) = await clinician.send_prescriptions(patient_id, [rx_id])
             assert outcome.accepted, outcome.description
-    for kind in KINDS:
-        assert f"POST /api/patients/{{patientId}}/prescriptions/{kind}" in transport.checked
+    for path in KINDS:
+        assert f"POST /api/patients/{{patientId}}/prescriptions/{path}" in transport.checked
 
 
 async def test_the_sandbox_refuses_what_dosespot_refuses(sandbox_url: str, prescriber: int) -> None:

@@ -290,12 +290,55 @@ async def record_prescription(env: WorkflowEnvironment, name: str) -> None:
     (HISTORIES / f"prescription-{name}.json").write_text(history.to_json())
 
 
+async def record_renewal_watch(env: WorkflowEnvironment, name: str) -> None:
+    """Rounds on the interval, a failed round, a round asked for (look_now), and the run's
+    continue-as-new."""
+    from workflows.renewal_watch import (
+        RenewalWatchInput,
+        RenewalWatchWorkflow,
+        renewal_watch_workflow_id,
+    )
+
+    rounds: list[str] = []
+
+    @activity.defn(name="discover_renewals")
+    async def discover_renewals(workspace_id: str) -> None:
+        rounds.append(workspace_id)
+        if len(rounds) == 2:
+            raise ApplicationError("DoseSpot is down", non_retryable=True)
+
+    queue = f"record-{uuid.uuid4()}"
+    async with Worker(
+        env.client, task_queue=queue, workflows=WORKFLOWS, activities=[discover_renewals]
+    ):
+        handle = await env.client.start_workflow(
+            RenewalWatchWorkflow.run,
+            RenewalWatchInput(
+                workspace_id="ws_recorded", poll_minutes=1 / 60, continue_as_new_after_events=40
+            ),
+            id=renewal_watch_workflow_id("ws_recorded"),
+            task_queue=queue,
+        )
+        await asyncio.sleep(2.5)
+        await handle.signal(RenewalWatchWorkflow.look_now)
+        first = env.client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
+        for _ in range(300):
+            latest = await env.client.get_workflow_handle(handle.id).describe()
+            if latest.run_id != first.run_id:
+                break
+            await asyncio.sleep(0.2)
+        history = await first.fetch_history()
+        await env.client.get_workflow_handle(handle.id).terminate("recorded")
+    (HISTORIES / f"renewal_watch-{name}.json").write_text(history.to_json())
+
+
 RECORDERS = {
     "clinic_setup": record_clinic_setup,
     "clinician_enrollment": record_clinician_enrollment,
     "patient_erx": record_patient_erx,
     "renewal_request": record_renewal_request,
     "prescription": record_prescription,
+    "renewal_watch": record_renewal_watch,
 }
 
 

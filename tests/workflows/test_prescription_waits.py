@@ -199,7 +199,9 @@ async def test_a_long_wait_continues_as_new_and_keeps_its_state(temporal: Client
                 break
             await asyncio.sleep(0.1)
         assert current.run_id != first_run, "it never continued as new"
-        latest = temporal.get_workflow_handle_for(PrescriptionWorkflow.run, handle.id)
+        latest: WorkflowHandle[Any, PrescriptionStatus] = temporal.get_workflow_handle(
+            handle.id, result_type=PrescriptionStatus
+        )
         carried = await latest.query(PrescriptionWorkflow.status)
         assert (carried.state, carried.dosespot_prescription_id) == ("pending", 44)
         scripted.statuses = ["PharmacyVerified"]

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
     Client,
     WorkflowHandle,
@@ -16,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import Conflict, DomainError, NotFound, Unavailable
+from db.models import ClinicianEnrollment
 from erx.settings import Settings
 from erx.temporal import update_result_within
 from workflows.clinician_enrollment import (
@@ -23,6 +25,7 @@ from workflows.clinician_enrollment import (
     ClinicianEnrollmentWorkflow,
     clinician_workflow_id,
 )
+from workflows.lifecycles import VERIFIED_STATES
 from workflows.models import ClinicianStatus, EnrollmentTimings
 
 T = TypeVar("T")
@@ -163,3 +166,23 @@ async def require_controlled_substance_permission(
         raise UpdateRefused(403, "forbidden", CONTROLLED_SUBSTANCE_REFUSAL) from err
     if not permission.allowed:
         raise UpdateRefused(403, "forbidden", CONTROLLED_SUBSTANCE_REFUSAL)
+
+
+async def verified_prescriber(
+    session: AsyncSession, ws: str, member_id: str, refusal: str, **facts: Any
+) -> ClinicianEnrollment:
+    """The member's enrollment if they are verified for e-prescribing with a DoseSpot user;
+    else 409 with ``refusal`` and their state."""
+    enrollment = await session.get(ClinicianEnrollment, (ws, member_id))
+    if (
+        enrollment is None
+        or enrollment.state not in VERIFIED_STATES
+        or enrollment.dosespot_clinician_id is None
+    ):
+        raise Conflict(
+            refusal,
+            **facts,
+            state=enrollment.state if enrollment else "not_invited",
+            allowed_actions=[],
+        )
+    return enrollment

@@ -37,7 +37,12 @@ from activities.clinicians import append_audit
 from activities.prescriptions import EpcsSigningActivities, EpcsVault, epcs_task_queue
 from api.auth import Principal, Role
 from api.catalogue_schemas import Item, MedicationItem, SupplyItem
-from api.clinician_service import UpdateRefused, refusal, require_controlled_substance_permission
+from api.clinician_service import (
+    UpdateRefused,
+    refusal,
+    require_controlled_substance_permission,
+    verified_prescriber,
+)
 from api.dosespot_calls import PatientAccess
 from api.errors import Conflict, Forbidden, NotFound, Unprocessable
 from api.prescription_schemas import (
@@ -55,7 +60,6 @@ from dosespot import DoseSpotClient
 from erx.codec import SecretBox
 from erx.settings import Settings
 from erx.temporal import update_result_within
-from workflows.lifecycles import VERIFIED_STATES
 from workflows.models import EpcsAuditInput
 from workflows.prescription import PrescriptionWorkflow, prescription_workflow_id
 from workflows.prescription_models import (
@@ -101,18 +105,9 @@ async def prescriber_of(
         if principal.role != Role.member or principal.member_id is None:
             raise Unprocessable("prescriber_member_id", "name the prescriber")
         member_id = principal.member_id
-    enrollment = await session.get(ClinicianEnrollment, (ws, member_id))
-    if (
-        enrollment is None
-        or enrollment.state not in VERIFIED_STATES
-        or enrollment.dosespot_clinician_id is None
-    ):
-        raise Conflict(
-            "the prescriber is not verified for e-prescribing",
-            state=enrollment.state if enrollment else "not_invited",
-            allowed_actions=[],
-        )
-    return enrollment
+    return await verified_prescriber(
+        session, ws, member_id, "the prescriber is not verified for e-prescribing"
+    )
 
 
 def check_item(item: PrescriptionItem, field: str) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Principal, Role
+from api.clinician_service import verified_prescriber
 from api.dosespot_calls import ClinicAccess, _access, dosespot_errors, workspace_clinic
 from api.errors import Conflict, Forbidden, NotFound, Unprocessable
 from api.proxy_schemas import ProxyPublic, ProxyRegistrationIn
@@ -48,7 +49,6 @@ from dosespot import ClinicianCreate, ClinicianRoleType, DoseSpotClient, PhoneTy
 from dosespot.errors import DoseSpotError
 from erx.settings import Settings
 from erx.us import dosespot_phone
-from workflows.lifecycles import VERIFIED_STATES
 from workflows.models import ClinicStatus
 
 logger = logging.getLogger("api.proxies")
@@ -120,18 +120,13 @@ async def supervisors(
     """Each supervisor's enrollment: a verified prescriber of the workspace, else 409."""
     found = []
     for member_id in member_ids:
-        enrollment = await session.get(ClinicianEnrollment, (ws, member_id))
-        if (
-            enrollment is None
-            or enrollment.state not in VERIFIED_STATES
-            or enrollment.dosespot_clinician_id is None
-        ):
-            raise Conflict(
-                "a supervisor must be a prescriber of the workspace verified for e-prescribing",
-                supervisor_member_id=member_id,
-                state=enrollment.state if enrollment else "not_invited",
-                allowed_actions=[],
-            )
+        enrollment = await verified_prescriber(
+            session,
+            ws,
+            member_id,
+            "a supervisor must be a prescriber of the workspace verified for e-prescribing",
+            supervisor_member_id=member_id,
+        )
         found.append(enrollment)
     return found
 

@@ -17,7 +17,7 @@ from html import escape
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from dosespot_sandbox.auth import SandboxDep
+from dosespot_sandbox.auth import SandboxDep, pairing_is_valid
 from dosespot_sandbox.patients import PATIENT_KIND
 from dosespot_sandbox.registration import CLINICIAN_KIND
 from dosespot_sandbox.runtime import CLINIC_KIND, Sandbox
@@ -47,6 +47,7 @@ FAILURES = {
     "not_confirmed": "The clinician has not been confirmed.",
     "data_validation": "Data validation error.",
     "no_access_to_patient": "The clinician does not have access to this patient.",
+    "on_behalf_of_invalid": "OnBehalfOfUser validation failed.",
 }
 
 
@@ -141,6 +142,11 @@ def _sign_on(sandbox: Sandbox, raw: list[tuple[str, str]]) -> HTMLResponse:
             if number is None:
                 return _failure("data_validation", f"{name} is not a valid identifier.")
             extras.append(f"Opened for {label} {number}.")
+    if "OnBehalfOfUserId" in params and not pairing_is_valid(
+        sandbox, clinic_id, user, int(params["OnBehalfOfUserId"].strip())
+    ):
+        # As at token time: only a proxy or agent acts for a prescriber it may act for.
+        return _failure("on_behalf_of_invalid")
     if "PatientId" in params:
         patient = sandbox.store.get(PATIENT_KIND, int(params["PatientId"].strip()))
         if patient is None or patient.get("ClinicId") != clinic_id:

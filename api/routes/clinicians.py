@@ -22,16 +22,23 @@ from api.clinician_schemas import (
     EnrollmentFormIn,
     EnrollmentPublic,
     InvitationPreview,
+    InvitationPublic,
     InvitationsPublic,
     MemberSelection,
     VerificationPublic,
 )
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Conflict, Forbidden, NotFound, Unprocessable
-from api.invitations import invite_all
+from api.invitations import FAILED, invite_all
 from api.routes.erx_notifications import counts_for
 from api.schemas import ConsistencyQuery, PathId
-from db.models import ClinicianEnrollment, ClinicRegistration, Location, Member
+from db.models import (
+    ClinicianEnrollment,
+    ClinicRegistration,
+    Location,
+    Member,
+    ProxyRegistration,
+)
 from dosespot.sso import build_sso_url
 from erx.codec import SecretBox
 from erx.money import money
@@ -135,6 +142,14 @@ async def invite(
         )
         .limit(1)
     )
+    proxies = set(
+        await session.scalars(
+            select(ProxyRegistration.member_id).where(
+                ProxyRegistration.workspace_id == ws,
+                ProxyRegistration.member_id.in_(selected),
+            )
+        )
+    )
     await session.commit()
     if registered is None:
         raise Conflict(
@@ -142,12 +157,22 @@ async def invite(
             state="no_clinic",
             allowed_actions=["register_clinic"],
         )
-    items = await invite_all(
-        temporal, request.app.state.sessionmaker, settings, ws, selected, svc.timings(settings)
+    prescribers = [m for m in selected if m not in proxies]
+    started = await invite_all(
+        temporal, request.app.state.sessionmaker, settings, ws, prescribers, svc.timings(settings)
     )
-    total = len(selected) * settings.price_per_clinician_cents
+    # A member works in DoseSpot either as a prescriber or as a proxy or agent, not both.
+    outcomes = {i.member_id: i for i in started} | {
+        m: InvitationPublic(
+            member_id=m,
+            status=FAILED,
+            reason="registered as a proxy or prescribing agent; a prescriber is another member",
+        )
+        for m in proxies
+    }
+    total = len(prescribers) * settings.price_per_clinician_cents
     return InvitationsPublic(
-        items=items,
+        items=[outcomes[m] for m in selected],
         monthly_total=money(total, settings.currency),
     )
 

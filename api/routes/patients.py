@@ -16,12 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from activities.dosespot_access import clinic_key
 from api import patient_service as svc
 from api.auth import Principal, Role
+from api.clinician_service import verified_prescriber
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Conflict, Forbidden, Unprocessable
 from api.patient_schemas import PatientRegistrationIn
 from api.routes.clients import ClientId
 from api.schemas import PathId, PharmacyServices, RequestModel, ResourceId, UtcDateTime, utc
-from db.models import ClinicianEnrollment, ClinicRegistration
+from db.models import ClinicRegistration
 from db.patients import (
     PatientMedication,
     PatientPharmacy,
@@ -30,7 +31,7 @@ from db.patients import (
 )
 from dosespot.sso import build_sso_url
 from erx.codec import SecretBox
-from workflows.lifecycles import VERIFIED_STATES, patient_allowed_actions
+from workflows.lifecycles import patient_allowed_actions
 from workflows.models import Blocked
 from workflows.patient_models import (
     PatientErxStatus,
@@ -371,17 +372,10 @@ async def prescribing_session(
     principal.require_workspace(ws)
     member_id = _signing_in_as(principal, body)
     await svc.client_record(session, ws, client_id)
-    enrollment = await session.get(ClinicianEnrollment, (ws, member_id))
-    if (
-        enrollment is None
-        or enrollment.state not in VERIFIED_STATES
-        or enrollment.dosespot_clinician_id is None
-    ):
-        raise Conflict(
-            "the clinician is not verified for e-prescribing yet",
-            state=enrollment.state if enrollment else "not_invited",
-            allowed_actions=[],
-        )
+    enrollment = await verified_prescriber(
+        session, ws, member_id, "the clinician is not verified for e-prescribing yet"
+    )
+    assert enrollment.dosespot_clinician_id is not None
     patient = await svc.registered_patient(session, ws, client_id)
     assert patient.dosespot_clinic_id is not None and patient.dosespot_patient_id is not None
     registration = await session.scalar(

@@ -99,6 +99,18 @@ async def test_registration_is_checked_and_made_once(journey: Journey) -> None:
     assert [p["role"] for p in listed.json()["items"]] == ["agent"]
     assert CREATE_CLAIM_SECONDS > 0
 
+    # A proxy or agent is not also invited to prescribe (nor billed for it).
+    invited = await j.api.post(
+        f"{j.base}/erx/invitations", json={"member_ids": ["m_pat"]}, headers=j.headers()
+    )
+    assert invited.status_code == 200, invited.text
+    (outcome,) = invited.json()["items"]
+    assert (outcome["member_id"], outcome["status"]) == ("m_pat", "failed")
+    assert "proxy" in outcome["reason"]
+    assert invited.json()["monthly_total"] == "$0.00"
+    not_invited = await j.api.get(f"{j.base}/erx/clinicians/m_pat", headers=j.headers())
+    assert not_invited.status_code == 404, not_invited.text
+
 
 async def _pairing_token(
     j: Journey, settings: Settings, user_id: int, prescriber_id: int

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from dosespot import build_sso_url
 from dosespot_sandbox import SandboxConfig
 from dosespot_sandbox.auth import ON_BEHALF_OF_REFUSAL
 from dosespot_sandbox.clinicians import NOT_AN_AGENT, SUPERVISOR_NOT_PRESCRIBER
@@ -157,3 +158,28 @@ def test_a_proxy_writes_pending_and_only_the_prescriber_sends(
         assert refused[0]["Result"]["ResultDescription"] == NOT_PRESCRIBER
         sent = doctor.post(f"api/patients/{patient}/prescriptions/send", json=send).json()
         assert sent[0]["Result"]["ResultCode"] == "OK", sent
+
+
+def sso_outcome(base_url: str, user_id: int, on_behalf_of: int) -> str:
+    url = build_sso_url(
+        f"{base_url}/LoginSingleSignOn.aspx", CLINIC, KEY, user_id,
+        on_behalf_of_user_id=on_behalf_of,
+    )  # fmt: skip
+    response = httpx.get(url)
+    assert response.status_code == 200
+    return response.headers["X-Sandbox-SSO-Result"]
+
+
+def test_the_ui_opens_on_behalf_only_for_a_valid_pairing(
+    base_url: str, partner: httpx.Client
+) -> None:
+    prescriber = add_user(partner, "PrescribingClinician")
+    other = add_user(partner, "PrescribingClinician")
+    proxy = add_user(partner, "ProxyClinician")
+    agent = add_user(partner, "PrescribingAgentClinician")
+    assert put_supervisor(partner, agent, prescriber)["Result"]["ResultCode"] == "OK"
+
+    assert sso_outcome(base_url, proxy, prescriber) == "signed_in"
+    assert sso_outcome(base_url, agent, prescriber) == "signed_in"
+    for user, for_whom in ((agent, other), (other, prescriber), (proxy, 999999)):
+        assert sso_outcome(base_url, user, for_whom) == "on_behalf_of_invalid", (user, for_whom)

@@ -122,6 +122,7 @@ ROUTE_ERRORS: dict[Callable[..., Any], tuple[int, ...]] = {
     # (409), and asks DoseSpot while the request waits.
     proxies.register_proxy: (*WORKSPACE, 403, 409, *DOSESPOT),
     proxies.get_proxy: WORKSPACE,
+    proxies.remove_proxy: (*WORKSPACE, 403, *DOSESPOT),
     proxies.list_proxies: WORKSPACE,
     # Only the proxy's own key or the service key (403); not registered yet, a supervisor
     # no longer verified or an unregistered patient (409).

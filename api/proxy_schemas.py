@@ -49,8 +49,9 @@ class ProxyPublic(BaseModel):
     member_id: str
     role: ProxyRole
     supervisor_member_ids: list[str]
-    state: Literal["registering", "active"] = Field(
-        description="registering until DoseSpot holds the user (and an agent's supervisor)"
+    state: Literal["registering", "active", "removing", "removed"] = Field(
+        description="registering until DoseSpot holds the user (and an agent's supervisor); "
+        "removed once DELETE deactivated it"
     )
     dosespot_clinician_id: int | None
     may_send: bool = Field(

@@ -60,6 +60,9 @@ DOSESPOT_ROLES = {
 }
 
 
+REMOVED = "removed"
+
+
 def supervisors_of(row: ProxyRegistration) -> list[str]:
     members: list[str] = json.loads(row.supervisor_member_ids)
     return members
@@ -237,6 +240,11 @@ async def register(
     with dosespot_errors("proxy registration", ws):
         if row.dosespot_clinician_id is None:
             await _create(session, client, row, clinician_body(member, location, body), access)
+        elif row.dosespot_role == REMOVED:
+            # Registered again after a removal: the same DoseSpot user, active again.
+            await client.update_clinician_fields(
+                row.dosespot_clinician_id, active=True, roles=[DOSESPOT_ROLES[body.role]]
+            )
         elif row.dosespot_role != body.role:
             await _change_role(client, row, body, clinics)
         assert row.dosespot_clinician_id is not None
@@ -255,6 +263,33 @@ async def register(
         body.role,
         row.dosespot_clinician_id,
     )
+    return row
+
+
+async def remove(
+    session: AsyncSession, dosespot: DoseSpotClient, settings: Settings, ws: str, member_id: str
+) -> ProxyRegistration:
+    """The member is no longer a proxy or agent: an agent's supervisors are cleared and the
+    DoseSpot user deactivated (DoseSpot deletes no user; its prescriptions keep naming it).
+    Drafts the member writes from now on are saved as their prescriber. Idempotent; a later
+    registration makes the same user active again."""
+    row = await registration(session, ws, member_id)
+    if row.state == REMOVED:
+        return row
+    access = await workspace_clinic(session, settings, ws)
+    clinics = await workspace_clinics(session, settings, ws)
+    row.state = "removing"
+    await session.commit()
+    if row.dosespot_clinician_id is not None:
+        client = access.client(dosespot, settings)
+        with dosespot_errors("proxy removal", ws):
+            if row.dosespot_role == "agent":
+                await client.remove_supervisors(row.dosespot_clinician_id, clinics)
+            await client.deactivate_clinician(row.dosespot_clinician_id)
+        row.dosespot_role = REMOVED
+    row.state = REMOVED
+    await session.commit()
+    logger.info("workspace %s: member %s is no longer a DoseSpot proxy", ws, member_id)
     return row
 
 
@@ -334,7 +369,7 @@ async def active_supervisor(
     """The prescriber a proxy session is for: named (one of the proxy's), or the only one."""
     if row.state != "active" or row.dosespot_clinician_id is None:
         raise Conflict(
-            "the proxy is not registered with DoseSpot yet",
+            "the proxy is not active with DoseSpot (registering, or removed)",
             state=row.state,
             allowed_actions=["register"],
         )

@@ -147,6 +147,7 @@ async def invite(
             select(ProxyRegistration.member_id).where(
                 ProxyRegistration.workspace_id == ws,
                 ProxyRegistration.member_id.in_(selected),
+                ProxyRegistration.state != "removed",
             )
         )
     )

@@ -39,6 +39,22 @@ async def register_proxy(
     return svc.public(row)
 
 
+@router.delete("/{member_id}", response_model=ProxyPublic)
+async def remove_proxy(
+    ws: PathId,
+    member_id: PathId,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    dosespot: DoseSpotDep,
+) -> ProxyPublic:
+    """Remove a proxy or prescribing agent: its DoseSpot user is deactivated (state
+    ``removed``); registering the member again reactivates the same user."""
+    principal.require_workspace(ws)
+    svc.require_registrar(principal)
+    return svc.public(await svc.remove(session, dosespot, settings, ws, member_id))
+
+
 @router.get("/{member_id}", response_model=ProxyPublic)
 async def get_proxy(
     ws: PathId, member_id: PathId, principal: PrincipalDep, session: SessionDep

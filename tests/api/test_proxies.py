@@ -111,6 +111,29 @@ async def test_registration_is_checked_and_made_once(journey: Journey) -> None:
     not_invited = await j.api.get(f"{j.base}/erx/clinicians/m_pat", headers=j.headers())
     assert not_invited.status_code == 404, not_invited.text
 
+    # Removed: the DoseSpot user is deactivated, once; registered again, the same user.
+    user = shown["dosespot_clinician_id"]
+    assert (
+        await j.api.delete(proxy_url(j, "m_pat"), headers=j.headers("member"))
+    ).status_code == 403
+    for _ in range(2):
+        removed = await j.api.delete(proxy_url(j, "m_pat"), headers=j.headers())
+        assert removed.status_code == 200, removed.text
+        assert removed.json()["state"] == "removed"
+    assert (await j.api.delete(proxy_url(j, "m_nobody"), headers=j.headers())).status_code == 404
+    in_dosespot = (await j.sandbox.get(f"/_sandbox/clinicians/{user}")).json()
+    assert in_dosespot["active"] is False, in_dosespot
+    session = await j.api.post(
+        f"{proxy_url(j, 'm_pat')}/prescribing-session", json={"client_id": "c_rx"},
+        headers=j.headers(),
+    )  # fmt: skip
+    assert session.status_code == 409, session.text
+    back = await register(j, "m_pat")
+    assert back.status_code == 200, back.text
+    assert (back.json()["state"], back.json()["dosespot_clinician_id"]) == ("active", user)
+    assert (await j.sandbox.get(f"/_sandbox/clinicians/{user}")).json()["active"] is True
+    assert await clinicians_created(j) == before + 1
+
 
 async def _pairing_token(
     j: Journey, settings: Settings, user_id: int, prescriber_id: int

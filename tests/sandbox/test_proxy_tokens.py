@@ -5,6 +5,7 @@ the proxy's token is refused while the prescriber's goes through."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -158,6 +159,20 @@ def test_a_proxy_writes_pending_and_only_the_prescriber_sends(
         assert refused[0]["Result"]["ResultDescription"] == NOT_PRESCRIBER
         sent = doctor.post(f"api/patients/{patient}/prescriptions/send", json=send).json()
         assert sent[0]["Result"]["ResultCode"] == "OK", sent
+
+        # DoseSpot's pushes about it name the proxy as the agent.
+        results: list[dict[str, Any]] = []
+        for _ in range(50):
+            doctor.get(f"api/patients/{patient}/prescriptions/{rx_id}")
+            log = httpx.post(f"{base_url}/_sandbox/notifications/flush").json()
+            results = [
+                e["data"] for e in log
+                if e["event_type"] == "PrescriptionResult" and e["data"]["PrescriptionId"] == rx_id
+            ]  # fmt: skip
+            if results:
+                break
+            time.sleep(0.1)
+        assert results and all(r["AgentId"] == proxy for r in results), results
 
 
 def sso_outcome(base_url: str, user_id: int, on_behalf_of: int) -> str:

@@ -129,6 +129,18 @@ async def get_renewal(
     return _public(await svc.renewal(session, ws, refill_id))
 
 
+async def _for_the_prescriber(
+    principal: Principal, session: AsyncSession, ws: str, refill_id: int
+) -> RenewalRequestRecord:
+    """The request, if the principal may answer it (its prescriber, or the service key);
+    the session is given back before the answer goes to the workflow."""
+    principal.require_workspace(ws)
+    row = await svc.renewal(session, ws, refill_id)
+    svc.require_prescriber(principal, row)
+    await session.commit()
+    return row
+
+
 async def _answered(
     session: AsyncSession,
     ws: str,
@@ -177,10 +189,7 @@ async def approve_renewal(
 ) -> RenewalAnswerPublic:
     """Approve the renewal (refills 1-99, a comment, an effective date): DoseSpot sends the
     prescription to the pharmacy. A controlled substance needs the prescriber's EPCS access."""
-    principal.require_workspace(ws)
-    row = await svc.renewal(session, ws, refill_id)
-    svc.require_prescriber(principal, row)
-    await session.commit()
+    row = await _for_the_prescriber(principal, session, ws, refill_id)
     if row.controlled:
         try:
             if row.member_id is None:
@@ -211,10 +220,7 @@ async def deny_renewal(
     settings: SettingsDep,
 ) -> RenewalAnswerPublic:
     """Deny the renewal with one of DoseSpot's 18 denial reasons and a note (70 characters)."""
-    principal.require_workspace(ws)
-    row = await svc.renewal(session, ws, refill_id)
-    svc.require_prescriber(principal, row)
-    await session.commit()
+    row = await _for_the_prescriber(principal, session, ws, refill_id)
     denial = RenewalDenial(
         denial_reason=body.denial_reason, note=body.note, actor_member_id=principal.member_id
     )

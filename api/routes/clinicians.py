@@ -30,8 +30,8 @@ from api.clinician_schemas import (
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Conflict, Forbidden, NotFound, Unprocessable
 from api.invitations import FAILED, invite_all
-from api.routes.erx_notifications import counts_for
-from api.schemas import ConsistencyQuery, PathId
+from api.schemas import ConsistencyQuery, NotificationCounts, PathId
+from db.counts import ClinicianNotificationCounts
 from db.models import (
     ClinicianEnrollment,
     ClinicRegistration,
@@ -230,9 +230,7 @@ async def get_clinician(
     already given). ``consistency=strong`` asks the workflow itself instead.
     """
     _acting_for(principal, ws, member_id)
-    member = await session.get(Member, (ws, member_id))
-    row = await session.get(ClinicianEnrollment, (ws, member_id))
-    counts = (await counts_for(session, ws, member_id)).total
+    member, row, counts = await _clinician_row(session, ws, member_id)
     await session.commit()
     if consistency == "strong" or row is None or row.status_json is None:
         clinician = await svc.status(temporal, ws, member_id)
@@ -241,6 +239,40 @@ async def get_clinician(
     public = _public(clinician, member)
     public.notification_counts = counts
     return public
+
+
+async def _clinician_row(
+    session: AsyncSession, ws: str, member_id: str
+) -> tuple[Member | None, ClinicianEnrollment | None, NotificationCounts]:
+    """The member, their enrollment's read-model row and their notification counts summed,
+    in one query."""
+    found = (
+        await session.execute(
+            select(Member, ClinicianEnrollment, ClinicianNotificationCounts)
+            .select_from(Member)
+            .outerjoin(
+                ClinicianEnrollment,
+                (ClinicianEnrollment.workspace_id == Member.workspace_id)
+                & (ClinicianEnrollment.member_id == Member.id),
+            )
+            .outerjoin(
+                ClinicianNotificationCounts,
+                (ClinicianNotificationCounts.workspace_id == ClinicianEnrollment.workspace_id)
+                & (
+                    ClinicianNotificationCounts.dosespot_clinician_id
+                    == ClinicianEnrollment.dosespot_clinician_id
+                ),
+            )
+            .where(Member.workspace_id == ws, Member.id == member_id)
+        )
+    ).all()
+    if not found:
+        return None, await session.get(ClinicianEnrollment, (ws, member_id)), NotificationCounts()
+    counts = NotificationCounts()
+    for _, _, observed in found:
+        if observed is not None:
+            counts.add(observed)
+    return found[0][0], found[0][1], counts
 
 
 @router.get("/clinicians/{member_id}/enrollment", response_model=EnrollmentDraft)

@@ -13,6 +13,7 @@ from db.counts import record_counts
 from db.models import ClinicianEnrollment, ClinicRegistration
 from erx.settings import Settings
 from tests.conftest import WorkspaceKeys
+from workflows.models import ClinicianStatus
 
 
 def counts_push(clinician: int, clinic: int, pending: int, errors: int) -> dict[str, Any]:
@@ -59,6 +60,12 @@ async def test_pushes_keep_the_badge_per_clinician_and_clinic(
                 member_id=workspace.member_id,
                 state="epcs_enabled",
                 dosespot_clinician_id=clinician,
+                status_json=ClinicianStatus(
+                    workspace_id=workspace.id,
+                    member_id=workspace.member_id,
+                    state="epcs_enabled",
+                    allowed_actions=["deactivate"],
+                ).model_dump_json(),
             )
         )
         await session.commit()
@@ -110,6 +117,22 @@ async def test_pushes_keep_the_badge_per_clinician_and_clinic(
     assert mine["total"]["total"] == 2
     admin_own = (await api.get(badge, headers=workspace.headers("admin"))).json()
     assert admin_own["total"]["total"] == 2  # an admin sees the workspace's
+
+    # GET .../clinicians/{id} carries the clinician's counts, summed over their clinics.
+    push = counts_push(clinician, clinic + 1, pending=3, errors=0)
+    assert (await api.post("/v1/dosespot/notifications", json=push, headers=secret)).is_success
+    one = await api.get(
+        f"/v1/workspaces/{workspace.id}/erx/clinicians/{workspace.member_id}",
+        headers=workspace.headers(),
+    )
+    assert one.status_code == 200, one.text
+    assert one.json()["notification_counts"] == {
+        "pending_prescriptions": 3,
+        "transmission_errors": 1,
+        "refill_requests": 2,
+        "change_requests": 0,
+        "total": 6,
+    }
 
 
 async def test_another_workspace_sees_nothing(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, StrictBool
 
-from api.schemas import RequestModel, ResourceId
+from api.schemas import RequestModel, ResourceId, UtcDateTime
 from erx.identifiers import check_date_of_birth
 
 ProxyRole = Literal["proxy", "agent"]
@@ -57,7 +57,7 @@ class ProxyPublic(BaseModel):
     may_send: bool = Field(
         default=False, description="Always false: only the supervising prescriber sends"
     )
-    updated_at: datetime
+    updated_at: UtcDateTime
 
 
 class ProxiesPublic(BaseModel):

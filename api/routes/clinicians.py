@@ -184,9 +184,21 @@ async def list_clinicians(
 ) -> ClinicianList:
     """Every invited clinician's enrollment state, verification progress and EPCS status."""
     principal.require_workspace(ws)
+    # Only the columns the list shows: not the whole status each row also keeps.
     rows = (
         await session.execute(
-            select(ClinicianEnrollment, Member)
+            select(
+                ClinicianEnrollment.member_id,
+                Member.first_name,
+                Member.last_name,
+                ClinicianEnrollment.state,
+                ClinicianEnrollment.tfa_active,
+                ClinicianEnrollment.epcs_enabled,
+                ClinicianEnrollment.idp_failed_attempts,
+                ClinicianEnrollment.idp_path,
+                ClinicianEnrollment.idp_deadline,
+                ClinicianEnrollment.verified_at,
+            )
             .join(
                 Member,
                 (Member.workspace_id == ClinicianEnrollment.workspace_id)
@@ -196,21 +208,7 @@ async def list_clinicians(
             .order_by(Member.last_name, Member.id)
         )
     ).all()
-    items = [
-        ClinicianListItem(
-            member_id=c.member_id,
-            first_name=m.first_name,
-            last_name=m.last_name,
-            state=c.state,
-            tfa_active=c.tfa_active,
-            epcs_enabled=c.epcs_enabled,
-            idp_failed_attempts=c.idp_failed_attempts,
-            idp_path=c.idp_path,
-            idp_deadline=c.idp_deadline,
-            verified_at=c.verified_at,
-        )
-        for c, m in rows
-    ]
+    items = [ClinicianListItem.model_validate(row._mapping) for row in rows]
     return ClinicianList(items=items, count=len(items))
 
 

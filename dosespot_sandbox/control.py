@@ -90,6 +90,22 @@ def _journey(sandbox: Sandbox, clinician_id: int) -> dict[str, Any]:
     return sandbox.journeys.view(doc)
 
 
+@router.get("/clinicians")
+async def find_clinicians(
+    sandbox: SandboxDep,
+    clinic_id: Annotated[int, Query(alias="clinicId")],
+    email: Annotated[str | None, Query()] = None,
+) -> list[int]:
+    """The ids of the clinic's clinicians (with this email): how many users DoseSpot holds
+    for one person, which its API does not tell."""
+    return sorted(
+        doc["ClinicianId"]
+        for doc in sandbox.store.all(CLINICIAN_KIND)
+        if clinic_id in doc.get("ClinicIds", [])
+        and (email is None or (doc.get("Email") or "").lower() == email.lower())
+    )
+
+
 @router.get("/clinicians/{clinician_id}")
 async def get_clinician_journey(clinician_id: int, sandbox: SandboxDep) -> dict[str, Any]:
     """Where the clinician is: agreements, proofing attempts and path, two-factor."""

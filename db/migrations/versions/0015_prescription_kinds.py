@@ -24,6 +24,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Before kinds, a prescription is a coded medication: the others cannot be kept.
+    op.execute("DELETE FROM prescriptions WHERE dispensable_drug_id IS NULL")
     with op.batch_alter_table("prescriptions") as batch:
         batch.alter_column("dispensable_drug_id", existing_type=sa.Integer(), nullable=False)
         batch.drop_column("kind")

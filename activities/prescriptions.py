@@ -193,14 +193,15 @@ class PrescriptionActivities(DoseSpotActivities):
             prescriber_id=enrollment.dosespot_clinician_id,
             prescription_id=row.dosespot_prescription_id or 0,
         )
-        client = await as_drafting_proxy(
+        client, supervisor = await as_drafting_proxy(
             await self._in_clinic(refs.clinic_id, refs.prescriber_id),
             self._sessionmaker, ref.workspace_id, row.created_by, row.prescriber_member_id,
         )  # fmt: skip
+        body = prescription_body(row).model_copy(update={"supervisor_id": supervisor})
         with dosespot_errors_as_application_errors():
             found = row.dosespot_prescription_id or await self._find(client, refs, ref.rx_id)
             if found is None:
-                found = await client.add_prescription(refs.patient_id, prescription_body(row))
+                found = await client.add_prescription(refs.patient_id, body)
         async with self._sessionmaker() as session:
             stored = await session.get(PrescriptionRow, (ref.workspace_id, ref.rx_id))
             if stored is not None:

@@ -22,8 +22,8 @@ async def proxy_acting_for(
     workspace_id: str,
     created_by: str | None,
     prescriber_member_id: str,
-) -> int | None:
-    """The DoseSpot id of ``created_by`` if it is an active proxy or agent of the prescriber."""
+) -> ProxyRegistration | None:
+    """``created_by``'s registration if it is an active proxy or agent of the prescriber."""
     if created_by is None or created_by == prescriber_member_id:
         return None
     async with sessionmaker() as session:
@@ -32,7 +32,7 @@ async def proxy_acting_for(
         return None
     if prescriber_member_id not in json.loads(row.supervisor_member_ids):
         return None
-    return row.dosespot_clinician_id
+    return row
 
 
 async def as_drafting_proxy(
@@ -41,17 +41,20 @@ async def as_drafting_proxy(
     workspace_id: str,
     created_by: str | None,
     prescriber_member_id: str,
-) -> DoseSpotClient:
-    """``client`` (the prescriber in the clinic), or the draft's proxy acting for them."""
-    proxy_id = await proxy_acting_for(sessionmaker, workspace_id, created_by, prescriber_member_id)
-    if proxy_id is None:
-        return client
+) -> tuple[DoseSpotClient, int | None]:
+    """``client`` (the prescriber in the clinic), or the draft's proxy acting for them; and
+    for a prescribing agent, its supervisor (the prescriber), which the prescription names
+    as its ``SupervisorId``."""
+    proxy = await proxy_acting_for(sessionmaker, workspace_id, created_by, prescriber_member_id)
+    if proxy is None or proxy.dosespot_clinician_id is None:
+        return client, None
     prescriber = client.credentials
-    return client.as_user(
+    acting = client.as_user(
         DoseSpotCredentials(
             clinic_id=prescriber.clinic_id,
             clinic_key=prescriber.clinic_key,
-            user_id=proxy_id,
+            user_id=proxy.dosespot_clinician_id,
             on_behalf_of_user_id=prescriber.user_id,
         )
     )
+    return acting, prescriber.user_id if proxy.role == "agent" else None

@@ -1301,6 +1301,8 @@ class PrescriptionCreate(DoseSpotRequest):
     first_prescription_diagnosis: PrescriptionDiagnosisIds | None = Field(
         default=None, alias="FirstPrescriptionDiagnosis"
     )
+    # A prescribing agent's prescription names its supervising prescriber.
+    supervisor_id: int | None = Field(default=None, alias="SupervisorId", gt=0)
     status: MedicationStatus = Field(default=MedicationStatus.Active, alias="Status")
 
     # The path segment under ``api/patients/{patientId}/prescriptions/``.

@@ -562,6 +562,7 @@ DAYS_SUPPLY_RANGE = "Days supply must be between 0 and 365."
 QUANTITY_RANGE = "Quantity must be greater than 0."
 EFFECTIVE_DATE_PAST = "The effective date cannot be in the past."
 SUPPLY_NOT_FOUND = "Supply not found."
+SUPERVISOR_MISMATCH = "SupervisorId is not the prescriber this prescription is written for."
 DISPLAY_NAME_REQUIRED = "A display name is required."
 FREE_TEXT_CONTROLLED = "A free-text supply must be marked not controlled."
 COMPOUND_DESCRIPTION_REQUIRED = "A compound description is required."
@@ -733,6 +734,10 @@ async def _add_prescription(
     problem = problem or _range_refusal(fields)
     if problem or product is None:
         return envelope.error(problem or MEDICATION_NOT_FOUND, Id=0)
+    supervisor = fields.get("SupervisorId")
+    if supervisor is not None and supervisor != session.on_behalf_of_user_id:
+        # Only a prescription written for a prescriber names that prescriber as supervisor.
+        return envelope.error(SUPERVISOR_MISMATCH, Id=0)
     pharmacy_id = _pharmacy_for(patient, fields)
     if pharmacy_id is not None and pharmacy_id not in PHARMACIES:
         return envelope.error("Pharmacy not found.", Id=0)

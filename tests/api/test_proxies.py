@@ -190,6 +190,7 @@ async def test_a_proxys_pending_prescription_is_sent_by_the_supervisor(
         if p.get("NonDoseSpotPrescriptionId") == rx["rx_id"]
     ]  # fmt: skip
     assert pending["PrescriberId"] == ada and pending["PrescriberAgentId"] == proxy
+    assert "SupervisorId" not in pending, "a proxy has no supervisor of record"
 
     refused = await j.api.post(
         f"{rx_base(j)}/{rx['rx_id']}/send", json={}, headers=j.headers("m_pat")
@@ -217,6 +218,7 @@ async def test_a_proxys_pending_prescription_is_sent_by_the_supervisor(
         if p.get("NonDoseSpotPrescriptionId") == by_agent["rx_id"]
     ]  # fmt: skip
     assert pending["PrescriberAgentId"] == agent.json()["dosespot_clinician_id"]
+    assert pending["SupervisorId"] == ada, "an agent's prescription names its supervisor"
 
     # Staff who are no proxy save as the prescriber, as before.
     (by_staff,) = await draft(j, item(), who="admin")

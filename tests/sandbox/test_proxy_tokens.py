@@ -17,7 +17,7 @@ from dosespot import build_sso_url
 from dosespot_sandbox import SandboxConfig
 from dosespot_sandbox.auth import ON_BEHALF_OF_REFUSAL
 from dosespot_sandbox.clinicians import NOT_AN_AGENT, SUPERVISOR_NOT_PRESCRIBER
-from dosespot_sandbox.prescriptions import NOT_PRESCRIBER
+from dosespot_sandbox.prescriptions import NOT_PRESCRIBER, SUPERVISOR_MISMATCH
 from dosespot_sandbox.testing import sandbox_server
 from tests.contract.swagger import validate_request
 from tests.sandbox import (
@@ -150,6 +150,11 @@ def test_a_proxy_writes_pending_and_only_the_prescriber_sends(
         created = post_valid(helper, f"api/patients/{patient}/prescriptions/coded", coded()).json()
         assert created["Result"]["ResultCode"] == "OK", created
         rx_id = created["Id"]
+        # Only a prescription written for a prescriber names that prescriber as supervisor.
+        for writer, supervisor in ((doctor, prescriber), (helper, proxy)):
+            named = {**coded(), "SupervisorId": supervisor}
+            odd = post_valid(writer, f"api/patients/{patient}/prescriptions/coded", named).json()
+            assert odd["Result"]["ResultDescription"] == SUPERVISOR_MISMATCH, odd
         rx = helper.get(f"api/patients/{patient}/prescriptions/{rx_id}").json()["Prescription"]
         assert rx["PrescriberId"] == prescriber and rx["PrescriberAgentId"] == proxy
         assert rx["Status"] == "Entered"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
     Client,
@@ -108,15 +108,15 @@ async def progress_from_read_model(
             .order_by(ClinicRegistration.created_at)
         )
     ).all()
-    states = list(
-        (
-            await session.scalars(
-                select(ClinicianEnrollment.state).where(
-                    ClinicianEnrollment.workspace_id == workspace_id
-                )
-            )
-        ).all()
-    )
+    # One row per state, not per clinician.
+    counted = {
+        state: count
+        for state, count in await session.execute(
+            select(ClinicianEnrollment.state, func.count())
+            .where(ClinicianEnrollment.workspace_id == workspace_id)
+            .group_by(ClinicianEnrollment.state)
+        )
+    }
     await session.commit()
     final = bool(registrations) and all(
         r.status == ClinicStatus.registered.value for r in registrations
@@ -128,8 +128,8 @@ async def progress_from_read_model(
         clinics = answer.clinics
     else:
         clinics = [clinic_record(r) for r in registrations]
-    stage = setup_stage_for(states)
-    invited = sum(1 for s in states if s != "deactivated")
+    stage = setup_stage_for(list(counted))
+    invited = sum(n for state, n in counted.items() if state != "deactivated")
     return SetupProgress(
         workspace_id=workspace_id,
         stage=stage,

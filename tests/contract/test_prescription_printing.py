@@ -8,15 +8,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from dosespot import DoseSpotClient, DoseSpotCredentials, DoseSpotRefused
+from dosespot import DoseSpotRefused
 from dosespot.enums import PrescriptionStatus
 from dosespot.models import CodedPrescriptionCreate
 from dosespot.protocol import set_printed_request
 from dosespot_sandbox import SandboxConfig
 from dosespot_sandbox.testing import sandbox_server
 from tests.contract.swagger import load_swagger, validate_request, validate_response
-from tests.contract.test_client_patients import CheckedTransport, patient_create, prescriber
-from tests.sandbox import CONFIG as SANDBOX
+from tests.contract.test_client_patients import patient_create, prescriber
+from tests.contract.test_prescription_kinds import clients
 
 OPERATION = "/api/patients/{patientId}/prescriptions/setPrinted"
 AMOXICILLIN = 4001
@@ -54,18 +54,7 @@ def amoxicillin() -> CodedPrescriptionCreate:
 async def test_the_client_and_the_sandbox_agree_on_set_printed(
     sandbox_url: str, prescriber: int
 ) -> None:
-    transport = CheckedTransport()
-    admin = DoseSpotClient(
-        f"{sandbox_url}/webapi/v2/",
-        SANDBOX.subscription_key,
-        DoseSpotCredentials(
-            SANDBOX.partner_clinic_id, SANDBOX.partner_clinic_key, SANDBOX.partner_user_id
-        ),
-        transport=transport,
-    )
-    clinician = admin.as_user(
-        DoseSpotCredentials(SANDBOX.partner_clinic_id, SANDBOX.partner_clinic_key, prescriber)
-    )
+    admin, clinician, transport = clients(sandbox_url, prescriber)
     async with admin:
         patient_id = await admin.add_patient(patient_create(last_name="Printed"))
         await admin.add_patient_pharmacy(patient_id, PHARMACY, set_as_primary=True)

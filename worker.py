@@ -75,14 +75,16 @@ def workflow_runner(settings: Settings) -> SandboxedWorkflowRunner:
     return SandboxedWorkflowRunner(restrictions=restrictions)
 
 
-def build_worker(
+def build_workers(
     client: Client,
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
     dosespot: DoseSpotClient,
     *,
     task_queue: str | None = None,
-) -> Worker:
+) -> tuple[Worker, Worker]:
+    """The worker of the task queue, and the one of its mail task queue (members' emails,
+    ``ERX_WORKER_MAX_CONCURRENT_EMAILS`` at once, apart from every other activity)."""
     queue = task_queue or settings.task_queue
     secrets = SecretBox(settings.codec_keys, settings.codec_active_key_id)
     clinics = ClinicActivities(dosespot, sessionmaker, secrets, settings.dosespot_user_id)
@@ -97,7 +99,7 @@ def build_worker(
     )
     notifications = NotificationActivities(Mailer.from_settings(settings), sessionmaker, settings)
     billing_control = BillingControlActivities(queue)
-    return Worker(
+    main = Worker(
         client,
         task_queue=queue,
         workflows=WORKFLOWS,
@@ -133,17 +135,24 @@ def build_worker(
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
     )
+    mail = Worker(
+        client,
+        task_queue=f"{queue}-mail",
+        activities=[notifications.send_member_email],
+        max_concurrent_activities=settings.worker_max_concurrent_emails,
+    )
+    return main, mail
 
 
 @asynccontextmanager
-async def running_worker(settings: Settings) -> AsyncIterator[Worker]:
+async def running_workers(settings: Settings) -> AsyncIterator[tuple[Worker, Worker]]:
     client = await connect(settings)
     await ensure_search_attributes(client)
     engine = engine_from_settings(settings)
     async with dosespot_client(settings) as dosespot:
-        worker = build_worker(client, settings, create_sessionmaker(engine), dosespot)
+        workers = build_workers(client, settings, create_sessionmaker(engine), dosespot)
         try:
-            yield worker
+            yield workers
         finally:
             await engine.dispose()
 
@@ -151,9 +160,11 @@ async def running_worker(settings: Settings) -> AsyncIterator[Worker]:
 async def main() -> None:
     configure_logging()
     settings = get_settings()
-    async with running_worker(settings) as worker:
-        logging.getLogger("worker").info("worker polling task queue %s", settings.task_queue)
-        await worker.run()
+    async with running_workers(settings) as (worker, mail):
+        logging.getLogger("worker").info(
+            "worker polling task queues %s and %s", settings.task_queue, settings.mail_task_queue
+        )
+        await asyncio.gather(worker.run(), mail.run())
 
 
 if __name__ == "__main__":

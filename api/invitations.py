@@ -87,6 +87,7 @@ async def _start(
                 member_id=member_id,
                 timings=timings,
                 setup_workflow_id=clinic_setup_workflow_id(workspace_id),
+                mail_task_queue=settings.mail_task_queue,
             ),
             id=clinician_workflow_id(workspace_id, member_id),
             task_queue=settings.task_queue,

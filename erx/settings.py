@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     # re-imports every run (the replay tests and ``python -m erx.replay`` always do, so a
     # call the sandbox forbids is still caught on every stored history).
     worker_strict_sandbox: bool = False
+    # Members' emails run on a task queue of their own (``<task_queue>-mail``) with this
+    # many at once, beside the activity slots below: a burst of invitations never holds up
+    # another clinician's DoseSpot calls.
+    worker_max_concurrent_emails: int = Field(default=20, ge=1)
     # Activity and workflow tasks one worker process runs at once.
     worker_max_concurrent_activities: int = Field(default=100, ge=1)
     worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
@@ -195,6 +199,11 @@ class Settings(BaseSettings):
             if raw == dev_key:
                 problems.append(f"codec key {key_id!r} is the development key")
         return problems
+
+    @property
+    def mail_task_queue(self) -> str:
+        """The task queue members' emails run on."""
+        return f"{self.task_queue}-mail"
 
 
 @lru_cache

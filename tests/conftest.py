@@ -36,7 +36,7 @@ from dosespot_sandbox.testing import SandboxServer
 from erx.mailsink import MailSink
 from erx.settings import Settings
 from erx.temporal import SEARCH_ATTRIBUTES, data_converter
-from worker import build_worker, dosespot_client
+from worker import build_workers, dosespot_client
 
 BIN = Path(sys.executable).parent
 
@@ -168,8 +168,8 @@ async def worker(
     sessionmaker: async_sessionmaker[AsyncSession],
     dosespot: DoseSpotClient,
 ) -> AsyncIterator[Worker]:
-    worker = build_worker(temporal, settings, sessionmaker, dosespot)
-    async with worker:
+    worker, mail = build_workers(temporal, settings, sessionmaker, dosespot)
+    async with worker, mail:
         yield worker
 
 

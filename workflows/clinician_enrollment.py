@@ -714,7 +714,12 @@ class ClinicianEnrollmentWorkflow:
         self._fire("stall")
 
     async def _guarded(
-        self, step: str, policy: policies.CallPolicy, activity: Callable[..., Any], arg: Any
+        self,
+        step: str,
+        policy: policies.CallPolicy,
+        activity: Callable[..., Any],
+        arg: Any,
+        task_queue: str | None = None,
     ) -> Any:
         """Run an activity; on a failure for good, block the clinician and return FAILED.
 
@@ -722,7 +727,9 @@ class ClinicianEnrollmentWorkflow:
         deactivating never waits for DoseSpot's retries.
         """
         try:
-            return await self._unless_deactivated(policies.call(policy, activity, arg))
+            return await self._unless_deactivated(
+                policies.call(policy, activity, arg, task_queue=task_queue)
+            )
         except ActivityError as err:
             self._block(step, err)
             return FAILED
@@ -807,6 +814,8 @@ class ClinicianEnrollmentWorkflow:
         return result if result is FAILED else result.status
 
     async def _email(self, effect: str) -> Any:
+        """On the mail task queue the API named (its own worker slots, so a burst of
+        invitations never holds up another clinician's DoseSpot calls), else this one's."""
         return await self._guarded(
             effect,
             policies.EMAIL,
@@ -816,6 +825,7 @@ class ClinicianEnrollmentWorkflow:
                 member_id=self._input.member_id,
                 template=effect.removeprefix("email:"),  # type: ignore[arg-type]
             ),
+            task_queue=self._input.mail_task_queue,
         )
 
     async def _audit(self, action: str, outcome: str, actor: str | None, reason: str | None) -> Any:

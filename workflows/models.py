@@ -207,6 +207,8 @@ class ClinicianEnrollmentInput(BaseModel):
     # The ClinicSetup workflow to tell about progress, if it started this one.
     setup_workflow_id: str | None = None
     carried: ClinicianCarry | None = None
+    # Where its emails are sent from: a task queue of their own (None: the workflow's).
+    mail_task_queue: str | None = None
 
 
 class EnrollmentOutcome(StrEnum):

@@ -104,11 +104,14 @@ EMAIL = CallPolicy(
 )
 
 
-async def call(policy: CallPolicy, activity: Callable[..., Any], arg: Any) -> Any:
-    """Run one activity method under ``policy``."""
+async def call(
+    policy: CallPolicy, activity: Callable[..., Any], arg: Any, *, task_queue: str | None = None
+) -> Any:
+    """Run one activity method under ``policy`` (on ``task_queue``, else the workflow's)."""
     return await workflow.execute_activity_method(
         activity,  # type: ignore[arg-type]
         arg,
+        task_queue=task_queue,
         start_to_close_timeout=policy.start_to_close,
         schedule_to_close_timeout=policy.schedule_to_close,
         heartbeat_timeout=policy.heartbeat,

@@ -100,8 +100,11 @@ async def record_clinician_enrollment(env: WorkflowEnvironment, name: str) -> No
     )
     queue = f"record-{uuid.uuid4()}"
     ws, member = "ws_recorded", "m_ada"
-    async with Worker(
-        env.client, task_queue=queue, workflows=WORKFLOWS, activities=dosespot.activities()
+    # Emails on a task queue of their own, as the API starts enrollments.
+    mail = [a for a in dosespot.activities() if a.__name__ == "send_member_email"]
+    async with (
+        Worker(env.client, task_queue=queue, workflows=WORKFLOWS, activities=dosespot.activities()),
+        Worker(env.client, task_queue=f"{queue}-mail", activities=mail),
     ):
         # The workspace's clinic workflow, which the clinician tells about its progress.
         clinic = await env.client.start_workflow(
@@ -113,7 +116,11 @@ async def record_clinician_enrollment(env: WorkflowEnvironment, name: str) -> No
         handle = await env.client.start_workflow(
             ClinicianEnrollmentWorkflow.run,
             ClinicianEnrollmentInput(
-                workspace_id=ws, member_id=member, timings=timings, setup_workflow_id=clinic.id
+                workspace_id=ws,
+                member_id=member,
+                timings=timings,
+                setup_workflow_id=clinic.id,
+                mail_task_queue=f"{queue}-mail",
             ),
             id=clinician_workflow_id(ws, member),
             task_queue=queue,

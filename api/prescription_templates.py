@@ -10,7 +10,6 @@ clinic; the prescriber's own as the prescriber's DoseSpot user.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -25,14 +24,14 @@ from api.prescription_schemas import (
     PrescriptionsCreate,
 )
 from api.routes.catalogue import (
-    MAX_FAVORITE_PAGES,
     ClinicianAccess,
     favorite_diagnoses,
     favorite_kind,
     find_favorite,
+    find_on_pages,
 )
 from dosespot import DoseSpotClient
-from dosespot.models import OrderSet, OrderSetPage, PrescriptionFavorite
+from dosespot.models import OrderSetPage, PrescriptionFavorite
 
 
 def _prescribed(favorite: PrescriptionFavorite, field: str) -> Prescribed:
@@ -99,19 +98,6 @@ def _reason(err: ValidationError) -> str:
     return message.removeprefix("Value error, ")
 
 
-async def _find_order_set(
-    read: Callable[[int], Awaitable[OrderSetPage]], order_set_id: int
-) -> OrderSet:
-    for number in range(1, MAX_FAVORITE_PAGES + 1):
-        found = await read(number)
-        for order_set in found.items:
-            if order_set.order_set_id == order_set_id:
-                return order_set
-        if not found.page.has_next or not found.items:
-            break
-    raise NotFound("no such order set")
-
-
 def _favorite_changes(use: FavoriteUse) -> dict[str, Any]:
     return use.model_dump(exclude={"scope", "favorite_id"}, exclude_none=True) | {
         "urgent": use.urgent
@@ -121,11 +107,15 @@ def _favorite_changes(use: FavoriteUse) -> dict[str, Any]:
 async def expand(
     body: PrescriptionsCreate,
     clinic: DoseSpotClient,
-    prescriber: ClinicianAccess,
+    prescriber: ClinicianAccess | None,
     dosespot: DoseSpotClient,
 ) -> list[tuple[PrescriptionItem, str]]:
-    """Every item the request prescribes, each with the field it came from."""
+    """Every item the request prescribes, each with the field it came from; DoseSpot is
+    read only for favourites and order sets (the prescriber's own need ``prescriber``)."""
     items = [(item, f"items.{n}") for n, item in enumerate(body.items)]
+    if not body.favorites and body.order_set is None:
+        return items
+    assert prescriber is not None
     own = prescriber.client(dosespot)
 
     async def clinic_page(number: int) -> Any:
@@ -160,7 +150,9 @@ async def _order_set_items(
         return await owner.clinician_order_sets(page=number)
 
     try:
-        order_set = await _find_order_set(page, use.order_set_id)
+        order_set = await find_on_pages(
+            page, lambda found: found.order_set_id == use.order_set_id, "no such order set"
+        )
     except NotFound as err:
         raise Unprocessable("order_set.order_set_id", f"no such {use.scope} order set") from err
     if not order_set.favorites:

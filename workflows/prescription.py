@@ -429,9 +429,7 @@ class PrescriptionWorkflow:
     @workflow.signal
     def printed(self) -> None:
         """Printed and marked printed in DoseSpot: the prescription ends on paper."""
-        if self._state in ("pending", "error", "signature_required"):
-            self._observe(StatusObservation(status="Printed"))
-            self._move("printed")
+        self._taken_elsewhere(StatusObservation(status="Printed"))
 
     @workflow.query
     def status(self) -> PrescriptionStatus:

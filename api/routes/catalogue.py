@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Protocol, TypeVar
 
 from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy import select
@@ -68,6 +68,9 @@ from dosespot.models import (
 from erx.codec import SecretBox
 from erx.settings import Settings
 from workflows.models import ClinicianStatus, ClinicStatus
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 router = APIRouter(prefix="/v1/workspaces/{ws}/erx", tags=["prescribing catalogue"])
 logger = logging.getLogger("api.catalogue")
@@ -582,17 +585,34 @@ def _refused_input(exc: DoseSpotRefused) -> Unprocessable:
     return Unprocessable("item", exc.description or "DoseSpot refused the favourite")
 
 
+class _Page(Protocol[T_co]):
+    @property
+    def items(self) -> Sequence[T_co]: ...
+    @property
+    def page(self) -> PageResult: ...
+
+
+async def find_on_pages(
+    read: Callable[[int], Awaitable[_Page[T]]], wanted: Callable[[T], bool], missing: str
+) -> T:
+    """The first item ``wanted`` on DoseSpot's pages (at most ``MAX_FAVORITE_PAGES``), else
+    404 with ``missing``: DoseSpot reads favourites and order sets only page by page."""
+    for number in range(1, MAX_FAVORITE_PAGES + 1):
+        found = await read(number)
+        for item in found.items:
+            if wanted(item):
+                return item
+        if not found.page.has_next or not found.items:
+            break
+    raise NotFound(missing)
+
+
 async def find_favorite(
     read: Callable[[int], Awaitable[FavoritePage]], favorite_id: int
 ) -> PrescriptionFavorite:
-    for number in range(1, MAX_FAVORITE_PAGES + 1):
-        found = await read(number)
-        for favorite in found.items:
-            if favorite.favorite_id == favorite_id:
-                return favorite
-        if not found.page.has_next or not found.items:
-            break
-    raise NotFound("no such favourite")
+    return await find_on_pages(
+        read, lambda favorite: favorite.favorite_id == favorite_id, "no such favourite"
+    )
 
 
 def _same_kind(current: PrescriptionFavorite, body: FavoriteIn) -> None:

@@ -57,7 +57,11 @@ async def draft_prescriptions(
     for n, item in enumerate(body.items):
         svc.check_item(item, f"items.{n}")
     access = await patient_access(session, settings, ws, client_id)
-    own = await clinician_access(session, settings, ws, prescriber.member_id)
+    own = (
+        await clinician_access(session, settings, ws, prescriber.member_id)
+        if body.favorites or body.order_set is not None
+        else None
+    )
     await session.commit()
     clinic = access.clinic.client(dosespot, settings)
     with dosespot_errors("draft prescriptions", ws):

@@ -6,19 +6,15 @@ the proxy's token is refused while the prescriber's goes through."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import pytest
 
 from dosespot import build_sso_url
-from dosespot_sandbox import SandboxConfig
 from dosespot_sandbox.auth import ON_BEHALF_OF_REFUSAL
 from dosespot_sandbox.clinicians import NOT_AN_AGENT, SUPERVISOR_NOT_PRESCRIBER
 from dosespot_sandbox.prescriptions import NOT_PRESCRIBER, SUPERVISOR_MISMATCH
-from dosespot_sandbox.testing import sandbox_server
 from tests.contract.swagger import validate_request
 from tests.sandbox import (
     CONFIG,
@@ -27,32 +23,18 @@ from tests.sandbox import (
     clinician_body,
     create_patient,
     get_token,
-    partner_api,
     post_valid,
     token_form,
     wait_for_status,
 )
+from tests.sandbox.test_prescription_sending import base_url, partner
+
+# The sandbox that sends prescriptions quickly, and its partner admin, as in the sending tests.
+__all__ = ["base_url", "partner"]
 
 CLINIC = CONFIG.partner_clinic_id
 KEY = CONFIG.partner_clinic_key
 CVS = 7901
-
-
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    config = SandboxConfig(
-        default_confirmation_delay_seconds=0,
-        prescription_sent_delay_seconds=0.1,
-        pharmacy_verified_delay_seconds=0.2,
-    )
-    with sandbox_server(config) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def partner(base_url: str) -> Iterator[httpx.Client]:
-    with partner_api(base_url) as client:
-        yield client
 
 
 def add_user(partner: httpx.Client, role: str) -> int:

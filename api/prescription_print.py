@@ -176,7 +176,7 @@ async def print_prescription(
     """The prescription as a PDF, recorded in DoseSpot as printed (once)."""
     row = await svc.draft_row(session, ws, client_id, rx_id)
     refuse_controlled(row)
-    svc.require_sender(principal, row)
+    svc.require_sender(principal, row.prescriber_member_id)
     row = await in_dosespot(session, temporal, settings, row)
     access: PatientAccess = await patient_access(session, settings, ws, client_id)
     client = await client_record(session, ws, client_id)

@@ -389,13 +389,6 @@ async def mark_started(session: AsyncSession, row: PrescriptionRow, state: str) 
     await session.commit()
 
 
-def unsaved(ws: str, prescriber_member_id: str, principal: Principal) -> PrescriptionRow:
-    """A prescription not yet written, as far as who may send it is concerned."""
-    return PrescriptionRow(
-        workspace_id=ws, prescriber_member_id=prescriber_member_id, created_by=principal.member_id
-    )
-
-
 async def save_and_send(
     session: AsyncSession, temporal: Client, settings: Settings, rows: list[PrescriptionRow]
 ) -> None:
@@ -414,10 +407,11 @@ async def save_and_send(
     )
 
 
-def require_sender(principal: Principal, row: PrescriptionRow) -> None:
+def require_sender(principal: Principal, prescriber_member_id: str) -> None:
+    """Only the prescriber sends (or prints): their own key, or the service key for them."""
     if principal.role == Role.service:
         return
-    if principal.member_id != row.prescriber_member_id:
+    if principal.member_id != prescriber_member_id:
         raise Forbidden(
             "only the prescriber sends a prescription (their own key, or the EHR's service "
             "key acting for them); a proxy, prescribing agent or staff member saves it as "

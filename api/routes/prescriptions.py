@@ -53,7 +53,7 @@ async def draft_prescriptions(
     principal.require_workspace(ws)
     prescriber = await svc.prescriber_of(session, principal, ws, body.prescriber_member_id)
     if body.send:
-        svc.require_sender(principal, svc.unsaved(ws, prescriber.member_id, principal))
+        svc.require_sender(principal, prescriber.member_id)
     for n, item in enumerate(body.items):
         svc.check_item(item, f"items.{n}")
     access = await patient_access(session, settings, ws, client_id)
@@ -213,7 +213,7 @@ async def send_prescription(
     EPCS access, PIN and one-time code; the codes go straight to DoseSpot, never kept."""
     principal.require_workspace(ws)
     row = await svc.draft_row(session, ws, client_id, rx_id)
-    svc.require_sender(principal, row)
+    svc.require_sender(principal, row.prescriber_member_id)
     svc.refuse_if_sent(row)
     if row.state == "cancelled":
         raise Conflict("the prescription was cancelled", state="cancelled", allowed_actions=[])

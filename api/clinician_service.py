@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
@@ -127,15 +128,18 @@ async def update_with_wait(
     """Send an update; its result if it finishes within ``wait`` seconds, else None.
 
     A workflow that is not ready to take it (its last task failed or timed out, and the
-    server is retrying that task) is asked again within the same ``wait``.
+    server is retrying that task) is asked again within the same ``wait``. Every attempt
+    carries the same update id: an attempt the workflow took although its answer came back
+    as an error is found by the next one, not refused as a second submission.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     delay = 0.2
+    update_id = str(uuid.uuid4())
     while True:
         try:
             update_handle = await handle.start_update(
-                update, arg, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+                update, arg, id=update_id, wait_for_stage=WorkflowUpdateStage.ACCEPTED
             )
             break
         except RPCError as err:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,11 +12,15 @@ from temporalio.client import Client
 
 from api.clinician_schemas import MAX_INVITATIONS
 from bench import bare
+from bench.cpu import Profilers, cpu_per_item, cpu_snapshot, describe
 from bench.journey import POLL_SECONDS, clinician_history, per_clinician_events, run_clinicians
 from bench.memory import run_memory
 from bench.routes import ANCHOR, run_routes
 from bench.stack import WORKSPACE, BenchStack, member_id, running_stack
 from erx.temporal import connect
+
+# Processes of the product that the anchor's run does not use (their CPU is still counted).
+IDLE_IN_BARE = ("api", "sandbox", "mailsink")
 
 
 @dataclass
@@ -84,26 +87,11 @@ def _progress(message: str) -> None:
     print(message, flush=True)
 
 
-def _profiler(directory: Path) -> Callable[[str], list[str]]:
-    directory.mkdir(parents=True, exist_ok=True)
-
-    def prefix(name: str) -> list[str]:
-        # A session file: render it with ``pyinstrument --load FILE`` and any view.
-        out = str(directory / f"{name}.pyisession")
-        return [
-            sys.executable, "-m", "pyinstrument", "--interval", "0.002",
-            "--renderer", "session", "-o", out,
-        ]  # fmt: skip
-
-    return prefix
-
-
 async def run_end_to_end(o: Options) -> dict[str, Any]:
     members = o.clinicians + o.route_puts + 1 + max(o.open_counts)
     results: dict[str, Any] = {}
     rows: list[Row] = []
-    prefix = _profiler(o.profile_dir) if o.profile_dir else None
-    async with running_stack(members=members, overrides=o.overrides, python_prefix=prefix) as stack:
+    async with running_stack(members=members, overrides=o.overrides) as stack:
         client = await connect(stack.settings)
         first = 0
         if "journey" in o.parts:
@@ -131,10 +119,24 @@ async def _journey(
     stack: BenchStack, client: Client, o: Options, rows: list[Row]
 ) -> dict[str, Any]:
     ids = [member_id(n) for n in range(o.clinicians)]
+    pids = stack.pids()
+    at_start = cpu_snapshot(pids)
     anchor = await bare.run_bare_clinicians(
         client, stack.settings, WORKSPACE, ids, o.concurrency, POLL_SECONDS
     )
-    product = await run_clinicians(stack, list(range(o.clinicians)), o.concurrency)
+    bare_done = cpu_snapshot(pids)
+    profilers = Profilers(o.profile_dir) if o.profile_dir else None
+    if profilers:
+        profilers.start(stack.pids("api", "worker", "sandbox"))
+    try:
+        product_start = cpu_snapshot(pids)
+        product = await run_clinicians(stack, list(range(o.clinicians)), o.concurrency)
+        product_done = cpu_snapshot(pids)
+    finally:
+        if profilers:
+            await asyncio.to_thread(profilers.stop)
+    cpu = cpu_per_item(product_start, product_done, o.clinicians)
+    bare_cpu = cpu_per_item(at_start, bare_done, o.clinicians)
     await asyncio.sleep(2)  # billing workflows start from an activity after verification
     mid = ids[-1]
     events = await clinician_history(client, mid, o.clinicians)
@@ -168,6 +170,15 @@ async def _journey(
             note=", ".join(f"{k} {v:.0f}" for k, v in events.items() if k != "total"),
         ),
         Row(
+            "(a) CPU per clinician, all processes",
+            cpu["total"],
+            "ms",
+            bare_cpu["total"],
+            "bare Temporal, same shape",
+            "report",
+            note=f"product: {describe(cpu)}; bare: {describe(bare_cpu, skip=IDLE_IN_BARE)}",
+        ),
+        Row(
             f"(a) invite {n} clinicians",
             product["invite_seconds"],
             "s",
@@ -175,7 +186,14 @@ async def _journey(
             "bare Temporal update",
         ),
     ]
-    return {"product": product, "bare": anchor, "events": events, "bare_events": bare_events}
+    return {
+        "product": product,
+        "bare": anchor,
+        "events": events,
+        "bare_events": bare_events,
+        "cpu_ms_per_clinician": cpu,
+        "bare_cpu_ms_per_clinician": bare_cpu,
+    }
 
 
 async def _routes(stack: BenchStack, first: int, o: Options, rows: list[Row]) -> dict[str, Any]:

@@ -12,8 +12,9 @@ parsing on every DoseSpot answer. Then, on a stack of their own (``bench.stack``
 (c) the worker's RSS with 1,000 and 10,000 open enrollments, and push -> visible state
     latency (``bench.memory``).
 
-``--small`` runs each on a few clinicians (the tests use it); ``--profile DIR`` runs the
-API and the worker under pyinstrument and writes their profiles there.
+``--small`` runs each on a few clinicians (the tests use it); ``--profile DIR`` records the
+API, the worker and the sandbox with py-spy during (a)'s product run and writes their
+profiles there (``python -m bench.cpu DIR`` prints the hottest functions).
 """
 
 from __future__ import annotations

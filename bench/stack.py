@@ -11,7 +11,7 @@ import asyncio
 import socket
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +75,10 @@ class BenchStack:
     @property
     def api_pid(self) -> int:
         return self.stack.pid("api")
+
+    def pids(self, *names: str) -> dict[str, int]:
+        """The named processes of the stack (all of them if none is named), by name."""
+        return {n: p.pid for n, p in self.stack.procs if not names or n in names}
 
     def headers(self, role: str = "service") -> dict[str, str]:
         key = self.service_key if role == "service" else self.admin_key
@@ -156,7 +160,6 @@ async def running_stack(
     *,
     members: int = 0,
     overrides: dict[str, object] | None = None,
-    python_prefix: Callable[[str], list[str]] | None = None,
     api_factory: str = "bench.app:create_bench_app",
 ) -> AsyncIterator[BenchStack]:
     """Start the stack, seed the workspace, register its clinic; stop it all on exit."""
@@ -188,7 +191,6 @@ async def running_stack(
             temporal_db=False,
             env=settings_env(settings, names),
             api_factory=api_factory,
-            python_prefix=python_prefix,
             log_dir=data,
         )
         try:
@@ -209,8 +211,7 @@ async def running_stack(
             _print_log_tails(data)
             raise
         finally:
-            # A profiler writes its report on the way out, which takes a while.
-            await asyncio.to_thread(stack.stop, 300 if python_prefix else 30)
+            await asyncio.to_thread(stack.stop, 30)
 
 
 def _print_log_tails(data: Path, lines: int = 15) -> None:

@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,7 +114,6 @@ class Stack:
     """The stack's processes, started in dependency order and stopped together.
 
     ``temporal_db`` keeps the dev server's state in a file (``make dev``) instead of memory;
-    ``python_prefix`` runs the worker and the API under a wrapper such as a profiler;
     with ``log_dir`` each process writes its output to ``<name>.log`` there.
     """
 
@@ -128,12 +126,10 @@ class Stack:
         temporal_db: bool = True,
         env: dict[str, str] | None = None,
         api_factory: str = "api.app:create_app",
-        python_prefix: Callable[[str], list[str]] | None = None,
         log_dir: Path | None = None,
     ) -> None:
         self.data, self.settings, self.ports = data, settings, ports or Ports()
         self.temporal_db, self.api_factory = temporal_db, api_factory
-        self.python_prefix = python_prefix or (lambda _name: [sys.executable])
         self.env = {
             **os.environ,
             "ERX_DATABASE_URL": settings.database_url,
@@ -181,10 +177,10 @@ class Stack:
             "--dir", str(data / "mail"),
         )  # fmt: skip
         wait_for_port(ports.temporal)
-        self.spawn("worker", *self.python_prefix("worker"), str(ROOT / "worker.py"))
+        self.spawn("worker", sys.executable, str(ROOT / "worker.py"))
         self.spawn(
             # No access log: request lines carry query strings (searches by name).
-            "api", *self.python_prefix("api"), "-m", "uvicorn", self.api_factory, "--factory",
+            "api", sys.executable, "-m", "uvicorn", self.api_factory, "--factory",
             "--host", "127.0.0.1", "--port", str(ports.api), "--no-access-log",
         )  # fmt: skip
         wait_for_port(ports.api)

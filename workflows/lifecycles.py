@@ -160,9 +160,20 @@ CLINICIAN_ACTIONS = {
 }
 
 
+def events_by_state(lifecycle: type[StateMachine]) -> dict[str, frozenset[str]]:
+    """The events each state of ``lifecycle`` allows, worked out once at import: building a
+    machine costs more than a workflow's status (read on every workflow task) should."""
+    return {
+        state.id: frozenset(e.id for e in lifecycle(start_value=state.id).allowed_events)
+        for state in lifecycle.states
+    }
+
+
+CLINICIAN_EVENTS = events_by_state(ClinicianLifecycle)
+
+
 def allowed_actions(state: str) -> list[str]:
-    machine = ClinicianLifecycle(start_value=state)
-    events = {e.id for e in machine.allowed_events}
+    events = CLINICIAN_EVENTS[state]
     return [action for action, event in CLINICIAN_ACTIONS.items() if event in events]
 
 
@@ -206,8 +217,11 @@ PATIENT_STATE_NAMES = {state.id: state.name for state in PatientLifecycle.states
 PATIENT_ACTIONS = {"register": "register", "retry": "retry", "sync": "sync"}
 
 
+PATIENT_EVENTS = events_by_state(PatientLifecycle)
+
+
 def patient_allowed_actions(state: str) -> list[str]:
-    events = {e.id for e in PatientLifecycle(start_value=state).allowed_events}
+    events = PATIENT_EVENTS[state]
     actions = [a for a, e in PATIENT_ACTIONS.items() if e in events]
     if state == "registered":
         actions.append("sync")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from statemachine import State, StateMachine
 
+from workflows.lifecycles import events_by_state
+
 
 class RenewalLifecycle(StateMachine):
     """A pharmacy's renewal request waiting for its prescriber's answer."""
@@ -46,6 +48,9 @@ RENEWAL_FINAL_STATES = frozenset(state.id for state in RenewalLifecycle.states i
 RENEWAL_ACTIONS = ("approve", "deny", "retry")
 
 
+RENEWAL_EVENTS = events_by_state(RenewalLifecycle)
+
+
 def renewal_allowed_actions(state: str) -> list[str]:
-    events = {e.id for e in RenewalLifecycle(start_value=state).allowed_events}
+    events = RENEWAL_EVENTS[state]
     return [action for action in RENEWAL_ACTIONS if action in events]

@@ -13,6 +13,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from api.clinician_schemas import MAX_INVITATIONS
+from bench.load import http_client
 from bench.stack import WORKSPACE, BenchStack, member_id
 
 POLL_SECONDS = 0.25
@@ -82,6 +83,14 @@ async def wait_for_state(
 
 async def enroll_and_verify(http: httpx.AsyncClient, bench: BenchStack, n: int) -> None:
     """One invited clinician's enrollment form, DoseSpot confirmation and identity proofing."""
+    try:
+        await _enroll_and_verify(http, bench, n)
+    except httpx.TransportError as err:
+        where = f"{err.request.method} {err.request.url.path}"
+        raise RuntimeError(f"{member_id(n)}: {where}: {err!r}") from err
+
+
+async def _enroll_and_verify(http: httpx.AsyncClient, bench: BenchStack, n: int) -> None:
     mid = member_id(n)
     resp = await http.put(
         f"{bench.base}/erx/clinicians/{mid}/enrollment",
@@ -107,8 +116,7 @@ async def run_clinicians(
     bench: BenchStack, numbers: list[int], concurrency: int
 ) -> dict[str, float]:
     """Invite the clinicians in one request, then enroll and verify each; wall times."""
-    limits = httpx.Limits(max_connections=concurrency + 10, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as http:
+    async with http_client(120, concurrency + 10) as http:
         gate = asyncio.Semaphore(concurrency)
 
         async def one(n: int) -> None:

@@ -20,6 +20,21 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, Field
 
+# Below uvicorn's 5 s keep-alive: the driver never reuses a connection the server is closing
+# (httpx's default expiry is the same 5 s, and a request sent as the server closes fails).
+KEEPALIVE_SECONDS = 2.0
+
+
+def http_client(timeout: float, connections: int = 100) -> httpx.AsyncClient:
+    """The driver's HTTP client: ``connections`` at once, idle ones dropped before the server
+    drops them."""
+    limits = httpx.Limits(
+        max_connections=connections,
+        max_keepalive_connections=connections,
+        keepalive_expiry=KEEPALIVE_SECONDS,
+    )
+    return httpx.AsyncClient(timeout=timeout, limits=limits)
+
 
 class Request(BaseModel):
     method: str = "GET"
@@ -43,12 +58,9 @@ def percentile(sorted_values: list[float], p: float) -> float:
 
 
 async def run(plan: Plan) -> dict[str, Any]:
-    limits = httpx.Limits(
-        max_connections=plan.concurrency, max_keepalive_connections=plan.concurrency
-    )
     latencies: list[float] = []
     statuses: Counter[int | str] = Counter()
-    async with httpx.AsyncClient(timeout=plan.timeout_seconds, limits=limits) as http:
+    async with http_client(plan.timeout_seconds, plan.concurrency) as http:
 
         async def send(req: Request) -> tuple[int | str, float]:
             start = time.perf_counter()

@@ -13,6 +13,7 @@ import httpx
 from sqlalchemy import func, select
 
 from bench.journey import enrollment_form, invite, npi, wait_for_state
+from bench.load import http_client
 from bench.stack import WORKSPACE, BenchStack, member_id
 from db.models import ClinicianEnrollment
 from db.session import create_engine, create_sessionmaker
@@ -131,7 +132,7 @@ async def run_memory(
     result |= {"rss_mib": {}, "invite_seconds": {}, "record_seconds": {}, "push_to_visible": {}}
     next_member = first
     observed = iter(range(first, first + 2 * pushes))
-    async with httpx.AsyncClient(timeout=600) as http:
+    async with http_client(600) as http:
         before = sum((await open_enrollments(bench)).values())
         result["baseline"] = {"open": before, "rss_mib": rss_mib(bench.worker_pid)}
         for i, count in enumerate(open_counts):

@@ -9,9 +9,8 @@ import json
 import sys
 from typing import Any
 
-import httpx
-
 from bench.journey import enroll_and_verify, enrollment_form, invite
+from bench.load import http_client
 from bench.stack import BenchStack, member_id
 
 ANCHOR = "GET trivial (authenticated)"
@@ -41,7 +40,7 @@ async def run_routes(
 ) -> dict[str, dict[str, Any]]:
     """Each route's figures, keyed by route; clinicians ``first`` on are this benchmark's."""
     reader, enrollees = first, list(range(first + 1, first + 1 + puts))
-    async with httpx.AsyncClient(timeout=120) as http:
+    async with http_client(120) as http:
         await invite(http, bench, [member_id(n) for n in (reader, *enrollees)])
         await enroll_and_verify(http, bench, reader)
     headers = bench.headers()

@@ -16,10 +16,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from sqlalchemy import insert
 
 from api.admin import add_person, create_workspace
+from bench.load import http_client
 from db.migrate import upgrade
 from db.models import Member
 from db.session import create_engine, create_sessionmaker
@@ -221,7 +221,7 @@ def _print_log_tails(data: Path, lines: int = 15) -> None:
 
 
 async def _register_clinic(bench: BenchStack) -> None:
-    async with httpx.AsyncClient(timeout=60) as http:
+    async with http_client(60) as http:
         resp = await http.put(f"{bench.sandbox_url}/_sandbox/scenarios/default", json=FAST_SCENARIO)
         resp.raise_for_status()
         for _ in range(100):

@@ -9,6 +9,11 @@ attributes; each still tells the ClinicSetup when it changes the workspace's ste
 
 Starting is idempotent: a member whose enrollment is running answers
 ``already_invited``; a deactivated (closed) enrollment is started afresh.
+
+Enrollments start at ``INVITATION_PRIORITY``, below Temporal's default: until the clinician
+acts, nobody waits on them. The clinician's first enrollment form moves theirs to the
+default priority (``take_interactive_priority``), so a clinician filling in the form while
+thousands of invitations are still being sent is served first.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from api.renewal_service import ensure_watch
 from db.models import ClinicianEnrollment, utcnow
 from db.upsert import upsert
 from erx.settings import Settings
-from erx.temporal import SA_MEMBER, SA_STAGE, SA_WORKSPACE
+from erx.temporal import INVITATION_PRIORITY, SA_MEMBER, SA_STAGE, SA_WORKSPACE
 from workflows.clinic_setup import clinic_setup_workflow_id
 from workflows.clinician_enrollment import ClinicianEnrollmentWorkflow, clinician_workflow_id
 from workflows.models import ClinicianEnrollmentInput, EnrollmentTimings
@@ -93,6 +98,7 @@ async def _start(
             task_queue=settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            priority=INVITATION_PRIORITY,
             search_attributes=TypedSearchAttributes(
                 [
                     SearchAttributePair(SA_WORKSPACE, workspace_id),

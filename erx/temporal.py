@@ -5,10 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 from typing import TypeVar
 
+from google.protobuf.field_mask_pb2 import FieldMask
+from temporalio.api.common.v1 import Priority as ProtoPriority
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflow.v1 import WorkflowExecutionOptions
+from temporalio.api.workflowservice.v1 import UpdateWorkflowExecutionOptionsRequest
 from temporalio.client import Client, WorkflowUpdateHandle, WorkflowUpdateRPCTimeoutOrCancelledError
-from temporalio.common import SearchAttributeKey
+from temporalio.common import Priority, SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.service import RPCError, RPCStatusCode
@@ -17,6 +23,7 @@ from erx.codec import EncryptionCodec
 from erx.settings import Settings
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 # Search attributes carry no PHI: workspace and member ids are our opaque ids.
 SA_WORKSPACE = SearchAttributeKey.for_keyword("ErxWorkspace")
@@ -93,3 +100,34 @@ async def update_result_within(handle: WorkflowUpdateHandle[T], seconds: float) 
 _WAIT_CUT_SHORT = frozenset(
     {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
 )
+
+
+# Work nobody is waiting on yet runs below Temporal's default priority (3; lower goes first):
+# an invitation's enrollment starts there, so a bulk invitation's backlog of first steps and
+# emails is served after the steps of clinicians who are at the keyboard.
+INVITATION_PRIORITY_KEY = 4
+INVITATION_PRIORITY = Priority(priority_key=INVITATION_PRIORITY_KEY)
+INTERACTIVE_PRIORITY_KEY = 3
+
+
+async def take_interactive_priority(client: Client, workflow_id: str) -> None:
+    """Move a workflow (its pending and future tasks, and the children it starts from now)
+    to the default priority, ahead of any backlog of invitations.
+
+    Best effort: a workflow that is missing or ended is left for the call that follows to
+    report, and a refusal is logged, never the request's failure.
+    """
+    request = UpdateWorkflowExecutionOptionsRequest(
+        namespace=client.namespace,
+        workflow_execution=WorkflowExecution(workflow_id=workflow_id),
+        workflow_execution_options=WorkflowExecutionOptions(
+            priority=ProtoPriority(priority_key=INTERACTIVE_PRIORITY_KEY)
+        ),
+        update_mask=FieldMask(paths=["priority"]),
+        identity=client.identity,
+    )
+    try:
+        await client.workflow_service.update_workflow_execution_options(request)
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            logger.warning("workflow %s keeps its priority: %s", workflow_id, err.status.name)

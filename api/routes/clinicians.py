@@ -43,6 +43,7 @@ from dosespot.sso import build_sso_url
 from erx.codec import SecretBox
 from erx.money import money
 from erx.settings import Settings
+from erx.temporal import take_interactive_priority
 from workflows.clinician_enrollment import ClinicianEnrollmentWorkflow
 from workflows.models import (
     ActorRequest,
@@ -392,8 +393,12 @@ async def submit_enrollment(
         raise NotFound("no such member")
     form = await _enrollment_form(session, ws, member, body)
     await _refuse_npi_in_use(session, settings, ws, member_id, form.npi)
+    row = await session.get(ClinicianEnrollment, (ws, member_id))
+    first_form = row is not None and row.state == "invited"
     await session.commit()
     handle = svc.handle_for(temporal, ws, member_id)
+    if first_form:
+        await take_interactive_priority(temporal, handle.id)
     result = await svc.update_with_wait(
         handle,
         ClinicianEnrollmentWorkflow.submit_enrollment,

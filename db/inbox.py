@@ -35,5 +35,8 @@ class DoseSpotInboxEntry(Base):
     routed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # Deliveries that tried to route the occurrence; a routed one is never tried again.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # A delivery routing the occurrence holds it until then (or until it is done): another
+    # copy waits for the outcome, and a delivery that died is superseded after the expiry.
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     __table_args__ = (PrimaryKeyConstraint("event_key", "occurrence", name="pk_dosespot_inbox"),)

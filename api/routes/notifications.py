@@ -22,14 +22,16 @@ of the event key only.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, BackgroundTasks, Header, Request
 from pydantic import BaseModel
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
@@ -63,6 +65,10 @@ router = APIRouter(prefix="/v1/dosespot", tags=["dosespot"])
 SIGNAL_NAME = "dosespot_event"
 # DoseSpot gives up after 20 s; a slow Temporal must not make us miss that.
 SIGNAL_TIMEOUT = timedelta(seconds=5)
+# A delivery's claim on an occurrence outlives its signal's timeout; a copy that finds the
+# occurrence claimed asks again this often for the outcome.
+CLAIM_LEASE = 3 * SIGNAL_TIMEOUT
+CLAIM_POLL_SECONDS = 0.05
 _EVENT_TYPE_LENGTH = 64
 
 
@@ -180,37 +186,42 @@ async def _receive(
     # Committed on its own first, so the event is kept whatever happens to its routing.
     occurrence = await _record(session, key, notification, window)
 
-    # The claim holds the row's write lock until the commit below, so a concurrent copy
-    # waits here and then sees the event as routed instead of signalling a second time.
+    # The claim is committed before the signal: no transaction stays open (and no row or,
+    # in SQLite, database write lock is held) while Temporal is awaited. A concurrent copy
+    # waits for the claim's outcome and then sees the event as routed.
     received_at = await _claim(session, key, occurrence)
     if received_at is None:
-        await session.commit()
         return "duplicate"
-    workflow_id = await _owner(session, notification)
-    if workflow_id is None:
-        await session.commit()
-        return "unrouted"
-    event = DoseSpotEvent(
-        event_type=notification.event_type,
-        clinician_id=notification.clinician_id,
-        data=notification.data,
-        received_at=received_at.isoformat(),
-    )
     try:
+        workflow_id = await _owner(session, notification)
+        await session.commit()
+        if workflow_id is None:
+            await _release(session, key, occurrence)
+            return "unrouted"
+        event = DoseSpotEvent(
+            event_type=notification.event_type,
+            clinician_id=notification.clinician_id,
+            data=notification.data,
+            received_at=received_at.isoformat(),
+        )
         await temporal.get_workflow_handle(workflow_id).signal(
             SIGNAL_NAME, event, rpc_timeout=SIGNAL_TIMEOUT
         )
     except RPCError as err:
         # The failed attempt is counted; a redelivery of the event tries again.
-        await session.commit()
+        await _release(session, key, occurrence)
         if err.status == RPCStatusCode.NOT_FOUND:
             return "unrouted"
         logger.warning("dosespot notification %s: signal failed (%s)", key[:12], err.status.name)
         raise Unavailable("the workflow service did not take the event; it is kept") from err
+    except BaseException:
+        await session.rollback()
+        await _release(session, key, occurrence)
+        raise
     await session.execute(
         update(DoseSpotInboxEntry)
         .where(DoseSpotInboxEntry.event_key == key, DoseSpotInboxEntry.occurrence == occurrence)
-        .values(routed_workflow_id=workflow_id, routed_at=utcnow())
+        .values(routed_workflow_id=workflow_id, routed_at=utcnow(), claimed_until=None)
     )
     await session.commit()
     return "routed"
@@ -256,19 +267,52 @@ async def _record(
 
 
 async def _claim(session: AsyncSession, key: str, occurrence: int) -> datetime | None:
-    """Take the occurrence for routing unless it was already routed; returns when it came."""
-    result = await session.execute(
-        update(DoseSpotInboxEntry)
-        .where(
-            DoseSpotInboxEntry.event_key == key,
-            DoseSpotInboxEntry.occurrence == occurrence,
-            DoseSpotInboxEntry.routed_at.is_(None),
+    """Take the occurrence for routing, committed, unless it was routed; returns when it came.
+
+    While another delivery holds it, waits (with no transaction open) for that one's outcome:
+    routed answers None, released or expired is taken here.
+    """
+    deadline = time.monotonic() + CLAIM_LEASE.total_seconds()
+    while True:
+        now = utcnow()
+        result = await session.execute(
+            update(DoseSpotInboxEntry)
+            .where(
+                DoseSpotInboxEntry.event_key == key,
+                DoseSpotInboxEntry.occurrence == occurrence,
+                DoseSpotInboxEntry.routed_at.is_(None),
+                or_(
+                    DoseSpotInboxEntry.claimed_until.is_(None),
+                    DoseSpotInboxEntry.claimed_until < now,
+                ),
+            )
+            .values(attempts=DoseSpotInboxEntry.attempts + 1, claimed_until=now + CLAIM_LEASE)
+            .returning(DoseSpotInboxEntry.received_at)
         )
-        .values(attempts=DoseSpotInboxEntry.attempts + 1)
-        .returning(DoseSpotInboxEntry.received_at)
+        received_at = result.scalar_one_or_none()
+        if received_at is None:
+            routed_at = await session.scalar(
+                select(DoseSpotInboxEntry.routed_at).where(
+                    DoseSpotInboxEntry.event_key == key,
+                    DoseSpotInboxEntry.occurrence == occurrence,
+                )
+            )
+        await session.commit()
+        if received_at is not None:
+            return _aware(received_at)
+        if routed_at is not None or time.monotonic() > deadline:
+            return None
+        await asyncio.sleep(CLAIM_POLL_SECONDS)
+
+
+async def _release(session: AsyncSession, key: str, occurrence: int) -> None:
+    """Give up the claim without routing: the next copy or redelivery takes it."""
+    await session.execute(
+        update(DoseSpotInboxEntry)
+        .where(DoseSpotInboxEntry.event_key == key, DoseSpotInboxEntry.occurrence == occurrence)
+        .values(claimed_until=None)
     )
-    received_at = result.scalar_one_or_none()
-    return None if received_at is None else _aware(received_at)
+    await session.commit()
 
 
 def _aware(moment: datetime) -> datetime:

@@ -550,3 +550,99 @@ async def test_the_window_is_the_setting(
         later = await client.post(URL, json=body, headers=secret(settings))
         assert later.json() == {"status": "routed"}
         assert len(await events_of(handle, at_least=2)) == 2
+
+
+class _HeldSignal:
+    """A Temporal client whose signals wait until the test lets them through."""
+
+    def __init__(self) -> None:
+        self.arrived = asyncio.Event()
+        self.go = asyncio.Event()
+        self.signals = 0
+
+    def get_workflow_handle(self, workflow_id: str) -> _HeldSignal:
+        return self
+
+    async def signal(self, *args: Any, **kwargs: Any) -> None:
+        self.signals += 1
+        self.arrived.set()
+        await self.go.wait()
+
+
+async def test_no_lock_is_held_while_the_signal_is_awaited(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    workspace: WorkspaceKeys,
+) -> None:
+    clinician_id = new_clinician_id()
+    await enroll(sessionmaker, workspace, clinician_id)
+    body = {"EventType": "ClinicianConfirmed", "Data": {"ClinicianId": clinician_id}}
+    temporal = _HeldSignal()
+    app = create_app(settings, temporal=cast(Client, temporal))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        first = asyncio.ensure_future(client.post(URL, json=body, headers=secret(settings)))
+        await asyncio.wait_for(temporal.arrived.wait(), 10)
+        # While the signal is in flight, the occurrence's own row (and so any row) takes a
+        # write at once: the delivery holds no transaction open across the signal.
+        latest = await inbox_entry(sessionmaker, body)
+        assert latest is not None and latest.claimed_until is not None
+        async with sessionmaker() as session:
+            await asyncio.wait_for(
+                session.execute(
+                    update(DoseSpotInboxEntry)
+                    .where(
+                        DoseSpotInboxEntry.event_key == latest.event_key,
+                        DoseSpotInboxEntry.occurrence == latest.occurrence,
+                    )
+                    .values(event_type=latest.event_type)
+                ),
+                2,
+            )
+            await asyncio.wait_for(session.commit(), 2)
+        # A copy arriving meanwhile waits for the outcome instead of signalling again.
+        second = asyncio.ensure_future(client.post(URL, json=body, headers=secret(settings)))
+        await asyncio.sleep(0.3)
+        assert not second.done()
+        temporal.go.set()
+        answers = [(await first).json(), (await second).json()]
+    assert answers == [{"status": "routed"}, {"status": "duplicate"}]
+    assert temporal.signals == 1
+    entry = await inbox_entry(sessionmaker, body)
+    assert entry is not None
+    assert (entry.attempts, entry.claimed_until) == (1, None)
+    assert entry.routed_at is not None
+
+
+async def test_a_claim_left_by_a_delivery_that_died_expires(
+    api: httpx.AsyncClient,
+    settings: Settings,
+    temporal: Client,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    workspace: WorkspaceKeys,
+) -> None:
+    clinician_id = new_clinician_id()
+    body = {"EventType": "ClinicianTfaActivateSuccess", "Data": {"ClinicianId": clinician_id}}
+    assert (await api.post(URL, json=body, headers=secret(settings))).json() == {
+        "status": "unrouted"
+    }
+    await enroll(sessionmaker, workspace, clinician_id)
+    latest = await inbox_entry(sessionmaker, body)
+    assert latest is not None
+    async with sessionmaker() as session:
+        # As a delivery that claimed it and died would leave it, its claim just expired.
+        await session.execute(
+            update(DoseSpotInboxEntry)
+            .where(
+                DoseSpotInboxEntry.event_key == latest.event_key,
+                DoseSpotInboxEntry.occurrence == latest.occurrence,
+            )
+            .values(claimed_until=latest.received_at - timedelta(seconds=1))
+        )
+        await session.commit()
+    async with probe(temporal, workflow_id(workspace)) as handle:
+        again = await api.post(URL, json=body, headers=secret(settings))
+        assert again.json() == {"status": "routed"}
+        assert len(await events_of(handle)) == 1

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from bench.run import main
 
 MICRO = {
@@ -43,6 +45,12 @@ def test_every_benchmark_reports_its_figures(tmp_path: Path) -> None:
             "total",
         }
         assert all(v > 0 for v in events.values())
+    # Each process of the stack, and the driver, is charged its CPU per clinician.
+    cpu = journey["cpu_ms_per_clinician"]
+    assert {"temporal", "worker", "api", "sandbox", "driver", "total"} <= set(cpu)
+    assert cpu["worker"] > 0 and cpu["api"] > 0 and cpu["temporal"] > 0
+    assert journey["bare_cpu_ms_per_clinician"]["bare-worker"] > 0
+    assert cpu["total"] == pytest.approx(sum(v for k, v in cpu.items() if k != "total"))
 
     routes = results["routes"]
     assert "error" not in routes, routes["error"]

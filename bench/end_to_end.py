@@ -16,9 +16,10 @@ from bench.cpu import Profilers, cpu_per_item, cpu_snapshot, describe
 from bench.journey import POLL_SECONDS, clinician_history, per_clinician_events, run_clinicians
 from bench.memory import run_memory
 from bench.routes import ANCHOR, run_routes
-from bench.stack import WORKSPACE, BenchStack, member_id, running_stack
+from bench.stack import WORKSPACE, BenchStack, member_id, print_log_tails, running_stack
 from erx.temporal import connect
 
+STOPPED_LOG_LINES = 40
 # Processes of the product that the anchor's run does not use (their CPU is still counted).
 IDLE_IN_BARE = ("api", "sandbox", "mailsink")
 
@@ -73,13 +74,15 @@ class Row:
 
 
 async def _failed_as_row(
-    part: Coroutine[Any, Any, dict[str, Any]], rows: list[Row], name: str
+    part: Coroutine[Any, Any, dict[str, Any]], rows: list[Row], name: str, stack: BenchStack
 ) -> dict[str, Any]:
-    """The part's figures; if it fails, its error, in the results and as a row."""
+    """The part's figures; if it fails, its error, in the results and as a row, and the tails
+    of the stack's logs on stderr."""
     try:
         return await part
     except Exception as err:
         rows.append(Row(f"({name}) stopped", 0, "", note=repr(err)[:200]))
+        print_log_tails(stack.stack.data, STOPPED_LOG_LINES)
         return {"error": repr(err)}
 
 
@@ -96,11 +99,15 @@ async def run_end_to_end(o: Options) -> dict[str, Any]:
         first = 0
         if "journey" in o.parts:
             _progress(f"(a) {o.clinicians} clinicians, bare Temporal then the product")
-            results["journey"] = await _failed_as_row(_journey(stack, client, o, rows), rows, "a")
+            results["journey"] = await _failed_as_row(
+                _journey(stack, client, o, rows), rows, "a", stack
+            )
         first = o.clinicians
         if "routes" in o.parts:
             _progress(f"(b) routes at {o.concurrency} clients")
-            results["routes"] = await _failed_as_row(_routes(stack, first, o, rows), rows, "b")
+            results["routes"] = await _failed_as_row(
+                _routes(stack, first, o, rows), rows, "b", stack
+            )
         first += o.route_puts + 1
         if "memory" in o.parts:
             _progress(f"(c) worker memory at {', '.join(map(str, o.open_counts))} open enrollments")
@@ -241,6 +248,7 @@ async def _memory(stack: BenchStack, first: int, o: Options, rows: list[Row]) ->
     except Exception as err:
         memory["error"] = repr(err)
         rows.append(Row("(c) stopped", 0, "", note=repr(err)[:200]))
+        print_log_tails(stack.stack.data, STOPPED_LOG_LINES)
     cache = stack.settings.worker_max_cached_workflows
     base = memory.get("baseline", {})
     for count, rss in memory.get("rss_mib", {}).items():

@@ -208,13 +208,14 @@ async def running_stack(
             await _register_clinic(bench)
             yield bench
         except BaseException:
-            _print_log_tails(data)
+            print_log_tails(data)
             raise
         finally:
             await asyncio.to_thread(stack.stop, 30)
 
 
-def _print_log_tails(data: Path, lines: int = 15) -> None:
+def print_log_tails(data: Path, lines: int = 15) -> None:
+    """The last lines of each process's log, on stderr: what a stopped benchmark leaves."""
     for log in sorted(data.glob("*.log")):
         tail = log.read_text(errors="replace").splitlines()[-lines:]
         print(f"--- {log.name} (last {len(tail)} lines)", *tail, sep="\n", file=sys.stderr)

@@ -127,8 +127,10 @@ async def inbox_entry(
     return rows[-1] if rows else None
 
 
-async def age(sessionmaker: async_sessionmaker[AsyncSession], body: Any, by: timedelta) -> None:
-    """Move the latest occurrence of the body's identity back in time by ``by``."""
+async def update_latest(
+    sessionmaker: async_sessionmaker[AsyncSession], body: Any, **values: Any
+) -> None:
+    """Set ``values`` on the latest occurrence of the body's identity."""
     latest = await inbox_entry(sessionmaker, body)
     assert latest is not None
     async with sessionmaker() as session:
@@ -138,9 +140,16 @@ async def age(sessionmaker: async_sessionmaker[AsyncSession], body: Any, by: tim
                 DoseSpotInboxEntry.event_key == latest.event_key,
                 DoseSpotInboxEntry.occurrence == latest.occurrence,
             )
-            .values(received_at=latest.received_at - by)
+            .values(**values)
         )
         await session.commit()
+
+
+async def age(sessionmaker: async_sessionmaker[AsyncSession], body: Any, by: timedelta) -> None:
+    """Move the latest occurrence of the body's identity back in time by ``by``."""
+    latest = await inbox_entry(sessionmaker, body)
+    assert latest is not None
+    await update_latest(sessionmaker, body, received_at=latest.received_at - by)
 
 
 @pytest.mark.parametrize(
@@ -589,19 +598,7 @@ async def test_no_lock_is_held_while_the_signal_is_awaited(
         # write at once: the delivery holds no transaction open across the signal.
         latest = await inbox_entry(sessionmaker, body)
         assert latest is not None and latest.claimed_until is not None
-        async with sessionmaker() as session:
-            await asyncio.wait_for(
-                session.execute(
-                    update(DoseSpotInboxEntry)
-                    .where(
-                        DoseSpotInboxEntry.event_key == latest.event_key,
-                        DoseSpotInboxEntry.occurrence == latest.occurrence,
-                    )
-                    .values(event_type=latest.event_type)
-                ),
-                2,
-            )
-            await asyncio.wait_for(session.commit(), 2)
+        await asyncio.wait_for(update_latest(sessionmaker, body, event_type=latest.event_type), 4)
         # A copy arriving meanwhile waits for the outcome instead of signalling again.
         second = asyncio.ensure_future(client.post(URL, json=body, headers=secret(settings)))
         await asyncio.sleep(0.3)
@@ -631,17 +628,8 @@ async def test_a_claim_left_by_a_delivery_that_died_expires(
     await enroll(sessionmaker, workspace, clinician_id)
     latest = await inbox_entry(sessionmaker, body)
     assert latest is not None
-    async with sessionmaker() as session:
-        # As a delivery that claimed it and died would leave it, its claim just expired.
-        await session.execute(
-            update(DoseSpotInboxEntry)
-            .where(
-                DoseSpotInboxEntry.event_key == latest.event_key,
-                DoseSpotInboxEntry.occurrence == latest.occurrence,
-            )
-            .values(claimed_until=latest.received_at - timedelta(seconds=1))
-        )
-        await session.commit()
+    # As a delivery that claimed it and died would leave it, its claim just expired.
+    await update_latest(sessionmaker, body, claimed_until=latest.received_at - timedelta(seconds=1))
     async with probe(temporal, workflow_id(workspace)) as handle:
         again = await api.post(URL, json=body, headers=secret(settings))
         assert again.json() == {"status": "routed"}

@@ -81,9 +81,14 @@ async def _failed_as_row(
     try:
         return await part
     except Exception as err:
-        rows.append(Row(f"({name}) stopped", 0, "", note=repr(err)[:200]))
-        print_log_tails(stack.stack.data, STOPPED_LOG_LINES)
+        _stopped(rows, name, err, stack)
         return {"error": repr(err)}
+
+
+def _stopped(rows: list[Row], name: str, err: Exception, stack: BenchStack) -> None:
+    """A part that stopped: its error as a row, and the tails of the stack's logs on stderr."""
+    rows.append(Row(f"({name}) stopped", 0, "", note=repr(err)[:200]))
+    print_log_tails(stack.stack.data, STOPPED_LOG_LINES)
 
 
 def _progress(message: str) -> None:
@@ -247,8 +252,7 @@ async def _memory(stack: BenchStack, first: int, o: Options, rows: list[Row]) ->
         )
     except Exception as err:
         memory["error"] = repr(err)
-        rows.append(Row("(c) stopped", 0, "", note=repr(err)[:200]))
-        print_log_tails(stack.stack.data, STOPPED_LOG_LINES)
+        _stopped(rows, "c", err, stack)
     cache = stack.settings.worker_max_cached_workflows
     base = memory.get("baseline", {})
     for count, rss in memory.get("rss_mib", {}).items():

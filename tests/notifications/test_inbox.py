@@ -79,6 +79,17 @@ async def probe(temporal: Client, id: str) -> AsyncIterator[WorkflowHandle[Any, 
             await handle.terminate()
 
 
+@asynccontextmanager
+async def api_of(settings: Settings, temporal: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an API app of its own, with these settings and this Temporal client."""
+    app = create_app(settings, temporal=cast(Client, temporal))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        yield client
+
+
 async def events_of(handle: WorkflowHandle[Any, Any], at_least: int = 1) -> list[DoseSpotEvent]:
     """The probe's events once it holds ``at_least``, plus a moment for any stragglers."""
     deadline = time.monotonic() + 10
@@ -364,11 +375,7 @@ async def test_temporal_unavailable_keeps_the_event_and_asks_for_redelivery(
     clinician_id = new_clinician_id()
     await enroll(sessionmaker, workspace, clinician_id)
     body = {"EventType": "ClinicianPINReset", "Data": {"ClinicianId": clinician_id}}
-    app = create_app(settings, temporal=cast(Client, _UnavailableTemporal()))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
-    ):
+    async with api_of(settings, _UnavailableTemporal()) as client:
         resp = await client.post(URL, json=body, headers=secret(settings))
     assert resp.status_code == 503
     entry = await inbox_entry(sessionmaker, body)
@@ -543,11 +550,9 @@ async def test_the_window_is_the_setting(
     await enroll(sessionmaker, workspace, clinician_id)
     body = {"EventType": "ClinicianConfirmed", "Data": {"ClinicianId": clinician_id}}
     an_hour = settings.model_copy(update={"notification_dedupe_window_seconds": 3600.0})
-    app = create_app(an_hour, temporal=temporal)
     async with (
         probe(temporal, workflow_id(workspace)) as handle,
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+        api_of(an_hour, temporal) as client,
     ):
         first = await client.post(URL, json=body, headers=secret(settings))
         assert first.json() == {"status": "routed"}
@@ -587,11 +592,7 @@ async def test_no_lock_is_held_while_the_signal_is_awaited(
     await enroll(sessionmaker, workspace, clinician_id)
     body = {"EventType": "ClinicianConfirmed", "Data": {"ClinicianId": clinician_id}}
     temporal = _HeldSignal()
-    app = create_app(settings, temporal=cast(Client, temporal))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
-    ):
+    async with api_of(settings, temporal) as client:
         first = asyncio.ensure_future(client.post(URL, json=body, headers=secret(settings)))
         await asyncio.wait_for(temporal.arrived.wait(), 10)
         # While the signal is in flight, the occurrence's own row (and so any row) takes a

@@ -48,3 +48,15 @@ async def _principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(_principal)]
+
+
+async def _reading_principal(
+    session: SessionDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Principal:
+    """The caller, for a route that reads the database and commits before it awaits anything
+    else: the key is read in the route's own transaction, one commit per request."""
+    return await authenticate(session, authorization)
+
+
+ReadingPrincipalDep = Annotated[Principal, Depends(_reading_principal)]

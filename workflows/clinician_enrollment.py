@@ -125,6 +125,8 @@ INTERRUPTIBLE_CALLS_PATCH = "interruptible-calls"
 PUBLISH_STATUS_PATCH = "publish-status-changes"
 # Earlier runs could end while an update's handler was still finishing.
 HANDLERS_FINISH_PATCH = "handlers-finish-before-end"
+# Earlier runs sent the invitation email before registering a form that arrived first.
+FORM_BEFORE_INVITATION_PATCH = "form-supersedes-invitation-email"
 # Deactivation's steps, each done once.
 REVOKE_AUDIT = "revoke_audit"
 STOP_BILLING = "stop_billing"
@@ -257,6 +259,13 @@ class ClinicianEnrollmentWorkflow:
                 )
                 if done is not FAILED:
                     self._billing_started = True
+            elif effect == EMAIL_INVITATION:
+                # A form that comes before the invitation went out (a bulk invitation's
+                # emails queue behind each other) withdraws the email, which only asks
+                # for the form: registration does not wait behind the mail queue.
+                done = await self._email(effect, withdrawn=lambda: self._state != "invited")
+                if done is FAILED and self._blocked is None and not self._deactivating:
+                    done = None
             else:
                 done = await self._email(effect)
             if done is FAILED:
@@ -720,15 +729,17 @@ class ClinicianEnrollmentWorkflow:
         activity: Callable[..., Any],
         arg: Any,
         task_queue: str | None = None,
+        withdrawn: Callable[[], bool] | None = None,
     ) -> Any:
         """Run an activity; on a failure for good, block the clinician and return FAILED.
 
-        A deactivation requested while the call runs cancels it (FAILED, nothing blocked):
-        deactivating never waits for DoseSpot's retries.
+        A deactivation requested while the call runs, or ``withdrawn`` turning true,
+        cancels it (FAILED, nothing blocked): deactivating never waits for DoseSpot's
+        retries.
         """
         try:
             return await self._unless_deactivated(
-                policies.call(policy, activity, arg, task_queue=task_queue)
+                policies.call(policy, activity, arg, task_queue=task_queue), withdrawn
             )
         except ActivityError as err:
             self._block(step, err)
@@ -736,12 +747,21 @@ class ClinicianEnrollmentWorkflow:
         except _Interrupted:
             return FAILED
 
-    async def _unless_deactivated(self, call: Awaitable[Any]) -> Any:
-        """The call's result; raises _Interrupted if a deactivation came first."""
+    async def _unless_deactivated(
+        self, call: Awaitable[Any], withdrawn: Callable[[], bool] | None = None
+    ) -> Any:
+        """The call's result; raises _Interrupted if a deactivation came first, or (in runs
+        that know FORM_BEFORE_INVITATION_PATCH) ``withdrawn`` turned true first."""
         if self._deactivating or not workflow.patched(INTERRUPTIBLE_CALLS_PATCH):
             return await call
         task = asyncio.ensure_future(call)
-        await workflow.wait_condition(lambda: task.done() or self._deactivating)
+        await workflow.wait_condition(
+            lambda: task.done() or self._deactivating or (withdrawn is not None and withdrawn())
+        )
+        if not (task.done() or self._deactivating) and not workflow.patched(
+            FORM_BEFORE_INVITATION_PATCH
+        ):
+            await workflow.wait_condition(lambda: task.done() or self._deactivating)
         if task.done():
             return task.result()
         task.cancel()
@@ -813,9 +833,10 @@ class ClinicianEnrollmentWorkflow:
         )
         return result if result is FAILED else result.status
 
-    async def _email(self, effect: str) -> Any:
+    async def _email(self, effect: str, withdrawn: Callable[[], bool] | None = None) -> Any:
         """On the mail task queue the API named (its own worker slots, so a burst of
-        invitations never holds up another clinician's DoseSpot calls), else this one's."""
+        invitations never holds up another clinician's DoseSpot calls), else this one's;
+        given up if ``withdrawn`` turns true before it is sent."""
         return await self._guarded(
             effect,
             policies.EMAIL,
@@ -826,6 +847,7 @@ class ClinicianEnrollmentWorkflow:
                 template=effect.removeprefix("email:"),  # type: ignore[arg-type]
             ),
             task_queue=self._input.mail_task_queue,
+            withdrawn=withdrawn,
         )
 
     async def _audit(self, action: str, outcome: str, actor: str | None, reason: str | None) -> Any:

@@ -27,7 +27,13 @@ from api.clinician_schemas import (
     MemberSelection,
     VerificationPublic,
 )
-from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
+from api.deps import (
+    PrincipalDep,
+    ReadingPrincipalDep,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+)
 from api.errors import Conflict, Forbidden, NotFound, Unprocessable
 from api.invitations import FAILED, invite_all
 from api.schemas import ConsistencyQuery, NotificationCounts, PathId
@@ -181,7 +187,7 @@ async def invite(
 
 @router.get("/clinicians", response_model=ClinicianList)
 async def list_clinicians(
-    ws: PathId, principal: PrincipalDep, session: SessionDep
+    ws: PathId, principal: ReadingPrincipalDep, session: SessionDep
 ) -> ClinicianList:
     """Every invited clinician's enrollment state, verification progress and EPCS status."""
     principal.require_workspace(ws)
@@ -217,7 +223,7 @@ async def list_clinicians(
 async def get_clinician(
     ws: PathId,
     member_id: PathId,
-    principal: PrincipalDep,
+    principal: ReadingPrincipalDep,
     session: SessionDep,
     temporal: TemporalDep,
     consistency: ConsistencyQuery = "eventual",

@@ -7,7 +7,7 @@ from temporalio.client import Client
 
 from api import setup_service
 from api.auth import Role
-from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
+from api.deps import PrincipalDep, ReadingPrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Conflict, NotFound, Unprocessable
 from api.routes.directory import upsert_location
 from api.schemas import (
@@ -126,7 +126,7 @@ async def supply_clinic_key(
 @router.get("", response_model=ErxProgressPublic)
 async def get_progress(
     ws: PathId,
-    principal: PrincipalDep,
+    principal: ReadingPrincipalDep,
     session: SessionDep,
     temporal: TemporalDep,
     consistency: ConsistencyQuery = "eventual",

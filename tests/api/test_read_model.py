@@ -10,7 +10,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import update
+import httpx
+from sqlalchemy import event, update
+from sqlalchemy.engine import Connection
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -101,6 +103,37 @@ class _OneStartFails:
         if kwargs["id"].endswith(f":{self._failing}"):
             raise RPCError("unavailable", RPCStatusCode.UNAVAILABLE, b"")
         return await self._client.start_workflow(*args, **kwargs)
+
+
+async def test_a_read_is_one_transaction_with_the_key(journey: Journey) -> None:
+    """The main GETs read the caller's key and the rows in one transaction, committed once;
+    a route that awaits a workflow or DoseSpot gives its connection back first."""
+    await journey.register_clinic()
+    await journey.add_member("m_one", "One", "Transaction")
+    await journey.invite("m_one")
+    transport = journey.api._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    engine = transport.app.state.sessionmaker.kw["bind"].sync_engine  # type: ignore[attr-defined]
+    begun: list[Connection] = []
+
+    def begin(connection: Connection) -> None:
+        begun.append(connection)
+
+    event.listen(engine, "begin", begin)
+    try:
+        for path in ("/erx/clinicians/m_one", "/erx", "/erx/clinicians"):
+            begun.clear()
+            read = await journey.api.get(f"{journey.base}{path}", headers=journey.headers())
+            assert read.status_code == 200, read.text
+            assert len(begun) == 1, path
+        begun.clear()
+        unknown = await journey.api.get(
+            f"{journey.base}/erx/clinicians/m_one", headers={"Authorization": "Bearer erx_no"}
+        )
+        assert unknown.status_code == 401
+        assert len(begun) == 1
+    finally:
+        event.remove(engine, "begin", begin)
 
 
 async def test_a_failed_start_fails_only_that_member(

@@ -102,9 +102,8 @@ async def record_clinician_enrollment(env: WorkflowEnvironment, name: str) -> No
     ws, member = "ws_recorded", "m_ada"
     # Emails on a task queue of their own, as the API starts enrollments.
     mail = [a for a in dosespot.activities() if a.__name__ == "send_member_email"]
-    async with (
-        Worker(env.client, task_queue=queue, workflows=WORKFLOWS, activities=dosespot.activities()),
-        Worker(env.client, task_queue=f"{queue}-mail", activities=mail),
+    async with Worker(
+        env.client, task_queue=queue, workflows=WORKFLOWS, activities=dosespot.activities()
     ):
         # The workspace's clinic workflow, which the clinician tells about its progress.
         clinic = await env.client.start_workflow(
@@ -125,40 +124,48 @@ async def record_clinician_enrollment(env: WorkflowEnvironment, name: str) -> No
             id=clinician_workflow_id(ws, member),
             task_queue=queue,
         )
-        await handle.execute_update(ClinicianEnrollmentWorkflow.submit_enrollment, FORM)
-        while (await handle.query(ClinicianEnrollmentWorkflow.status)).state != "verified":
-            status = await handle.query(ClinicianEnrollmentWorkflow.status)
-            if status.state == "confirmed" or (
-                status.idp is not None and not status.idp.attempt_in_progress
-            ):
-                await handle.execute_update(
-                    ClinicianEnrollmentWorkflow.start_verification, ActorRequest()
-                )
-            await asyncio.sleep(0.5)
-        # Two-factor is refused once: the clinician is blocked until an admin retries.
-        dosespot.fail(
-            "start_two_factor",
-            ApplicationError("TFA refused", type="DoseSpotRefused", non_retryable=True),
-        )
-        await handle.execute_update(ClinicianEnrollmentWorkflow.start_two_factor, ActorRequest())
-        await handle.execute_update(ClinicianEnrollmentWorkflow.retry, ActorRequest())
-        for _ in range(100):
-            if (await handle.query(ClinicianEnrollmentWorkflow.status)).state == "tfa_active":
+        # The form comes before the invitation email went out, which withdraws the email.
+        for _ in range(200):
+            if (await handle.describe()).raw_description.pending_activities:
                 break
-            await asyncio.sleep(0.3)
-        for approval in (ADMIN, DEA_PRESCRIBER):
-            await handle.execute_update(ClinicianEnrollmentWorkflow.approve_epcs, approval)
-        await handle.execute_update(
-            ClinicianEnrollmentWorkflow.deactivate, ActorRequest(actor_member_id="m_admin")
-        )
-        await handle.result()
-        enrollment = await handle.fetch_history()
-        await clinic.query(ClinicSetupWorkflow.progress)
-        await clinic.terminate("recorded")
-        told = await clinic.fetch_history()
-        child = await env.client.get_workflow_handle(
-            identity_proofing_workflow_id(ws, member, 1)
-        ).fetch_history()
+            await asyncio.sleep(0.05)
+        await handle.execute_update(ClinicianEnrollmentWorkflow.submit_enrollment, FORM)
+        async with Worker(env.client, task_queue=f"{queue}-mail", activities=mail):
+            while (await handle.query(ClinicianEnrollmentWorkflow.status)).state != "verified":
+                status = await handle.query(ClinicianEnrollmentWorkflow.status)
+                if status.state == "confirmed" or (
+                    status.idp is not None and not status.idp.attempt_in_progress
+                ):
+                    await handle.execute_update(
+                        ClinicianEnrollmentWorkflow.start_verification, ActorRequest()
+                    )
+                await asyncio.sleep(0.5)
+            # Two-factor is refused once: the clinician is blocked until an admin retries.
+            dosespot.fail(
+                "start_two_factor",
+                ApplicationError("TFA refused", type="DoseSpotRefused", non_retryable=True),
+            )
+            await handle.execute_update(
+                ClinicianEnrollmentWorkflow.start_two_factor, ActorRequest()
+            )
+            await handle.execute_update(ClinicianEnrollmentWorkflow.retry, ActorRequest())
+            for _ in range(100):
+                if (await handle.query(ClinicianEnrollmentWorkflow.status)).state == "tfa_active":
+                    break
+                await asyncio.sleep(0.3)
+            for approval in (ADMIN, DEA_PRESCRIBER):
+                await handle.execute_update(ClinicianEnrollmentWorkflow.approve_epcs, approval)
+            await handle.execute_update(
+                ClinicianEnrollmentWorkflow.deactivate, ActorRequest(actor_member_id="m_admin")
+            )
+            await handle.result()
+            enrollment = await handle.fetch_history()
+            await clinic.query(ClinicSetupWorkflow.progress)
+            await clinic.terminate("recorded")
+            told = await clinic.fetch_history()
+            child = await env.client.get_workflow_handle(
+                identity_proofing_workflow_id(ws, member, 1)
+            ).fetch_history()
     (HISTORIES / f"clinician_enrollment-{name}.json").write_text(enrollment.to_json())
     (HISTORIES / f"identity_proofing-{name}.json").write_text(child.to_json())
     (HISTORIES / f"clinic_setup-{name}-told.json").write_text(told.to_json())

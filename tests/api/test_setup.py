@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+import weakref
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import TypeVar
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -12,6 +16,7 @@ from temporalio.worker import Worker
 
 from db.models import ClinicRegistration
 from dosespot import Clinic, DoseSpotClient
+from dosespot.errors import DoseSpotRateLimited
 from tests.api.test_directory import LOCATION
 from tests.conftest import WorkspaceKeys
 from workflows.clinic_setup import clinic_setup_workflow_id
@@ -22,11 +27,36 @@ def unique_location(location_id: str = "loc-main") -> dict[str, str]:
     return {**LOCATION, "id": location_id, "name": f"Practice {uuid.uuid4().hex[:8]}"}
 
 
+T = TypeVar("T")
+# Every clinic the partner's sandbox has shown, per client: each is read once a session.
+_CLINICS_SEEN: weakref.WeakKeyDictionary[DoseSpotClient, dict[int, Clinic]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _as_dosespot_allows(call: Callable[[], Awaitable[T]]) -> T:
+    """The call, waiting as long as a 429 asks (DoseSpot counts calls per 10 s)."""
+    for _ in range(5):
+        try:
+            return await call()
+        except DoseSpotRateLimited as err:
+            await asyncio.sleep(err.retry_after or 10)
+    return await call()
+
+
 async def dosespot_clinics_named(dosespot: DoseSpotClient, name: str) -> list[Clinic]:
-    """The partner's DoseSpot clinics with this name, read through DoseSpot's own API."""
-    ids = await dosespot.clinician_clinic_ids(dosespot.credentials.user_id)
-    clinics = [await dosespot.get_clinic(clinic_id) for clinic_id in ids]
-    return [c for c in clinics if c.clinic_name == name]
+    """The partner's DoseSpot clinics with this name, read through DoseSpot's own API.
+
+    The suite's whole sandbox keeps growing, so each clinic is read once (names are unique to
+    the test that made them and never change), within DoseSpot's rate limits."""
+    ids = await _as_dosespot_allows(
+        lambda: dosespot.clinician_clinic_ids(dosespot.credentials.user_id)
+    )
+    seen = _CLINICS_SEEN.setdefault(dosespot, {})
+    for clinic_id in ids:
+        if clinic_id not in seen:
+            seen[clinic_id] = await _as_dosespot_allows(partial(dosespot.get_clinic, clinic_id))
+    return [seen[clinic_id] for clinic_id in ids if seen[clinic_id].clinic_name == name]
 
 
 async def test_setup_registers_clinic_and_reports_step_two(

@@ -21,12 +21,14 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import timedelta
+from typing import Any
 
 from temporalio import activity, workflow
 from temporalio.client import Client, WorkflowUpdateStage
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
+from bench.steps import Steps, median_steps
 from erx.settings import Settings
 
 TIMEOUT = timedelta(seconds=30)
@@ -294,8 +296,10 @@ async def bare_invite(client: Client, settings: Settings, ws: str, members: list
     await asyncio.gather(*(start(m) for m in members))
 
 
-async def bare_clinician(client: Client, ws: str, member: str, poll: float) -> None:
-    """What the API and DoseSpot do for one clinician, as calls straight to Temporal."""
+async def bare_clinician(client: Client, ws: str, member: str, poll: float) -> dict[str, float]:
+    """What the API and DoseSpot do for one clinician, as calls straight to Temporal; the
+    seconds each step took."""
+    steps = Steps()
     handle = client.get_workflow_handle(enrollment_id(ws, member))
     update = await handle.start_update(
         BareClinicianEnrollmentWorkflow.submit,
@@ -305,10 +309,14 @@ async def bare_clinician(client: Client, ws: str, member: str, poll: float) -> N
     await handle.signal(BareClinicianEnrollmentWorkflow.dosespot_event, "confirmed")
     await update.result()
     await handle.query(BareClinicianEnrollmentWorkflow.status)
+    steps.done("form")
     await handle.execute_update(BareClinicianEnrollmentWorkflow.start_verification)
     await handle.query(BareClinicianEnrollmentWorkflow.status)
+    steps.done("verification")
     await handle.signal(BareClinicianEnrollmentWorkflow.dosespot_event, "idp_success")
     await _wait_verified(client, ws, member, poll)
+    steps.done("verified")
+    return steps.seconds
 
 
 async def run_bare_clinicians(
@@ -318,7 +326,7 @@ async def run_bare_clinicians(
     members: list[str],
     concurrency: int,
     poll: float,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Start the clinicians' enrollments, then drive each to verified; wall times."""
     await client.start_workflow(
         BareClinicWorkflow.run,
@@ -328,19 +336,20 @@ async def run_bare_clinicians(
     )
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(member: str) -> None:
+    async def one(member: str) -> dict[str, float]:
         async with gate:
-            await bare_clinician(client, ws, member, poll)
+            return await bare_clinician(client, ws, member, poll)
 
     start = time.perf_counter()
     await bare_invite(client, settings, ws, members)
     invited = time.perf_counter()
-    await asyncio.gather(*(one(m) for m in members))
+    steps = await asyncio.gather(*(one(m) for m in members))
     done = time.perf_counter()
     return {
         "seconds": done - start,
         "invite_seconds": invited - start,
         "clinicians_per_second": len(members) / (done - start),
+        "step_p50_seconds": median_steps(steps),
     }
 
 

@@ -191,6 +191,18 @@ async def _journey(
             note=f"product: {describe(cpu)}; bare: {describe(bare_cpu, skip=IDLE_IN_BARE)}",
         ),
         Row(
+            "(a) one clinician's steps, p50",
+            sum(product["step_p50_seconds"].values()),
+            "s",
+            sum(anchor["step_p50_seconds"].values()),
+            "bare Temporal, same shape",
+            "report",
+            note=", ".join(
+                f"{step} {seconds:.2f} s (bare {anchor['step_p50_seconds'][step]:.2f})"
+                for step, seconds in product["step_p50_seconds"].items()
+            ),
+        ),
+        Row(
             f"(a) invite {n} clinicians",
             product["invite_seconds"],
             "s",

@@ -15,6 +15,7 @@ from temporalio.client import Client
 from api.clinician_schemas import MAX_INVITATIONS
 from bench.load import http_client
 from bench.stack import WORKSPACE, BenchStack, member_id
+from bench.steps import Steps, median_steps
 
 POLL_SECONDS = 0.25
 # A clinician that takes longer than this fails the benchmark.
@@ -81,17 +82,21 @@ async def wait_for_state(
         await asyncio.sleep(poll)
 
 
-async def enroll_and_verify(http: httpx.AsyncClient, bench: BenchStack, n: int) -> None:
-    """One invited clinician's enrollment form, DoseSpot confirmation and identity proofing."""
+async def enroll_and_verify(http: httpx.AsyncClient, bench: BenchStack, n: int) -> dict[str, float]:
+    """One invited clinician's enrollment form, DoseSpot confirmation and identity proofing;
+    the seconds each step took."""
     try:
-        await _enroll_and_verify(http, bench, n)
+        return await _enroll_and_verify(http, bench, n)
     except httpx.TransportError as err:
         where = f"{err.request.method} {err.request.url.path}"
         raise RuntimeError(f"{member_id(n)}: {where}: {err!r}") from err
 
 
-async def _enroll_and_verify(http: httpx.AsyncClient, bench: BenchStack, n: int) -> None:
+async def _enroll_and_verify(
+    http: httpx.AsyncClient, bench: BenchStack, n: int
+) -> dict[str, float]:
     mid = member_id(n)
+    steps = Steps()
     resp = await http.put(
         f"{bench.base}/erx/clinicians/{mid}/enrollment",
         json=enrollment_form(n),
@@ -101,6 +106,7 @@ async def _enroll_and_verify(http: httpx.AsyncClient, bench: BenchStack, n: int)
         raise RuntimeError(f"enrollment refused: {resp.status_code} {resp.text[:300]}")
     if resp.json()["status"] != "confirmed":
         await wait_for_state(http, bench, mid, "confirmed")
+    steps.done("form")
     resp = await http.post(
         f"{bench.base}/erx/clinicians/{mid}/verification", headers=bench.headers()
     )
@@ -109,29 +115,31 @@ async def _enroll_and_verify(http: httpx.AsyncClient, bench: BenchStack, n: int)
     page = await http.get(resp.json()["sso_url"])
     if page.headers.get("X-Sandbox-SSO-Result") != "signed_in":
         raise RuntimeError(f"DoseSpot sign-in failed: {page.status_code}")
+    steps.done("verification")
     await wait_for_state(http, bench, mid, "verified")
+    steps.done("verified")
+    return steps.seconds
 
 
-async def run_clinicians(
-    bench: BenchStack, numbers: list[int], concurrency: int
-) -> dict[str, float]:
+async def run_clinicians(bench: BenchStack, numbers: list[int], concurrency: int) -> dict[str, Any]:
     """Invite the clinicians in one request, then enroll and verify each; wall times."""
     async with http_client(120, concurrency + 10) as http:
         gate = asyncio.Semaphore(concurrency)
 
-        async def one(n: int) -> None:
+        async def one(n: int) -> dict[str, float]:
             async with gate:
-                await enroll_and_verify(http, bench, n)
+                return await enroll_and_verify(http, bench, n)
 
         start = time.perf_counter()
         await invite(http, bench, [member_id(n) for n in numbers])
         invited = time.perf_counter()
-        await asyncio.gather(*(one(n) for n in numbers))
+        steps = await asyncio.gather(*(one(n) for n in numbers))
         done = time.perf_counter()
     return {
         "seconds": done - start,
         "invite_seconds": invited - start,
         "clinicians_per_second": len(numbers) / (done - start),
+        "step_p50_seconds": median_steps(steps),
     }
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench.run import main
+from bench.steps import STEPS
 
 MICRO = {
     "codec encode (1 KiB payload)",
@@ -35,6 +36,8 @@ def test_every_benchmark_reports_its_figures(tmp_path: Path) -> None:
     for side in ("product", "bare"):
         assert journey[side]["clinicians_per_second"] > 0
         assert journey[side]["invite_seconds"] > 0
+        assert set(journey[side]["step_p50_seconds"]) == set(STEPS)
+        assert all(v > 0 for v in journey[side]["step_p50_seconds"].values())
     for side in ("events", "bare_events"):
         events = journey[side]
         assert set(events) == {

@@ -28,7 +28,7 @@ from temporalio.client import Client, WorkflowUpdateStage
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
-from bench.steps import Steps, median_steps
+from bench.steps import Steps, median_steps, slowest_steps
 from erx.settings import Settings
 
 TIMEOUT = timedelta(seconds=30)
@@ -350,6 +350,7 @@ async def run_bare_clinicians(
         "invite_seconds": invited - start,
         "clinicians_per_second": len(members) / (done - start),
         "step_p50_seconds": median_steps(steps),
+        "step_p90_seconds": slowest_steps(steps),
     }
 
 

@@ -203,6 +203,18 @@ async def _journey(
             ),
         ),
         Row(
+            "(a) one clinician's steps, p90",
+            sum(product["step_p90_seconds"].values()),
+            "s",
+            sum(anchor["step_p90_seconds"].values()),
+            "bare Temporal, same shape",
+            "report",
+            note=", ".join(
+                f"{step} {seconds:.2f} s (bare {anchor['step_p90_seconds'][step]:.2f})"
+                for step, seconds in product["step_p90_seconds"].items()
+            ),
+        ),
+        Row(
             f"(a) invite {n} clinicians",
             product["invite_seconds"],
             "s",

@@ -15,7 +15,7 @@ from temporalio.client import Client
 from api.clinician_schemas import MAX_INVITATIONS
 from bench.load import http_client
 from bench.stack import WORKSPACE, BenchStack, member_id
-from bench.steps import Steps, median_steps
+from bench.steps import Steps, median_steps, slowest_steps
 
 POLL_SECONDS = 0.25
 # A clinician that takes longer than this fails the benchmark.
@@ -140,6 +140,7 @@ async def run_clinicians(bench: BenchStack, numbers: list[int], concurrency: int
         "invite_seconds": invited - start,
         "clinicians_per_second": len(numbers) / (done - start),
         "step_p50_seconds": median_steps(steps),
+        "step_p90_seconds": slowest_steps(steps),
     }
 
 

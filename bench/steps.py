@@ -26,3 +26,11 @@ class Steps:
 def median_steps(clinicians: list[dict[str, float]]) -> dict[str, float]:
     """Each step's median over the clinicians, seconds."""
     return {step: statistics.median(c[step] for c in clinicians) for step in STEPS}
+
+
+def slowest_steps(clinicians: list[dict[str, float]]) -> dict[str, float]:
+    """Each step's 90th percentile over the clinicians, seconds (the median with fewer than
+    ten)."""
+    if len(clinicians) < 10:
+        return median_steps(clinicians)
+    return {step: statistics.quantiles((c[step] for c in clinicians), n=10)[-1] for step in STEPS}

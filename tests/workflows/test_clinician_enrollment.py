@@ -256,7 +256,7 @@ async def enrollment(
             # A form sent sooner withdraws the email, a race the test server cannot take: it
             # refuses a cancellation of an activity that has just completed (ACTIVITY_UNKNOWN),
             # where Temporal's server records it and carries on.
-            await invitation_sent(dosespot)
+            await invitation_sent(dosespot, handle)
         yield handle
 
 
@@ -284,11 +284,13 @@ async def finish(env: WorkflowEnvironment, pending: WorkflowUpdateHandle[Any]) -
     raise AssertionError("the update never finished")
 
 
-async def invitation_sent(dosespot: ScriptedDoseSpot) -> None:
-    """Until the invitation email went out (a form that comes first withdraws it)."""
+async def invitation_sent(dosespot: ScriptedDoseSpot, handle: WorkflowHandle[Any, Any]) -> None:
+    """Until the invitation email went out and the server has its completion (a form that
+    comes first withdraws it)."""
     for _ in range(200):
         if "invitation" in dosespot.emails:
-            return
+            if not (await handle.describe()).raw_description.pending_activities:
+                return
         await asyncio.sleep(0.025)
     raise AssertionError("the invitation email was never sent")
 

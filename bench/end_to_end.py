@@ -91,6 +91,24 @@ def _stopped(rows: list[Row], name: str, err: Exception, stack: BenchStack) -> N
     print_log_tails(stack.stack.data, STOPPED_LOG_LINES)
 
 
+def _steps_row(product: dict[str, Any], anchor: dict[str, Any], share: str) -> Row:
+    """(a)'s row of one clinician's steps at a percentile: their sum, each step beside the
+    bare anchor's."""
+    key = f"step_{share}_seconds"
+    return Row(
+        f"(a) one clinician's steps, {share}",
+        sum(product[key].values()),
+        "s",
+        sum(anchor[key].values()),
+        "bare Temporal, same shape",
+        "report",
+        note=", ".join(
+            f"{step} {seconds:.2f} s (bare {anchor[key][step]:.2f})"
+            for step, seconds in product[key].items()
+        ),
+    )
+
+
 def _progress(message: str) -> None:
     print(message, flush=True)
 
@@ -190,30 +208,7 @@ async def _journey(
             "report",
             note=f"product: {describe(cpu)}; bare: {describe(bare_cpu, skip=IDLE_IN_BARE)}",
         ),
-        Row(
-            "(a) one clinician's steps, p50",
-            sum(product["step_p50_seconds"].values()),
-            "s",
-            sum(anchor["step_p50_seconds"].values()),
-            "bare Temporal, same shape",
-            "report",
-            note=", ".join(
-                f"{step} {seconds:.2f} s (bare {anchor['step_p50_seconds'][step]:.2f})"
-                for step, seconds in product["step_p50_seconds"].items()
-            ),
-        ),
-        Row(
-            "(a) one clinician's steps, p90",
-            sum(product["step_p90_seconds"].values()),
-            "s",
-            sum(anchor["step_p90_seconds"].values()),
-            "bare Temporal, same shape",
-            "report",
-            note=", ".join(
-                f"{step} {seconds:.2f} s (bare {anchor['step_p90_seconds'][step]:.2f})"
-                for step, seconds in product["step_p90_seconds"].items()
-            ),
-        ),
+        *(_steps_row(product, anchor, share) for share in ("p50", "p90")),
         Row(
             f"(a) invite {n} clinicians",
             product["invite_seconds"],

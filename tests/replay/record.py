@@ -87,6 +87,7 @@ async def record_clinician_enrollment(env: WorkflowEnvironment, name: str) -> No
         FORM,
         TIMINGS,
         ScriptedDoseSpot,
+        invitation_queued,
     )
 
     dosespot = ScriptedDoseSpot(confirm_after_polls=1, experian=["fail", "pass"])
@@ -125,10 +126,7 @@ async def record_clinician_enrollment(env: WorkflowEnvironment, name: str) -> No
             task_queue=queue,
         )
         # The form comes before the invitation email went out, which withdraws the email.
-        for _ in range(200):
-            if (await handle.describe()).raw_description.pending_activities:
-                break
-            await asyncio.sleep(0.05)
+        await invitation_queued(handle)
         await handle.execute_update(ClinicianEnrollmentWorkflow.submit_enrollment, FORM)
         async with Worker(env.client, task_queue=f"{queue}-mail", activities=mail):
             while (await handle.query(ClinicianEnrollmentWorkflow.status)).state != "verified":

@@ -284,6 +284,15 @@ async def finish(env: WorkflowEnvironment, pending: WorkflowUpdateHandle[Any]) -
     raise AssertionError("the update never finished")
 
 
+async def invitation_queued(handle: WorkflowHandle[Any, Any]) -> None:
+    """Until the invitation email is scheduled and not yet answered."""
+    for _ in range(200):
+        if (await handle.describe()).raw_description.pending_activities:
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError("the invitation email was never queued")
+
+
 async def invitation_sent(dosespot: ScriptedDoseSpot, handle: WorkflowHandle[Any, Any]) -> None:
     """Until the invitation email went out and the server has its completion (a form that
     comes first withdraws it)."""
@@ -381,13 +390,7 @@ async def test_a_form_before_the_invitation_email_registers_at_once_and_withdraw
     async with enrollment(temporal_env, dosespot, timings=timings, mail_task_queue=unpolled) as (
         handle
     ):
-        for _ in range(200):
-            if (await handle.describe()).raw_description.pending_activities:
-                break
-            await asyncio.sleep(0.025)
-        else:
-            raise AssertionError("the invitation email was never queued")
-
+        await invitation_queued(handle)
         submitted = handle.execute_update(ClinicianEnrollmentWorkflow.submit_enrollment, FORM)
         result = await asyncio.wait_for(submitted, 30)
         assert result.outcome == EnrollmentOutcome.confirmed

@@ -10,9 +10,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
+from temporalio.service import RPCError
 
 from activities.dosespot_access import DoseSpotActivities
 from activities.errors import dosespot_errors_as_application_errors
+from db.inbox import SIGNAL_TIMEOUT, claim, kept_for_clinician, mark_routed, release
 from db.models import ClinicianEnrollment, EpcsAuditEntry, utcnow
 from db.upsert import upsert
 from dosespot import (
@@ -23,13 +25,16 @@ from dosespot import (
     NaDeaNumber,
     PhoneType,
 )
+from dosespot.notifications import CLINICIAN_EVENTS
 from erx.us import dosespot_phone
 from workflows.failures import NpiInUse
 from workflows.models import (
+    DOSESPOT_EVENT_SIGNAL,
     AgreementsResult,
     ClinicianRef,
     ClinicianSnapshot,
     DeactivateClinicianInput,
+    DoseSpotEvent,
     EnrollmentForm,
     EpcsAuditInput,
     RegisterClinicianInput,
@@ -75,7 +80,47 @@ class ClinicianActivities(DoseSpotActivities):
                     },
                 )
                 await session.commit()
+        await self._hand_over_kept_events(clinician_id)
         return clinician_id
+
+    async def _hand_over_kept_events(self, clinician_id: int) -> None:
+        """Give this enrollment the pushes about its clinician that came before its id was
+        recorded above.
+
+        DoseSpot can confirm a new clinician before this activity has written the id that
+        routes its pushes; such a push was kept with no owner. Recorded first and read here
+        after, a push is either routed by the notification route or found here, never lost
+        to both. A push is a hint the workflow checks with DoseSpot, so one handed over
+        twice costs one look. The hand-over is best effort: the workflow's polling covers
+        one that does not get through.
+        """
+        workflow_id = activity.info().workflow_id
+        if workflow_id is None:
+            return
+        handle = activity.client().get_workflow_handle(workflow_id)
+        async with self._sessionmaker() as session:
+            for key, occurrence, event_type in await kept_for_clinician(
+                session, clinician_id, CLINICIAN_EVENTS
+            ):
+                received_at = await claim(session, key, occurrence)
+                if received_at is None:
+                    continue
+                event = DoseSpotEvent(
+                    event_type=event_type,
+                    clinician_id=clinician_id,
+                    data={"ClinicianId": clinician_id},
+                    received_at=received_at.isoformat(),
+                )
+                try:
+                    await handle.signal(DOSESPOT_EVENT_SIGNAL, event, rpc_timeout=SIGNAL_TIMEOUT)
+                except RPCError as err:
+                    await release(session, key, occurrence)
+                    activity.logger.warning(
+                        "kept %s not handed over (%s)", event_type, err.status.name
+                    )
+                    continue
+                await mark_routed(session, key, occurrence, workflow_id)
+                activity.logger.info("kept %s handed over", event_type)
 
     async def _refuse_if_linked_elsewhere(
         self, input: RegisterClinicianInput, clinician_id: int

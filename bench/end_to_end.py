@@ -13,7 +13,13 @@ from temporalio.client import Client
 from api.clinician_schemas import MAX_INVITATIONS
 from bench import bare
 from bench.cpu import Profilers, cpu_per_item, cpu_snapshot, describe
-from bench.journey import POLL_SECONDS, clinician_history, per_clinician_events, run_clinicians
+from bench.journey import (
+    POLL_SECONDS,
+    clinician_history,
+    per_clinician_events,
+    push_outcomes,
+    run_clinicians,
+)
 from bench.memory import run_memory
 from bench.routes import ANCHOR, run_routes
 from bench.stack import WORKSPACE, BenchStack, member_id, print_log_tails, running_stack
@@ -170,6 +176,7 @@ async def _journey(
     await asyncio.sleep(2)  # billing workflows start from an activity after verification
     mid = ids[-1]
     events = await clinician_history(client, mid, o.clinicians)
+    pushes = await push_outcomes(stack)
     bare_events = await per_clinician_events(
         client,
         {
@@ -189,6 +196,7 @@ async def _journey(
             anchor["clinicians_per_second"],
             "bare Temporal, same shape",
             ">= 0.8",
+            note="pushes: " + ", ".join(f"{k} {v}" for k, v in sorted(pushes.items())),
         ),
         Row(
             "(a) history events per clinician",
@@ -224,6 +232,7 @@ async def _journey(
         "bare_events": bare_events,
         "cpu_ms_per_clinician": cpu,
         "bare_cpu_ms_per_clinician": bare_cpu,
+        "pushes": pushes,
     }
 
 

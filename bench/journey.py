@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
@@ -16,6 +17,8 @@ from api.clinician_schemas import MAX_INVITATIONS
 from bench.load import http_client
 from bench.stack import WORKSPACE, BenchStack, member_id
 from bench.steps import Steps, median_steps, slowest_steps
+from db.inbox import DoseSpotInboxEntry
+from db.session import create_engine
 
 POLL_SECONDS = 0.25
 # A clinician that takes longer than this fails the benchmark.
@@ -181,3 +184,24 @@ async def clinician_history(client: Client, mid: str, clinicians: int) -> dict[s
         "billing": f"erx-billing:{ws}:{mid}",
     }
     return await per_clinician_events(client, ids, f"erx-clinic:{ws}", clinicians)
+
+
+async def push_outcomes(bench: BenchStack) -> dict[str, int]:
+    """DoseSpot's push notifications in the run by type: how many reached their workflow and
+    how many were kept with no owner (left to the workflows' polling)."""
+    engine = create_engine(bench.settings.database_url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                select(
+                    DoseSpotInboxEntry.event_type,
+                    DoseSpotInboxEntry.routed_at.is_not(None),
+                    func.count(),
+                ).group_by(DoseSpotInboxEntry.event_type, DoseSpotInboxEntry.routed_at.is_not(None))
+            )
+            return {
+                f"{event_type} {'routed' if routed else 'kept'}": count
+                for event_type, routed, count in rows
+            }
+    finally:
+        await engine.dispose()

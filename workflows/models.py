@@ -109,6 +109,10 @@ class EnsureClinicInput(BaseModel):
 # DoseSpot push notifications, routed to the workflow that owns the DoseSpot id ---
 
 
+# The signal every workflow that follows DoseSpot takes its push notifications by.
+DOSESPOT_EVENT_SIGNAL = "dosespot_event"
+
+
 class DoseSpotEvent(BaseModel):
     """A DoseSpot push notification (or a polled observation) as a workflow signal.
 

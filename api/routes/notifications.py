@@ -22,16 +22,14 @@ of the event key only.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, BackgroundTasks, Header, Request
 from pydantic import BaseModel
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import CursorResult, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
@@ -42,7 +40,7 @@ from api.auth import Unauthorized
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import Unavailable, Unprocessable
 from db.counts import record_counts
-from db.inbox import DoseSpotInboxEntry
+from db.inbox import SIGNAL_TIMEOUT, DoseSpotInboxEntry, aware, claim, mark_routed, release
 from db.models import ClinicianEnrollment, utcnow
 from db.models import Prescription as PrescriptionRow
 from db.patients import PatientRegistration
@@ -54,7 +52,7 @@ from dosespot.notifications import (
 )
 from erx.settings import Settings
 from workflows.clinician_enrollment import clinician_workflow_id
-from workflows.models import DoseSpotEvent
+from workflows.models import DOSESPOT_EVENT_SIGNAL, DoseSpotEvent
 from workflows.patient_erx import patient_workflow_id
 from workflows.prescription import prescription_workflow_id
 
@@ -62,13 +60,6 @@ logger = logging.getLogger("api.notifications")
 
 router = APIRouter(prefix="/v1/dosespot", tags=["dosespot"])
 
-SIGNAL_NAME = "dosespot_event"
-# DoseSpot gives up after 20 s; a slow Temporal must not make us miss that.
-SIGNAL_TIMEOUT = timedelta(seconds=5)
-# A delivery's claim on an occurrence outlives its signal's timeout; a copy that finds the
-# occurrence claimed asks again this often for the outcome.
-CLAIM_LEASE = 3 * SIGNAL_TIMEOUT
-CLAIM_POLL_SECONDS = 0.05
 _EVENT_TYPE_LENGTH = 64
 
 
@@ -189,14 +180,14 @@ async def _receive(
     # The claim is committed before the signal: no transaction stays open (and no row or,
     # in SQLite, database write lock is held) while Temporal is awaited. A concurrent copy
     # waits for the claim's outcome and then sees the event as routed.
-    received_at = await _claim(session, key, occurrence)
+    received_at = await claim(session, key, occurrence)
     if received_at is None:
         return "duplicate"
     try:
         workflow_id = await _owner(session, notification)
         await session.commit()
         if workflow_id is None:
-            await _release(session, key, occurrence)
+            await release(session, key, occurrence)
             return "unrouted"
         event = DoseSpotEvent(
             event_type=notification.event_type,
@@ -205,25 +196,20 @@ async def _receive(
             received_at=received_at.isoformat(),
         )
         await temporal.get_workflow_handle(workflow_id).signal(
-            SIGNAL_NAME, event, rpc_timeout=SIGNAL_TIMEOUT
+            DOSESPOT_EVENT_SIGNAL, event, rpc_timeout=SIGNAL_TIMEOUT
         )
     except RPCError as err:
         # The failed attempt is counted; a redelivery of the event tries again.
-        await _release(session, key, occurrence)
+        await release(session, key, occurrence)
         if err.status == RPCStatusCode.NOT_FOUND:
             return "unrouted"
         logger.warning("dosespot notification %s: signal failed (%s)", key[:12], err.status.name)
         raise Unavailable("the workflow service did not take the event; it is kept") from err
     except BaseException:
         await session.rollback()
-        await _release(session, key, occurrence)
+        await release(session, key, occurrence)
         raise
-    await session.execute(
-        update(DoseSpotInboxEntry)
-        .where(DoseSpotInboxEntry.event_key == key, DoseSpotInboxEntry.occurrence == occurrence)
-        .values(routed_workflow_id=workflow_id, routed_at=utcnow(), claimed_until=None)
-    )
-    await session.commit()
+    await mark_routed(session, key, occurrence, workflow_id)
     return "routed"
 
 
@@ -243,7 +229,7 @@ async def _record(
                 .limit(1)
             )
         ).first()
-        if latest is not None and now - _aware(latest.received_at) < window:
+        if latest is not None and now - aware(latest.received_at) < window:
             await session.commit()
             return latest.occurrence
         occurrence = 1 if latest is None else latest.occurrence + 1
@@ -264,60 +250,6 @@ async def _record(
         await session.commit()
         if cast(CursorResult[Any], result).rowcount == 1:
             return occurrence
-
-
-async def _claim(session: AsyncSession, key: str, occurrence: int) -> datetime | None:
-    """Take the occurrence for routing, committed, unless it was routed; returns when it came.
-
-    While another delivery holds it, waits (with no transaction open) for that one's outcome:
-    routed answers None, released or expired is taken here.
-    """
-    deadline = time.monotonic() + CLAIM_LEASE.total_seconds()
-    while True:
-        now = utcnow()
-        result = await session.execute(
-            update(DoseSpotInboxEntry)
-            .where(
-                DoseSpotInboxEntry.event_key == key,
-                DoseSpotInboxEntry.occurrence == occurrence,
-                DoseSpotInboxEntry.routed_at.is_(None),
-                or_(
-                    DoseSpotInboxEntry.claimed_until.is_(None),
-                    DoseSpotInboxEntry.claimed_until < now,
-                ),
-            )
-            .values(attempts=DoseSpotInboxEntry.attempts + 1, claimed_until=now + CLAIM_LEASE)
-            .returning(DoseSpotInboxEntry.received_at)
-        )
-        received_at = result.scalar_one_or_none()
-        if received_at is None:
-            routed_at = await session.scalar(
-                select(DoseSpotInboxEntry.routed_at).where(
-                    DoseSpotInboxEntry.event_key == key,
-                    DoseSpotInboxEntry.occurrence == occurrence,
-                )
-            )
-        await session.commit()
-        if received_at is not None:
-            return _aware(received_at)
-        if routed_at is not None or time.monotonic() > deadline:
-            return None
-        await asyncio.sleep(CLAIM_POLL_SECONDS)
-
-
-async def _release(session: AsyncSession, key: str, occurrence: int) -> None:
-    """Give up the claim without routing: the next copy or redelivery takes it."""
-    await session.execute(
-        update(DoseSpotInboxEntry)
-        .where(DoseSpotInboxEntry.event_key == key, DoseSpotInboxEntry.occurrence == occurrence)
-        .values(claimed_until=None)
-    )
-    await session.commit()
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; they were written in UTC.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 async def _owner(session: AsyncSession, notification: PushNotification) -> str | None:

@@ -18,7 +18,8 @@ from temporalio.client import Client
 
 from api import clinician_service
 from api.auth import Role, issue_key
-from db.models import ClinicianEnrollment, EpcsAuditEntry
+from db.inbox import DoseSpotInboxEntry
+from db.models import ClinicianEnrollment, ClinicRegistration, EpcsAuditEntry, Member
 from erx.mailsink import MailSink
 from tests.api.test_setup import unique_location
 from tests.conftest import WorkspaceKeys
@@ -121,6 +122,26 @@ class Journey:
                 )
             ).all()
         return {r.member_id: r.dosespot_clinician_id for r in rows if r.dosespot_clinician_id}
+
+    async def dosespot_users(self, member_id: str) -> list[int]:
+        """The DoseSpot users the sandbox holds in the workspace's clinic for the member."""
+        async with self.sessionmaker() as session:
+            clinic = await session.scalar(
+                select(ClinicRegistration.dosespot_clinic_id).where(
+                    ClinicRegistration.workspace_id == self.ws.id
+                )
+            )
+            email = await session.scalar(
+                select(Member.email).where(
+                    Member.workspace_id == self.ws.id, Member.id == member_id
+                )
+            )
+        found = await self.sandbox.get(
+            "/_sandbox/clinicians", params={"clinicId": clinic, "email": email}
+        )
+        assert found.status_code == 200, found.text
+        users: list[int] = found.json()
+        return users
 
     async def scenario(self, npi: str, **fields: Any) -> None:
         resp = await self.sandbox.put(f"/_sandbox/scenarios/clinicians/{npi}", json=fields)
@@ -341,6 +362,41 @@ async def test_lost_and_duplicated_pushes(journey: Journey, live_api: str, setti
         assert clinician["idp"]["failed_attempts"] == 0
     finally:
         await j.sandbox.put("/_sandbox/notifications", json={"url": url, "secret": secret})
+
+
+async def test_a_confirmation_pushed_before_the_registration_is_recorded_reaches_the_workflow(
+    journey: Journey,
+) -> None:
+    """DoseSpot confirms 10 ms after creating the clinician, while its answer to the create is
+    still on the way: the push finds no enrollment with that id and is kept. Once the
+    registration records the id, the kept push is handed to the clinician's workflow."""
+    j = journey
+    await j.register_clinic()
+    await j.invite("m_ada")
+    npi = valid_npi()
+    await j.scenario(npi, confirmation_delay_seconds=0.01)
+    held = {"method": "POST", "path": "api/clinicians", "kind": "timeout_after_commit"}
+    resp = await j.sandbox.put(
+        "/_sandbox/faults", json={"rules": [held | {"delay_seconds": 1.0, "times": 1}]}
+    )
+    assert resp.status_code == 200, resp.text
+    resp = await j.enroll("m_ada", npi, None)
+    assert resp.status_code in (200, 202), resp.text
+    await j.wait_for("m_ada", "confirmed")
+
+    clinician_id = (await j.clinician_ids())["m_ada"]
+    async with j.sessionmaker() as session:
+        pushes = (
+            await session.scalars(
+                select(DoseSpotInboxEntry).where(
+                    DoseSpotInboxEntry.clinician_id == clinician_id,
+                    DoseSpotInboxEntry.event_type == "ClinicianConfirmed",
+                )
+            )
+        ).all()
+    log = (await j.sandbox.get("/_sandbox/notifications/log")).json()
+    assert [p.routed_workflow_id for p in pushes] == [f"erx-clinician:{j.ws.id}:m_ada"], log
+    assert await j.dosespot_users("m_ada") == [clinician_id]
 
 
 @pytest.mark.parametrize(

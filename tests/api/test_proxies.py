@@ -36,22 +36,6 @@ async def register(
     return await j.api.put(proxy_url(j, member_id), json=body, headers=j.headers(who))
 
 
-async def users_of(j: Journey, member_id: str) -> list[int]:
-    """The DoseSpot users the sandbox holds in the workspace's clinic for the member."""
-    async with j.sessionmaker() as session:
-        clinic = await session.scalar(
-            select(ClinicRegistration.dosespot_clinic_id).where(
-                ClinicRegistration.workspace_id == j.ws.id
-            )
-        )
-    found = await j.sandbox.get(
-        "/_sandbox/clinicians", params={"clinicId": clinic, "email": f"{member_id}@example.com"}
-    )
-    assert found.status_code == 200, found.text
-    users: list[int] = found.json()
-    return users
-
-
 async def test_registration_is_checked_and_made_once(journey: Journey) -> None:
     j = journey
     await prescribing_patient(j)
@@ -86,12 +70,12 @@ async def test_registration_is_checked_and_made_once(journey: Journey) -> None:
     missing = await j.api.get(proxy_url(j, "m_pat"), headers=j.headers())
     assert missing.status_code == 404, "nothing was written"
 
-    assert await users_of(j, "m_pat") == []
+    assert await j.dosespot_users("m_pat") == []
     first = await register(j, "m_pat")
     assert first.status_code == 200, first.text
     again = await register(j, "m_pat")
     assert again.status_code == 200, again.text
-    assert await users_of(j, "m_pat") == [first.json()["dosespot_clinician_id"]], "one user"
+    assert await j.dosespot_users("m_pat") == [first.json()["dosespot_clinician_id"]], "one user"
     shown = again.json()
     assert shown["dosespot_clinician_id"] == first.json()["dosespot_clinician_id"]
     assert shown["state"] == "active" and shown["role"] == "proxy"
@@ -103,7 +87,7 @@ async def test_registration_is_checked_and_made_once(journey: Journey) -> None:
     agent = await register(j, "m_pat", role="agent")
     assert agent.status_code == 200, agent.text
     assert agent.json()["dosespot_clinician_id"] == shown["dosespot_clinician_id"]
-    assert await users_of(j, "m_pat") == [shown["dosespot_clinician_id"]]
+    assert await j.dosespot_users("m_pat") == [shown["dosespot_clinician_id"]]
     listed = await j.api.get(f"{j.base}/erx/proxies", headers=j.headers())
     assert [p["role"] for p in listed.json()["items"]] == ["agent"]
     assert CREATE_CLAIM_SECONDS > 0
@@ -141,7 +125,7 @@ async def test_registration_is_checked_and_made_once(journey: Journey) -> None:
     assert back.status_code == 200, back.text
     assert (back.json()["state"], back.json()["dosespot_clinician_id"]) == ("active", user)
     assert (await j.sandbox.get(f"/_sandbox/clinicians/{user}")).json()["active"] is True
-    assert await users_of(j, "m_pat") == [shown["dosespot_clinician_id"]]
+    assert await j.dosespot_users("m_pat") == [shown["dosespot_clinician_id"]]
 
 
 async def _pairing_token(

@@ -39,6 +39,7 @@ def test_every_benchmark_reports_its_figures(tmp_path: Path) -> None:
         for steps in ("step_p50_seconds", "step_p90_seconds"):
             assert set(journey[side][steps]) == set(STEPS)
             assert all(v > 0 for v in journey[side][steps].values())
+    assert journey["pushes"].get("ClinicianConfirmed routed", 0) > 0
     for side in ("events", "bare_events"):
         events = journey[side]
         assert set(events) == {

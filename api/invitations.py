@@ -40,7 +40,11 @@ from db.upsert import upsert
 from erx.settings import Settings
 from erx.temporal import INVITATION_PRIORITY, SA_MEMBER, SA_STAGE, SA_WORKSPACE
 from workflows.clinic_setup import clinic_setup_workflow_id
-from workflows.clinician_enrollment import ClinicianEnrollmentWorkflow, clinician_workflow_id
+from workflows.clinician_enrollment import (
+    GENERATION,
+    ClinicianEnrollmentWorkflow,
+    clinician_workflow_id,
+)
 from workflows.models import ClinicianEnrollmentInput, EnrollmentTimings
 
 INVITED = "invited"
@@ -93,6 +97,7 @@ async def _start(
                 timings=timings,
                 setup_workflow_id=clinic_setup_workflow_id(workspace_id),
                 mail_task_queue=settings.mail_task_queue,
+                generation=GENERATION,
             ),
             id=clinician_workflow_id(workspace_id, member_id),
             task_queue=settings.task_queue,

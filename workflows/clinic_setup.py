@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.clinics import ClinicActivities
     from erx.temporal import SA_BLOCKED_REASON, SA_STAGE, SA_WORKSPACE
     from workflows import policies
+    from workflows.clinician_enrollment import GENERATION as ENROLLMENT_GENERATION
     from workflows.clinician_enrollment import (
         ClinicianEnrollmentWorkflow,
         clinician_workflow_id,
@@ -178,6 +179,7 @@ class ClinicSetupWorkflow:
                         member_id=member_id,
                         timings=request.timings,
                         setup_workflow_id=workflow.info().workflow_id,
+                        generation=ENROLLMENT_GENERATION,
                     ),
                     id=clinician_workflow_id(self._workspace_id, member_id),
                     parent_close_policy=ParentClosePolicy.ABANDON,

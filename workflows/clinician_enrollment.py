@@ -67,6 +67,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import MemberEmail, NotificationActivities
     from erx.temporal import SA_BLOCKED_REASON, SA_MEMBER, SA_STAGE, SA_WORKSPACE
     from workflows import policies
+    from workflows.identity_proofing import GENERATION as IDP_GENERATION
     from workflows.identity_proofing import (
         IDP_SUCCESS_EVENT,
         IdentityProofingWorkflow,
@@ -102,6 +103,7 @@ with workflow.unsafe.imports_passed_through():
         RegisterClinicianInput,
     )
     from workflows.search_attributes import upsert_changed
+    from workflows.versions import takes
     from workflows.waiting import wait_until
 
 CONTROLLED_SUBSTANCE_REFUSAL = "You do not have permission to send controlled substances"
@@ -127,6 +129,8 @@ PUBLISH_STATUS_PATCH = "publish-status-changes"
 HANDLERS_FINISH_PATCH = "handlers-finish-before-end"
 # Earlier runs sent the invitation email before registering a form that arrived first.
 FORM_BEFORE_INVITATION_PATCH = "form-supersedes-invitation-email"
+# Runs started at this generation take every change above without recording a patch.
+GENERATION = 1
 # Deactivation's steps, each done once.
 REVOKE_AUDIT = "revoke_audit"
 STOP_BILLING = "stop_billing"
@@ -207,7 +211,7 @@ class ClinicianEnrollmentWorkflow:
         while True:
             if self._deactivating:
                 if await self._deactivate():
-                    if workflow.patched(HANDLERS_FINISH_PATCH):
+                    if self._takes(HANDLERS_FINISH_PATCH):
                         # The deactivate update (and any other) answers before the run ends.
                         await workflow.wait_condition(workflow.all_handlers_finished)
                     return self.status()
@@ -231,11 +235,11 @@ class ClinicianEnrollmentWorkflow:
         state = self._state
         # A state that moved while it was published (or while effects ran) is published
         # first; earlier runs went straight on to the new state's step.
-        if self._published != state and workflow.patched(PUBLISH_EVERY_STATE_PATCH):
+        if self._published != state and self._takes(PUBLISH_EVERY_STATE_PATCH):
             return
         if state not in ("blocked", "stalled") and not await self._pending_effects_done():
             return
-        if self._state != state and workflow.patched(PUBLISH_EVERY_STATE_PATCH):
+        if self._state != state and self._takes(PUBLISH_EVERY_STATE_PATCH):
             return
         if state == "enrolling":
             await self._register()
@@ -309,7 +313,7 @@ class ClinicianEnrollmentWorkflow:
         if await wait_until(lambda: self._confirmed_event or self._deactivating, timeout):
             if self._deactivating:
                 return
-            if not workflow.patched(CONFIRM_PUSHES_PATCH):
+            if not self._takes(CONFIRM_PUSHES_PATCH):
                 self._fire("confirm")
                 return
             # A push is a hint: DoseSpot's own answer decides (a leaked secret grants nothing).
@@ -344,6 +348,7 @@ class ClinicianEnrollmentWorkflow:
                 timings=self._input.timings,
                 progress=progress if resumed else None,
                 carried=self._idp_carry if resumed else None,
+                generation=IDP_GENERATION,
             ),
             id=identity_proofing_workflow_id(ref.workspace_id, ref.member_id, self._idp_run),
         )
@@ -353,7 +358,7 @@ class ClinicianEnrollmentWorkflow:
                 DoseSpotEvent(event_type="ClinicianIDPCompleteSuccess"),
             )
         child = self._idp_child
-        if workflow.patched(PUBLISH_STATUS_PATCH):
+        if self._takes(PUBLISH_STATUS_PATCH):
             # Each attempt's progress is published as the child reports it.
             while True:
                 await workflow.wait_condition(
@@ -378,7 +383,7 @@ class ClinicianEnrollmentWorkflow:
         self._idp_carry = result.carried
         if result.verified:
             self._early_idp_success = False
-            if workflow.patched(CLINIC_TOLD_BEFORE_VERIFIED_PATCH):
+            if self._takes(CLINIC_TOLD_BEFORE_VERIFIED_PATCH):
                 # Whoever sees this clinician verified then finds the workspace ready.
                 await self._tell_clinic("verified")
             self._fire("verification_succeeded")
@@ -408,7 +413,7 @@ class ClinicianEnrollmentWorkflow:
         ):
             if not (self._tfa_event and self._state == "tfa_pending"):
                 return
-            if not workflow.patched(CONFIRM_PUSHES_PATCH):
+            if not self._takes(CONFIRM_PUSHES_PATCH):
                 self._fire("two_factor_activated")
                 return
             self._tfa_event = False
@@ -639,7 +644,7 @@ class ClinicianEnrollmentWorkflow:
 
     async def _answer(self) -> ClinicianStatus:
         """An update's answer; the read model shows it before the caller gets it."""
-        if workflow.patched(PUBLISH_STATUS_PATCH):
+        if self._takes(PUBLISH_STATUS_PATCH):
             await self._publish()
         return self.status()
 
@@ -752,13 +757,13 @@ class ClinicianEnrollmentWorkflow:
     ) -> Any:
         """The call's result; raises _Interrupted if a deactivation came first, or (in runs
         that know FORM_BEFORE_INVITATION_PATCH) ``withdrawn`` turned true first."""
-        if self._deactivating or not workflow.patched(INTERRUPTIBLE_CALLS_PATCH):
+        if self._deactivating or not self._takes(INTERRUPTIBLE_CALLS_PATCH):
             return await call
         task = asyncio.ensure_future(call)
         await workflow.wait_condition(
             lambda: task.done() or self._deactivating or (withdrawn is not None and withdrawn())
         )
-        if not (task.done() or self._deactivating) and not workflow.patched(
+        if not (task.done() or self._deactivating) and not self._takes(
             FORM_BEFORE_INVITATION_PATCH
         ):
             await workflow.wait_condition(lambda: task.done() or self._deactivating)
@@ -819,7 +824,7 @@ class ClinicianEnrollmentWorkflow:
         )
 
     async def _until_state_changes(self, state: str) -> None:
-        if not workflow.patched(PUBLISH_STATUS_PATCH):
+        if not self._takes(PUBLISH_STATUS_PATCH):
             await workflow.wait_condition(lambda: self._state != state or self._deactivating)
             return
         # A change a signal made within the state (a message, say) is published at once.
@@ -894,7 +899,7 @@ class ClinicianEnrollmentWorkflow:
 
     async def _publish(self) -> None:
         """Search attributes, details and the read model follow the lifecycle."""
-        if workflow.patched(PUBLISH_STATUS_PATCH):
+        if self._takes(PUBLISH_STATUS_PATCH):
             await self._publish_status()
             return
         if self._published == self._state:
@@ -1010,7 +1015,12 @@ class ClinicianEnrollmentWorkflow:
         self._continuing = False
         if self._deactivating:
             return
-        workflow.continue_as_new(self._input.model_copy(update={"carried": self._carry()}))
+        workflow.continue_as_new(
+            self._input.model_copy(update={"carried": self._carry(), "generation": GENERATION})
+        )
+
+    def _takes(self, patch_id: str) -> bool:
+        return takes(patch_id, self._input.generation)
 
     def _carry(self) -> ClinicianCarry:
         return ClinicianCarry(

@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         IdpPath,
         IdpProgress,
     )
+    from workflows.versions import takes
     from workflows.waiting import wait_until
 
 MAX_EXPERIAN_FAILURES = 3
@@ -61,6 +62,8 @@ PROOFED_STATUSES = {
 # Runs started before the clinician's wait for a next attempt had a deadline.
 NEXT_ATTEMPT_DEADLINE_PATCH = "idp-next-attempt-deadline"
 CONFIRM_PUSH_PATCH = "idp-confirm-success-push"
+# Runs started at this generation take every change above without recording a patch.
+GENERATION = 1
 
 
 def identity_proofing_workflow_id(workspace_id: str, member_id: str, run: int) -> str:
@@ -213,7 +216,7 @@ class IdentityProofingWorkflow:
     async def _success_confirmed(self) -> bool:
         """A success push is confirmed with DoseSpot before it counts (a leaked webhook
         secret must not verify anyone); earlier runs took it at its word."""
-        if not self._success_pushed or not workflow.patched(CONFIRM_PUSH_PATCH):
+        if not self._success_pushed or not takes(CONFIRM_PUSH_PATCH, self._input.generation):
             return True
         self._success_pushed = False
         status = (
@@ -229,7 +232,7 @@ class IdentityProofingWorkflow:
     async def _next_attempt_requested(self) -> bool:
         """Wait for the clinician to ask for the next attempt; stall at the deadline."""
         condition = lambda: self._attempt_requested or self._succeeded  # noqa: E731
-        if not workflow.patched(NEXT_ATTEMPT_DEADLINE_PATCH):
+        if not takes(NEXT_ATTEMPT_DEADLINE_PATCH, self._input.generation):
             await workflow.wait_condition(condition)
             return not self._succeeded
         remaining = (self._stall_deadline() - workflow.now()).total_seconds()
@@ -319,6 +322,7 @@ class IdentityProofingWorkflow:
         workflow.continue_as_new(
             self._input.model_copy(
                 update={
+                    "generation": GENERATION,
                     "progress": self._progress,
                     "carried": IdpCarry(
                         succeeded=self._succeeded,

@@ -213,6 +213,8 @@ class ClinicianEnrollmentInput(BaseModel):
     carried: ClinicianCarry | None = None
     # Where its emails are sent from: a task queue of their own (None: the workflow's).
     mail_task_queue: str | None = None
+    # The code generation that started the run (workflows.versions); 0: before generations.
+    generation: int = 0
 
 
 class EnrollmentOutcome(StrEnum):
@@ -322,6 +324,8 @@ class IdentityProofingInput(BaseModel):
     # Progress so far: after continue-as-new, or when an admin resumes a blocked run.
     progress: IdpProgress | None = None
     carried: IdpCarry | None = None
+    # The code generation that started the run (workflows.versions); 0: before generations.
+    generation: int = 0
 
 
 class IdentityProofingResult(BaseModel):

@@ -311,6 +311,25 @@ async def test_from_invitation_to_epcs_enabled(
     listing = (await j.api.get(f"{j.base}/erx/clinicians", headers=j.headers())).json()
     states = {c["member_id"]: c["state"] for c in listing["items"]}
     assert states == {"m_ada": "deactivated", "m_grace": "tfa_active"}
+    # Runs started today take every change of their generation without recording a patch.
+    for workflow_id in (
+        f"erx-clinician:{j.ws.id}:m_ada",
+        f"erx-idp:{j.ws.id}:m_ada:1",
+        f"erx-clinician:{j.ws.id}:m_grace",
+    ):
+        assert await patches_recorded(temporal, workflow_id) == [], workflow_id
+
+
+async def patches_recorded(temporal: Client, workflow_id: str) -> list[str]:
+    """The patch markers and TemporalChangeVersion upserts in the workflow's history."""
+    history = await temporal.get_workflow_handle(workflow_id).fetch_history()
+    found = []
+    for event in history.events:
+        marker = event.marker_recorded_event_attributes.marker_name
+        upserted = event.upsert_workflow_search_attributes_event_attributes.search_attributes
+        if marker == "core_patch" or "TemporalChangeVersion" in upserted.indexed_fields:
+            found.append(f"{event.event_id}: {marker or 'TemporalChangeVersion'}")
+    return found
 
 
 async def test_confirmation_after_the_wait_answers_pending(journey: Journey) -> None:

@@ -23,7 +23,11 @@ from erx.settings import Settings
 from erx.temporal import SEARCH_ATTRIBUTES, data_converter
 from worker import WORKFLOWS
 from workflows.clinic_setup import ClinicSetupWorkflow
-from workflows.clinician_enrollment import ClinicianEnrollmentWorkflow, clinician_workflow_id
+from workflows.clinician_enrollment import (
+    GENERATION,
+    ClinicianEnrollmentWorkflow,
+    clinician_workflow_id,
+)
 from workflows.identity_proofing import identity_proofing_workflow_id
 from workflows.models import (
     ActorRequest,
@@ -121,6 +125,7 @@ async def record_clinician_enrollment(env: WorkflowEnvironment, name: str) -> No
                 timings=timings,
                 setup_workflow_id=clinic.id,
                 mail_task_queue=f"{queue}-mail",
+                generation=GENERATION,
             ),
             id=clinician_workflow_id(ws, member),
             task_queue=queue,

@@ -58,6 +58,8 @@ from workflows.models import (
     ClinicStatus,
     EnrollmentForm,
     EnrollmentLocation,
+    EnrollmentOutcome,
+    EnrollmentResult,
     EpcsApproval,
     EpcsAuditInput,
 )
@@ -411,11 +413,31 @@ async def submit_enrollment(
         form,
         settings.enrollment_wait_seconds,
     )
-    clinician = _public(await svc.status(temporal, ws, member_id), member)
+    clinician = _public(await _status_after_form(session, temporal, ws, member_id, result), member)
     if result is None:
         response.status_code = status.HTTP_202_ACCEPTED
         return EnrollmentPublic(status="pending", clinician=clinician)
     return EnrollmentPublic(status=result.outcome.value, clinician=clinician)
+
+
+async def _status_after_form(
+    session: AsyncSession,
+    temporal: Client,
+    ws: str,
+    member_id: str,
+    result: EnrollmentResult | None,
+) -> ClinicianStatus:
+    """The clinician's status to answer a form with: the read model's row, which the
+    workflow writes before it answers; the workflow is asked only if the row does not show
+    the answer's outcome yet."""
+    row = await session.get(ClinicianEnrollment, (ws, member_id), populate_existing=True)
+    await session.commit()
+    if row is not None and row.status_json is not None:
+        published = ClinicianStatus.model_validate_json(row.status_json)
+        settled = result is None or result.outcome == EnrollmentOutcome.pending
+        if settled or published.state not in ("enrolling", "awaiting_confirmation"):
+            return published
+    return await svc.status(temporal, ws, member_id)
 
 
 async def _refuse_npi_in_use(
@@ -481,16 +503,18 @@ async def start_verification(
     """
     _acting_for(principal, ws, member_id)
     handle = svc.handle_for(temporal, ws, member_id)
-    current = await svc.status(temporal, ws, member_id)
     actor = ActorRequest(actor_member_id=principal.member_id)
-    if current.state == "verification_expired":
+    try:
+        clinician = await svc.call(
+            handle.execute_update(ClinicianEnrollmentWorkflow.start_verification, actor)
+        )
+    except svc.UpdateRefused as refused:
+        # The workflow's own refusal says the ID.me window closed: a restart, for an admin.
+        if refused.extra.get("state") != "verification_expired":
+            raise
         principal.require_role(Role.admin, Role.service)
         clinician = await svc.call(
             handle.execute_update(ClinicianEnrollmentWorkflow.restart_verification, actor)
-        )
-    else:
-        clinician = await svc.call(
-            handle.execute_update(ClinicianEnrollmentWorkflow.start_verification, actor)
         )
     member = await session.get(Member, (ws, member_id))
     return VerificationPublic(

@@ -17,10 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api import clinician_service
+from api.app import create_app
 from api.auth import Role, issue_key
 from db.inbox import DoseSpotInboxEntry
 from db.models import ClinicianEnrollment, ClinicRegistration, EpcsAuditEntry, Member
 from erx.mailsink import MailSink
+from erx.settings import Settings
 from tests.api.test_setup import unique_location
 from tests.conftest import WorkspaceKeys
 from workflows.clinician_enrollment import CONTROLLED_SUBSTANCE_REFUSAL
@@ -347,6 +349,57 @@ async def test_confirmation_after_the_wait_answers_pending(journey: Journey) -> 
     assert resp.json()["clinician"]["state"] == "awaiting_confirmation"
     confirmed = await j.wait_for("m_ada", "confirmed", seconds=20)
     assert confirmed["allowed_actions"] == ["start_verification", "deactivate"]
+
+
+async def test_an_expired_verification_is_restarted_by_an_admin_only(
+    journey: Journey, settings: Settings, temporal: Client
+) -> None:
+    """Three Experian failures, then an ID.me window (two seconds here) that closes: the
+    clinician's own POST .../verification is refused, an admin's restarts verification."""
+    short = settings.model_copy(update={"idme_window_hours": 2 / 3600})
+    app = create_app(short, temporal=temporal)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as api,
+    ):
+        j = Journey(api, journey.sandbox, journey.ws, journey.sessionmaker)
+        await j.register_clinic()
+        await j.invite("m_ada")
+        npi = valid_npi()
+        await j.scenario(
+            npi,
+            confirmation_delay_seconds=0.1,
+            attempt_delay_seconds=0.1,
+            experian_outcomes=["fail"],
+            idme_outcome="never",
+        )
+        resp = await j.enroll("m_ada", npi, None)
+        assert resp.status_code == 200, resp.text
+        for _ in range(3):
+            resp = await j.api.post(
+                f"{j.base}/erx/clinicians/m_ada/verification", headers=j.headers("member")
+            )
+            assert resp.status_code == 200, resp.text
+            await j.sandbox.get(resp.json()["sso_url"].split("127.0.0.1", 1)[1][6:])
+            for _ in range(100):
+                idp = (await j.clinician("m_ada"))["idp"] or {}
+                if not idp.get("attempt_in_progress"):
+                    break
+                await asyncio.sleep(0.1)
+        expired = await j.wait_for("m_ada", "verification_expired")
+        assert expired["allowed_actions"] == ["restart_verification", "deactivate"], expired
+
+        refused = await j.api.post(
+            f"{j.base}/erx/clinicians/m_ada/verification", headers=j.headers("member")
+        )
+        assert refused.status_code == 403, refused.text
+        assert (await j.clinician("m_ada"))["state"] == "verification_expired"
+        restarted = await j.api.post(
+            f"{j.base}/erx/clinicians/m_ada/verification", headers=j.headers("admin")
+        )
+        assert restarted.status_code == 200, restarted.text
+        assert restarted.json()["clinician"]["state"] == "verifying"
+        assert restarted.json()["sso_url"]
 
 
 async def test_lost_and_duplicated_pushes(journey: Journey, live_api: str, settings: Any) -> None:

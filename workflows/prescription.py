@@ -58,7 +58,7 @@ with workflow.unsafe.imports_passed_through():
     from erx.temporal import SA_BLOCKED_REASON, SA_STAGE, SA_WORKSPACE
     from workflows import policies
     from workflows.lifecycles import PRESCRIPTION_WAITING_STATES, PrescriptionLifecycle
-    from workflows.models import DoseSpotEvent
+    from workflows.models import DOSESPOT_EVENT_SIGNAL, DoseSpotEvent
     from workflows.patient_erx import patient_workflow_id
     from workflows.prescription_models import (
         ERROR_STATUSES,
@@ -422,7 +422,7 @@ class PrescriptionWorkflow:
             patient_workflow_id(self._input.workspace_id, self._input.client_id)
         )
         try:
-            await handle.signal("dosespot_event", event)
+            await handle.signal(DOSESPOT_EVENT_SIGNAL, event)
         except FailureError:
             workflow.logger.info("the patient's workflow did not take the push")
 

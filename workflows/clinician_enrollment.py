@@ -129,8 +129,12 @@ PUBLISH_STATUS_PATCH = "publish-status-changes"
 HANDLERS_FINISH_PATCH = "handlers-finish-before-end"
 # Earlier runs sent the invitation email before registering a form that arrived first.
 FORM_BEFORE_INVITATION_PATCH = "form-supersedes-invitation-email"
-# Runs started at this generation take every change above without recording a patch.
-GENERATION = 1
+# Earlier runs showed a new identity-proofing run as idle until its child reported the
+# first attempt, and passed a request made in that gap on as one for a second attempt.
+FIRST_ATTEMPT_SHOWN_PATCH = "first-attempt-shown-under-way"
+# Runs started at this generation take every change above without recording a patch:
+# generation 1 all but the last, generation 2 the last too.
+GENERATION = 2
 # Deactivation's steps, each done once.
 REVOKE_AUDIT = "revoke_audit"
 STOP_BILLING = "stop_billing"
@@ -336,6 +340,9 @@ class ClinicianEnrollmentWorkflow:
             if resumed
             else IdpProgress(run=self._idp_run)
         )
+        if not resumed and self._takes(FIRST_ATTEMPT_SHOWN_PATCH, since=2):
+            # A new run's child starts its first attempt by itself.
+            progress = progress.model_copy(update={"attempt_in_progress": True})
         self._idp = progress
         self._idp_child = await workflow.start_child_workflow(
             IdentityProofingWorkflow.run,
@@ -1019,8 +1026,8 @@ class ClinicianEnrollmentWorkflow:
             self._input.model_copy(update={"carried": self._carry(), "generation": GENERATION})
         )
 
-    def _takes(self, patch_id: str) -> bool:
-        return takes(patch_id, self._input.generation)
+    def _takes(self, patch_id: str, since: int = 1) -> bool:
+        return takes(patch_id, self._input.generation, since)
 
     def _carry(self) -> ClinicianCarry:
         return ClinicianCarry(

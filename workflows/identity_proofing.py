@@ -62,8 +62,12 @@ PROOFED_STATUSES = {
 # Runs started before the clinician's wait for a next attempt had a deadline.
 NEXT_ATTEMPT_DEADLINE_PATCH = "idp-next-attempt-deadline"
 CONFIRM_PUSH_PATCH = "idp-confirm-success-push"
-# Runs started at this generation take every change above without recording a patch.
-GENERATION = 1
+# Earlier runs kept a request made while an attempt ran, and started the next attempt as
+# soon as that one failed: a second click spent one of the clinician's Experian attempts.
+DROP_REQUEST_DURING_ATTEMPT_PATCH = "idp-drop-request-during-attempt"
+# Runs started at this generation take every change above without recording a patch:
+# generation 1 the first two, generation 2 the third.
+GENERATION = 2
 
 
 def identity_proofing_workflow_id(workspace_id: str, member_id: str, run: int) -> str:
@@ -166,6 +170,7 @@ class IdentityProofingWorkflow:
         elif outcome == "fail":
             self._progress.failed_attempts += 1
             self._progress.attempt_in_progress = False
+            self._forget_requests_made_during_attempt()
             self._new_wait()
             if self._progress.failed_attempts >= MAX_EXPERIAN_FAILURES:
                 self._progress.path = IdpPath.idme
@@ -199,6 +204,7 @@ class IdentityProofingWorkflow:
         elif outcome == "fail":
             # A failed ID.me try: the clinician may try again until the window closes.
             self._progress.attempt_in_progress = False
+            self._forget_requests_made_during_attempt()
             self._new_wait()
             await self._report()
 
@@ -239,6 +245,13 @@ class IdentityProofingWorkflow:
         if remaining <= 0 or not await wait_until(condition, remaining):
             raise _Ended("stalled")
         return not self._succeeded
+
+    def _forget_requests_made_during_attempt(self) -> None:
+        """A request made while an attempt ran was about that attempt (a second click, or an
+        enrollment that had not heard of it yet); the next attempt waits for one made after
+        the clinician learns this one failed."""
+        if takes(DROP_REQUEST_DURING_ATTEMPT_PATCH, self._input.generation, since=2):
+            self._attempt_requested = False
 
     async def _start_attempt(self) -> None:
         # A request stays pending until DoseSpot took the attempt: a blocked start keeps it.

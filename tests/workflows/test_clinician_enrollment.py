@@ -37,6 +37,7 @@ from workflows.clinician_enrollment import (
     ClinicianEnrollmentWorkflow,
     clinician_workflow_id,
 )
+from workflows.identity_proofing import IdentityProofingWorkflow, identity_proofing_workflow_id
 from workflows.models import (
     ActorRequest,
     Address,
@@ -114,6 +115,8 @@ class ScriptedDoseSpot:
     tfa_status_after_init: str = "TFAActivatedSuccess"
     # When set, registration waits for it: a DoseSpot call that takes its time.
     register_gate: asyncio.Event | None = None
+    # When set, each identity-proofing start waits for it.
+    idp_gate: asyncio.Event | None = None
     failed: int = 0
     # Activity name -> errors to raise, one per call, before answering normally.
     failures: dict[str, list[BaseException]] = field(default_factory=dict)
@@ -147,6 +150,8 @@ class ScriptedDoseSpot:
         @activity.defn(name="start_identity_proofing")
         async def start_identity_proofing(ref: ClinicianRef) -> None:
             self._maybe_fail("start_identity_proofing")
+            if self.idp_gate is not None:
+                await self.idp_gate.wait()
             self.idp_inits += 1
             if self.failed >= 3:
                 self.status = {"pass": "IDPSuccess", "fail": "IDPError"}.get(
@@ -432,6 +437,48 @@ async def test_three_failures_then_idme_success(
         assert status.idp.path.value == "idme"
         assert status.idp.deadline is not None
         assert dosespot.billing == ["start"]
+
+
+async def test_a_second_request_during_an_attempt_does_not_spend_the_next_one(
+    time_env: WorkflowEnvironment, dosespot: ScriptedDoseSpot
+) -> None:
+    """A double click, or a request the enrollment passed on before it heard of the running
+    attempt, is about that attempt: after it fails the next one waits to be asked for."""
+    dosespot.experian = ["fail", "pass"]
+    dosespot.idp_gate = asyncio.Event()
+    async with enrollment(time_env, dosespot) as handle:
+        await settle(time_env, handle, ClinicianEnrollmentWorkflow.submit_enrollment, FORM)
+        await handle.execute_update(ClinicianEnrollmentWorkflow.start_verification, ActorRequest())
+        for _ in range(200):
+            status = await handle.query(ClinicianEnrollmentWorkflow.status)
+            if status.idp is not None:
+                break
+            await asyncio.sleep(0.025)
+        # DoseSpot has not answered the first attempt's start yet: it reads as under way.
+        assert status.idp is not None and status.idp.attempt_in_progress
+        again = await handle.execute_update(
+            ClinicianEnrollmentWorkflow.start_verification, ActorRequest()
+        )
+        assert again.idp is not None and again.idp.attempt_in_progress
+        dosespot.idp_gate.set()
+        child = time_env.client.get_workflow_handle(
+            identity_proofing_workflow_id(handle.id.split(":")[1], "m_ada", 1)
+        )
+        for _ in range(200):
+            if (await child.query(IdentityProofingWorkflow.progress)).attempt_in_progress:
+                break
+            await asyncio.sleep(0.025)
+        await child.signal(IdentityProofingWorkflow.attempt_requested)
+
+        await time_env.sleep(timedelta(hours=6))
+        status = await handle.query(ClinicianEnrollmentWorkflow.status)
+        assert status.state == "verifying"
+        assert status.idp is not None
+        assert (status.idp.failed_attempts, status.idp.attempt_in_progress) == (1, False)
+        assert dosespot.idp_inits == 1
+
+        await verify(handle, time_env)
+        assert dosespot.idp_inits == 2
 
 
 async def test_idme_window_expires_then_admin_restarts(

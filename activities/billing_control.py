@@ -5,6 +5,7 @@ from __future__ import annotations
 from temporalio import activity
 
 from workflows.billing_models import BillingDeactivate, BillingReactivate, ClinicianBillingInput
+from workflows.clinician_billing import GENERATION as BILLING_GENERATION
 from workflows.clinician_billing import ClinicianBillingWorkflow, clinician_billing_workflow_id
 from workflows.models import BillingControl
 
@@ -23,6 +24,7 @@ class BillingControlActivities:
                 workspace_id=control.workspace_id,
                 member_id=control.member_id,
                 anchor=control.at.date(),
+                generation=BILLING_GENERATION,
             ),
             id=clinician_billing_workflow_id(control.workspace_id, control.member_id),
             task_queue=self._task_queue,

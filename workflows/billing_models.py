@@ -33,6 +33,8 @@ class ClinicianBillingInput(BaseModel):
     reactivated_at: AwareDatetime | None = None
     price: Price | None = None
     last_error: str | None = None
+    # The generation of the code that started the run (workflows/versions.py); 0 before.
+    generation: int = 0
 
 
 class BillingDeactivate(BaseModel):

@@ -7,6 +7,7 @@ verified (never before) and continues-as-new after every charged period.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -30,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         ClinicianBillingInput,
         Price,
     )
+    from workflows.versions import takes
 
 # About eight minutes of back-off (30 s, 1, 2, 4 min) before the subscription shows past_due.
 CHARGE_RETRY = RetryPolicy(
@@ -45,6 +47,14 @@ READ_MODEL_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=1),
 )
 PAST_DUE_RETRY_INTERVAL = timedelta(hours=24)
+READ_MODEL_TIMEOUT = timedelta(seconds=30)
+# Earlier runs read the price and wrote the read model as activities (three events and a
+# workflow task each); later ones run them as local activities, one marker each, in the
+# workflow task that asks. The charge stays an activity of its own: it has its own retries.
+LOCAL_READ_MODEL_PATCH = "billing-local-read-model"
+# Runs started at this generation take every change above without recording a patch
+# (workflows/versions.py).
+GENERATION = 1
 
 
 def clinician_billing_workflow_id(workspace_id: str, member_id: str) -> str:
@@ -98,6 +108,7 @@ class ClinicianBillingWorkflow:
         self._reactivated_at = input.reactivated_at
         self._price = input.price
         self._last_error = input.last_error
+        self._generation = input.generation
         self._recorded_status: BillingState | None = None
         self._retry_requested = False
         self._woken = False
@@ -175,12 +186,7 @@ class ClinicianBillingWorkflow:
 
         False when the clinician is deactivated before the charge goes through.
         """
-        self._price = await workflow.execute_activity(
-            "current_price",
-            result_type=Price,
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=READ_MODEL_RETRY,
-        )
+        self._price = await self._read_model("current_price", result_type=Price)
         start = self._period_start
         request = ChargeRequest(
             workspace_id=self._workspace_id,
@@ -264,23 +270,35 @@ class ClinicianBillingWorkflow:
 
     async def _record(self) -> None:
         status = self._status
-        await workflow.execute_activity(
-            "record_billing",
-            BillingRecord(
-                workspace_id=self._workspace_id,
-                member_id=self._member_id,
-                status=status,
-                anchor=self._anchor,
-                next_charge_date=self._next_charge_date,
-                periods_billed=self._periods_billed,
-                amount_cents=self._price.amount_cents if self._price else None,
-                currency=self._price.currency if self._price else None,
-                last_error=self._last_error,
-            ),
-            start_to_close_timeout=timedelta(seconds=30),
+        record = BillingRecord(
+            workspace_id=self._workspace_id,
+            member_id=self._member_id,
+            status=status,
+            anchor=self._anchor,
+            next_charge_date=self._next_charge_date,
+            periods_billed=self._periods_billed,
+            amount_cents=self._price.amount_cents if self._price else None,
+            currency=self._price.currency if self._price else None,
+            last_error=self._last_error,
+        )
+        await self._read_model("record_billing", record)
+        self._recorded_status = status
+
+    async def _read_model(self, name: str, *args: Any, result_type: type | None = None) -> Any:
+        """A read or write of our own database: a local activity, or in runs started before
+        that change, an activity."""
+        call = (
+            workflow.execute_local_activity
+            if takes(LOCAL_READ_MODEL_PATCH, self._generation)
+            else workflow.execute_activity
+        )
+        return await call(
+            name,
+            args=list(args),
+            result_type=result_type,
+            start_to_close_timeout=READ_MODEL_TIMEOUT,
             retry_policy=READ_MODEL_RETRY,
         )
-        self._recorded_status = status
 
     # Helpers -------------------------------------------------------------------
 
@@ -357,4 +375,5 @@ class ClinicianBillingWorkflow:
             reactivated_at=self._reactivated_at,
             price=self._price,
             last_error=self._last_error,
+            generation=GENERATION,
         )

@@ -19,7 +19,11 @@ from activities.billing import BillingProvider, LedgerBillingProvider, billing_a
 from db.billing import BillingCharge, BillingSubscription
 from erx.settings import Settings
 from workflows.billing_models import ClinicianBillingInput
-from workflows.clinician_billing import ClinicianBillingWorkflow, clinician_billing_workflow_id
+from workflows.clinician_billing import (
+    GENERATION,
+    ClinicianBillingWorkflow,
+    clinician_billing_workflow_id,
+)
 
 
 @asynccontextmanager
@@ -56,7 +60,9 @@ async def start_billing(
 ) -> WorkflowHandle[ClinicianBillingWorkflow, None]:
     return await env.client.start_workflow(
         ClinicianBillingWorkflow.run,
-        ClinicianBillingInput(workspace_id=workspace_id, member_id=member_id, anchor=anchor),
+        ClinicianBillingInput(
+            workspace_id=workspace_id, member_id=member_id, anchor=anchor, generation=GENERATION
+        ),
         id=clinician_billing_workflow_id(workspace_id, member_id),
         task_queue=queue,
     )

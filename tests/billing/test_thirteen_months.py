@@ -137,3 +137,21 @@ async def test_history_per_run_stays_small_over_years(
     sizes = [len(h.events) for h in histories]
     # Start, one timer, price, charge, read model, continue-as-new: a few dozen events.
     assert max(sizes) < 60, sizes
+    for history in histories[:-1]:
+        # The charge is the one activity; the price and the read model are local activities
+        # (a marker each), and a run at the current generation records no patch.
+        assert _event_names(history) == (["charge_period"], ["core_local_activity"] * 2)
+
+
+def _event_names(history: WorkflowHistory) -> tuple[list[str], list[str]]:
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    markers = [
+        e.marker_recorded_event_attributes.marker_name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+    ]
+    return scheduled, markers

@@ -30,6 +30,7 @@ from api.routes import (
     proxies,
     renewals,
 )
+from api.watch import RevisionWatch
 from db.session import create_sessionmaker, engine_from_settings
 from erx.codec import EncryptionCodec
 from erx.logs import quiet_phi_loggers
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         engine = engine_from_settings(settings)
         app.state.settings = settings
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.watch = RevisionWatch(app.state.sessionmaker, settings.read_model_watch_seconds)
         app.state.temporal = temporal or await connect(settings)
         app.state.codec = EncryptionCodec(settings.codec_keys, settings.codec_active_key_id)
         app.state.dosespot = dosespot_client(settings)
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
             yield
         finally:
             await epcs.stop()
+            await app.state.watch.stop()
             await app.state.dosespot.aclose()
             await engine.dispose()
 

@@ -76,6 +76,18 @@ ConsistencyQuery = Annotated[
     Query(description="eventual: the read model (fast); strong: ask the workflow itself"),
 ]
 
+# The longest a GET waits for a change (``wait``): under common proxies' idle timeouts.
+MAX_WAIT_SECONDS = 30
+WaitQuery = Annotated[
+    float,
+    Query(
+        ge=0,
+        le=MAX_WAIT_SECONDS,
+        description="with If-None-Match holding this resource's ETag: wait up to this many "
+        "seconds for it to change, then answer the new state (200) or 304 Not Modified",
+    ),
+]
+
 
 class RequestModel(BaseModel):
     model_config = ConfigDict(extra="forbid")

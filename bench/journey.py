@@ -21,6 +21,7 @@ from db.inbox import DoseSpotInboxEntry
 from db.session import create_engine
 
 POLL_SECONDS = 0.25
+LONG_POLL_SECONDS = 20
 # A clinician that takes longer than this fails the benchmark.
 STATE_TIMEOUT = 300.0
 
@@ -72,17 +73,33 @@ async def invite(http: httpx.AsyncClient, bench: BenchStack, ids: list[str]) -> 
 
 
 async def wait_for_state(
-    http: httpx.AsyncClient, bench: BenchStack, mid: str, *states: str, poll: float = POLL_SECONDS
+    http: httpx.AsyncClient,
+    bench: BenchStack,
+    mid: str,
+    *states: str,
+    poll: float | None = None,
 ) -> dict[str, Any]:
-    """GET the clinician every ``poll`` seconds until it is in one of ``states``."""
+    """GET the clinician until it is in one of ``states``: as an EHR would, with long polls
+    (each GET sends the last answer's ETag and waits for the next change), or, given
+    ``poll``, with a plain GET every ``poll`` seconds."""
     deadline = time.monotonic() + STATE_TIMEOUT
+    etag: str | None = None
     while True:
-        resp = await http.get(f"{bench.base}/erx/clinicians/{mid}", headers=bench.headers())
-        if resp.status_code == 200 and resp.json()["state"] in states:
-            return dict(resp.json())
+        headers, params = bench.headers(), {}
+        if poll is None and etag is not None:
+            headers["If-None-Match"] = etag
+            params["wait"] = str(LONG_POLL_SECONDS)
+        resp = await http.get(f"{bench.base}/erx/clinicians/{mid}", params=params, headers=headers)
+        if resp.status_code == 200:
+            if resp.json()["state"] in states:
+                return dict(resp.json())
+            etag = resp.headers.get("ETag")
+        elif resp.status_code != 304:
+            etag = None
         if time.monotonic() > deadline:
             raise RuntimeError(f"{mid} never reached {states}: {resp.status_code} {resp.text[:99]}")
-        await asyncio.sleep(poll)
+        if poll is not None or etag is None:
+            await asyncio.sleep(poll or POLL_SECONDS)
 
 
 async def enroll_and_verify(http: httpx.AsyncClient, bench: BenchStack, n: int) -> dict[str, float]:

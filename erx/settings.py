@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1, le=200)
     database_max_overflow: int = Field(default=20, ge=0, le=500)
     database_pool_timeout_seconds: float = Field(default=30.0, gt=0)
+    # How often the API looks for changed clinician rows while a GET waits for one
+    # (``?wait=``, api/watch.py): the most a waiting client hears of a change late.
+    read_model_watch_seconds: float = Field(default=0.1, gt=0, le=5)
     # Enrollments one invitation request starts at once (each start is one call to Temporal).
     invitation_concurrency: int = Field(default=32, ge=1, le=256)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any
 
@@ -36,7 +37,8 @@ from api.deps import (
 )
 from api.errors import Conflict, Forbidden, NotFound, Unprocessable
 from api.invitations import FAILED, invite_all
-from api.schemas import ConsistencyQuery, NotificationCounts, PathId
+from api.schemas import ConsistencyQuery, NotificationCounts, PathId, WaitQuery
+from api.watch import RevisionWatch
 from db.counts import ClinicianNotificationCounts
 from db.models import (
     ClinicianEnrollment,
@@ -221,22 +223,57 @@ async def list_clinicians(
     return ClinicianList(items=items, count=len(items))
 
 
-@router.get("/clinicians/{member_id}", response_model=ClinicianPublic)
+@router.get(
+    "/clinicians/{member_id}",
+    response_model=ClinicianPublic,
+    responses={304: {"description": "unchanged since the ETag in If-None-Match"}},
+)
 async def get_clinician(
     ws: PathId,
     member_id: PathId,
     principal: ReadingPrincipalDep,
     session: SessionDep,
     temporal: TemporalDep,
+    request: Request,
+    response: Response,
     consistency: ConsistencyQuery = "eventual",
-) -> ClinicianPublic:
+    wait: WaitQuery = 0,
+) -> Any:
     """One clinician's state, the actions open to them, verification and EPCS status.
 
     Answered from the read model, which the clinician's workflow updates with every change
     it makes and before any of its update answers (so it never shows less than an answer
     already given). ``consistency=strong`` asks the workflow itself instead.
+
+    The answer's ``ETag`` names it. A request whose ``If-None-Match`` holds the current one
+    gets 304 Not Modified; with ``wait`` as well (eventual reads), the request first waits
+    up to that many seconds for the clinician's workflow to record a change, and answers
+    it the moment it is there: a long poll, one request per change instead of one per
+    polling interval. Waiting holds no database connection (api/watch.py).
     """
     _acting_for(principal, ws, member_id)
+    public, revision = await _clinician_answer(session, temporal, ws, member_id, consistency)
+    tag = _etag(public)
+    known = request.headers.get("if-none-match")
+    if known is None or not _matches(known, tag):
+        response.headers["ETag"] = tag
+        return public
+    if wait > 0 and consistency == "eventual":
+        watch: RevisionWatch = request.app.state.watch
+        await watch.changed((ws, member_id), revision, wait)
+        public, revision = await _clinician_answer(session, temporal, ws, member_id, consistency)
+        tag = _etag(public)
+        if not _matches(known, tag):
+            response.headers["ETag"] = tag
+            return public
+    return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
+
+
+async def _clinician_answer(
+    session: AsyncSession, temporal: Client, ws: str, member_id: str, consistency: str
+) -> tuple[ClinicianPublic, int]:
+    """The clinician as GET answers it, and the revision of the read-model row behind it
+    (0 without a row). The session's connection is given back before Temporal is asked."""
     member, row, counts = await _clinician_row(session, ws, member_id)
     await session.commit()
     if consistency == "strong" or row is None or row.status_json is None:
@@ -245,7 +282,23 @@ async def get_clinician(
         clinician = ClinicianStatus.model_validate_json(row.status_json)
     public = _public(clinician, member)
     public.notification_counts = counts
-    return public
+    return public, row.revision if row is not None else 0
+
+
+def _etag(public: ClinicianPublic) -> str:
+    """A weak validator of the whole answer: the state, the member's names and the counts."""
+    digest = hashlib.sha256(public.model_dump_json().encode()).hexdigest()[:20]
+    return f'W/"{digest}"'
+
+
+def _matches(if_none_match: str, tag: str) -> bool:
+    """If-None-Match's weak comparison (RFC 9110 13.1.2): ``*`` or any listed tag."""
+    opaque = tag.removeprefix("W/")
+    for listed in if_none_match.split(","):
+        listed = listed.strip()
+        if listed == "*" or listed.removeprefix("W/") == opaque:
+            return True
+    return False
 
 
 async def _clinician_row(

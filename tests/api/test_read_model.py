@@ -6,6 +6,7 @@ change and before it answers an update; ``?consistency=strong`` asks the workflo
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy.engine import Connection
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.app import create_app
 from api.invitations import invite_all
 from db.models import ClinicianEnrollment
 from erx.settings import Settings
@@ -168,3 +170,71 @@ async def test_a_failed_start_fails_only_that_member(
         "m_two": "invited",
         "m_three": "already_invited",
     }
+
+
+async def test_a_long_poll_answers_the_change_as_it_happens(
+    journey: Journey, settings: Settings, temporal: Client
+) -> None:
+    """GET with the answer's ETag in If-None-Match and ``wait`` waits for the clinician's
+    next change and answers it at once, 304 when nothing changed; the waiting GETs hold no
+    database connection, so one pooled connection serves them all and other requests too."""
+    one_connection = settings.model_copy(
+        update={"database_pool_size": 1, "database_max_overflow": 0}
+    )
+    app = create_app(one_connection, temporal=temporal)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as api,
+    ):
+        j = Journey(api, journey.sandbox, journey.ws, journey.sessionmaker)
+        url = f"{j.base}/erx/clinicians/m_ada"
+        await j.register_clinic()
+        await j.invite("m_ada")
+        npi = valid_npi()
+        await j.scenario(npi, confirmation_delay_seconds=7)
+        resp = await j.enroll("m_ada", npi, None)
+        assert resp.status_code == 202, resp.text
+
+        first = await api.get(url, headers=j.headers())
+        assert first.status_code == 200 and first.json()["state"] == "awaiting_confirmation"
+        tag = first.headers["ETag"]
+        unchanged = await api.get(url, headers={**j.headers(), "If-None-Match": tag})
+        assert (unchanged.status_code, unchanged.headers["ETag"], unchanged.content) == (
+            304,
+            tag,
+            b"",
+        )
+        waited = await api.get(
+            url, params={"wait": 0.3}, headers={**j.headers(), "If-None-Match": tag}
+        )
+        assert waited.status_code == 304
+
+        async def long_poll(etag: str) -> httpx.Response:
+            return await api.get(
+                url, params={"wait": 20}, headers={**j.headers(), "If-None-Match": etag}
+            )
+
+        # Twenty clients wait on the one connection; a plain read still gets through.
+        waiting = [asyncio.create_task(long_poll(tag)) for _ in range(20)]
+        await asyncio.sleep(0.5)
+        assert not any(task.done() for task in waiting)
+        listed = await api.get(f"{j.base}/erx/clinicians", headers=j.headers())
+        assert listed.status_code == 200, listed.text
+        answers = await asyncio.wait_for(asyncio.gather(*waiting), 25)
+        assert {a.status_code for a in answers} == {200}
+        assert all(a.headers["ETag"] != tag for a in answers)
+        assert all(a.json()["state"] != "awaiting_confirmation" for a in answers)
+
+        # Following the ETags from there reaches "confirmed" with one request per change.
+        state, etag, requests = answers[0].json()["state"], answers[0].headers["ETag"], 0
+        while state != "confirmed":
+            requests += 1
+            assert requests < 5, state
+            resp = await long_poll(etag)
+            assert resp.status_code == 200, resp.status_code
+            state, etag = resp.json()["state"], resp.headers["ETag"]
+
+        for wait in (-1, 31, "soon"):
+            bad = await api.get(url, params={"wait": wait}, headers=j.headers())
+            assert bad.status_code == 422, bad.text
+            assert [e["field"] for e in bad.json()["errors"]] == ["wait"], bad.text

@@ -152,20 +152,10 @@ class ClinicianBillingWorkflow:
 
     @workflow.query
     def status(self) -> BillingStatus:
-        return BillingStatus(
-            workspace_id=self._workspace_id,
-            member_id=self._member_id,
-            # What the read model shows once written: a reader who saw this status never
-            # reads an older one from the database after it.
-            status=self._recorded_status or self._status,
-            anchor=self._anchor,
-            next_charge_date=self._next_charge_date,
-            periods_billed=self._periods_billed,
-            amount_cents=self._price.amount_cents if self._price else None,
-            currency=self._price.currency if self._price else None,
-            last_error=self._last_error,
-            summary=self._summary(),
-        )
+        # What the read model shows once written: a reader who saw this status never reads
+        # an older one from the database after it.
+        record = self._as_record(self._recorded_status or self._status)
+        return BillingStatus(**record.model_dump(), summary=self._summary())
 
     # The story's steps ---------------------------------------------------------
 
@@ -270,7 +260,11 @@ class ClinicianBillingWorkflow:
 
     async def _record(self) -> None:
         status = self._status
-        record = BillingRecord(
+        await self._read_model("record_billing", self._as_record(status))
+        self._recorded_status = status
+
+    def _as_record(self, status: BillingState) -> BillingRecord:
+        return BillingRecord(
             workspace_id=self._workspace_id,
             member_id=self._member_id,
             status=status,
@@ -281,8 +275,6 @@ class ClinicianBillingWorkflow:
             currency=self._price.currency if self._price else None,
             last_error=self._last_error,
         )
-        await self._read_model("record_billing", record)
-        self._recorded_status = status
 
     async def _read_model(self, name: str, *args: Any, result_type: type | None = None) -> Any:
         """A read or write of our own database: a local activity, or in runs started before

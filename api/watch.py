@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 Key = tuple[str, str]
 # Keys per query: well under SQLite's and PostgreSQL's bound-parameter limits.
 CHUNK = 400
+ERROR_DELAY_SECONDS = 1.0
 
 
 class RevisionWatch:
@@ -72,15 +73,21 @@ class RevisionWatch:
         self._waiters.clear()
 
     async def _look(self) -> None:
-        while self._waiters:
-            await asyncio.sleep(self._interval)
+        delay = self._interval
+        while True:
+            await asyncio.sleep(delay)
+            keys = list(self._waiters)
+            if not keys:
+                return
             try:
-                revisions = await self._revisions(list(self._waiters))
+                revisions = await self._revisions(keys)
             except Exception:
-                # A database that does not answer now may answer at the next look; the
-                # waiters' own timeouts bound the wait either way.
+                # A database that does not answer now may answer at a later look (once a
+                # second while it does not); the waiters' own timeouts bound every wait.
                 log.warning("read-model watch: the revisions could not be read", exc_info=True)
+                delay = max(self._interval, ERROR_DELAY_SECONDS)
                 continue
+            delay = self._interval
             for key, waiting in list(self._waiters.items()):
                 current = revisions.get(key, 0)
                 for revision, future in waiting:

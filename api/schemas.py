@@ -6,7 +6,7 @@ import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import Path, Query
+from fastapi import Path, Query, Response
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -87,6 +87,13 @@ WaitQuery = Annotated[
         "seconds for it to change, then answer the new state (200) or 304 Not Modified",
     ),
 ]
+
+
+def json_answer(model: BaseModel, headers: dict[str, str] | None = None) -> Response:
+    """A read's answer, serialized once by its own model: a route that returns it skips
+    FastAPI's second validation of a model it built itself (the route's ``response_model``
+    still documents it)."""
+    return Response(model.model_dump_json(), media_type="application/json", headers=headers)
 
 
 class RequestModel(BaseModel):

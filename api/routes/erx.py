@@ -18,6 +18,7 @@ from api.schemas import (
     ErxSetupPublic,
     ErxSetupRequest,
     PathId,
+    json_answer,
 )
 from db.models import ClinicRegistration, Location
 from erx.codec import SecretBox
@@ -130,12 +131,14 @@ async def get_progress(
     session: SessionDep,
     temporal: TemporalDep,
     consistency: ConsistencyQuery = "eventual",
-) -> ErxProgressPublic:
+) -> Response:
     """The four-step progress with the registered clinic(s), from the read model
     (``consistency=strong``: from the workspace's ClinicSetup workflow)."""
     principal.require_workspace(ws)
-    return progress_public(
-        await setup_service.progress_from_read_model(
-            session, temporal, ws, strong=consistency == "strong"
+    return json_answer(
+        progress_public(
+            await setup_service.progress_from_read_model(
+                session, temporal, ws, strong=consistency == "strong"
+            )
         )
     )

@@ -30,6 +30,12 @@ class Store:
             path.parent.mkdir(parents=True, exist_ok=True)
             # The testing helper builds the app in one thread and serves it in another.
             self._db = sqlite3.connect(path, check_same_thread=False)
+            # Each write commits at once; in WAL mode with synchronous=NORMAL a commit is an
+            # append to the log, not an fsync of a rollback journal and the file. It survives
+            # the sandbox being killed (not the machine losing power), which is what the
+            # state file is for.
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(
                 """
                 CREATE TABLE IF NOT EXISTS documents (

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -447,6 +449,9 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         clinic_id, clinic_key = create_clinic(partner)
         clinician_id = create_clinician(partner)
         wait_for_status(partner, clinician_id, "RegistrationSuccess")
+    assert config.state_path is not None
+    with closing(sqlite3.connect(config.state_path)) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
     with sandbox_server(config) as url:
         token = get_token(url, clinic_id, clinic_key, PARTNER_USER)

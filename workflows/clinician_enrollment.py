@@ -67,6 +67,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import MemberEmail, NotificationActivities
     from erx.temporal import SA_BLOCKED_REASON, SA_MEMBER, SA_STAGE, SA_WORKSPACE
     from workflows import policies
+    from workflows.failures import ActionRefused
     from workflows.identity_proofing import GENERATION as IDP_GENERATION
     from workflows.identity_proofing import (
         IDP_SUCCESS_EVENT,
@@ -146,16 +147,11 @@ def clinician_workflow_id(workspace_id: str, member_id: str) -> str:
     return f"erx-clinician:{workspace_id}:{member_id}"
 
 
-class ActionNotAllowed(ApplicationError):
+class ActionNotAllowed(ActionRefused):
     """An update that does not fit the clinician's current state (HTTP 409)."""
 
-    def __init__(self, action: str, state: str) -> None:
-        super().__init__(
-            f"{action} is not allowed while the clinician is {state}",
-            {"state": state, "allowed_actions": allowed_actions(state)},
-            type="ActionNotAllowed",
-            non_retryable=True,
-        )
+    subject = "clinician"
+    allowed = staticmethod(allowed_actions)
 
 
 class ApprovalRefused(ApplicationError):

@@ -6,9 +6,29 @@ policy and its blocked-state mapping refer to the class, never to a copied strin
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from temporalio.exceptions import ApplicationError
+
+
+class ActionRefused(ApplicationError):
+    """An update that does not fit the current state (HTTP 409): type ``ActionNotAllowed``,
+    with the state and the actions open in it. Each workflow names its ``subject`` and the
+    function that lists its ``allowed`` actions."""
+
+    subject: ClassVar[str]
+
+    @staticmethod
+    def allowed(state: str) -> list[str]:
+        raise NotImplementedError
+
+    def __init__(self, action: str, state: str, message: str | None = None) -> None:
+        super().__init__(
+            message or f"{action} is not allowed while the {self.subject} is {state}",
+            {"state": state, "allowed_actions": type(self).allowed(state)},
+            type="ActionNotAllowed",
+            non_retryable=True,
+        )
 
 
 class DomainFailure(ApplicationError):

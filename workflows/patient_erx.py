@@ -37,12 +37,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.patients import PatientActivities
     from erx.temporal import SA_BLOCKED_REASON, SA_STAGE, SA_WORKSPACE
     from workflows import policies
+    from workflows.failures import ActionRefused
     from workflows.lifecycles import (
         PATIENT_STATE_NAMES,
         PatientLifecycle,
@@ -70,16 +71,11 @@ def patient_workflow_id(workspace_id: str, client_id: str) -> str:
     return f"erx-patient:{workspace_id}:{client_id}"
 
 
-class PatientActionNotAllowed(ApplicationError):
+class PatientActionNotAllowed(ActionRefused):
     """An update that does not fit the patient's state (HTTP 409)."""
 
-    def __init__(self, action: str, state: str) -> None:
-        super().__init__(
-            f"{action} is not allowed while the patient is {state}",
-            {"state": state, "allowed_actions": patient_allowed_actions(state)},
-            type="ActionNotAllowed",
-            non_retryable=True,
-        )
+    subject = "patient"
+    allowed = staticmethod(patient_allowed_actions)
 
 
 @workflow.defn(name="PatientErx")

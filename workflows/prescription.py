@@ -47,7 +47,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.exceptions import ActivityError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.prescriptions import (
@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from erx.temporal import SA_BLOCKED_REASON, SA_STAGE, SA_WORKSPACE
     from workflows import policies
+    from workflows.failures import ActionRefused
     from workflows.lifecycles import PRESCRIPTION_WAITING_STATES, PrescriptionLifecycle
     from workflows.models import DOSESPOT_EVENT_SIGNAL, DoseSpotEvent
     from workflows.patient_erx import patient_workflow_id
@@ -93,16 +94,11 @@ def prescription_workflow_id(workspace_id: str, rx_id: str) -> str:
     return f"erx-rx:{workspace_id}:{rx_id}"
 
 
-class PrescriptionActionNotAllowed(ApplicationError):
+class PrescriptionActionNotAllowed(ActionRefused):
     """A request that does not fit the prescription's state (HTTP 409)."""
 
-    def __init__(self, action: str, state: str, message: str | None = None) -> None:
-        super().__init__(
-            message or f"{action} is not allowed while the prescription is {state}",
-            {"state": state, "allowed_actions": allowed_actions(state)},
-            type="ActionNotAllowed",
-            non_retryable=True,
-        )
+    subject = "prescription"
+    allowed = staticmethod(allowed_actions)
 
 
 @workflow.defn(name="Prescription")

@@ -32,12 +32,13 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.renewals import RenewalActivities
     from erx.temporal import SA_BLOCKED_REASON, SA_MEMBER, SA_STAGE, SA_WORKSPACE
     from workflows import policies
+    from workflows.failures import ActionRefused
     from workflows.models import Blocked
     from workflows.renewal_lifecycle import (
         RENEWAL_FINAL_STATES,
@@ -77,16 +78,11 @@ def renewal_workflow_id(workspace_id: str, refill_id: int) -> str:
     return f"erx-renewal:{workspace_id}:{int(refill_id)}"
 
 
-class RenewalActionNotAllowed(ApplicationError):
+class RenewalActionNotAllowed(ActionRefused):
     """An update that does not fit the request's state (HTTP 409)."""
 
-    def __init__(self, action: str, state: str) -> None:
-        super().__init__(
-            f"{action} is not allowed while the renewal request is {state}",
-            {"state": state, "allowed_actions": renewal_allowed_actions(state)},
-            type="ActionNotAllowed",
-            non_retryable=True,
-        )
+    subject = "renewal request"
+    allowed = staticmethod(renewal_allowed_actions)
 
 
 @workflow.defn(name="RenewalRequest")

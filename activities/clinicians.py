@@ -14,7 +14,7 @@ from temporalio.service import RPCError
 
 from activities.dosespot_access import DoseSpotActivities
 from activities.errors import dosespot_errors_as_application_errors
-from db.inbox import SIGNAL_TIMEOUT, claim, kept_for_clinician, mark_routed, release
+from db.inbox import SIGNAL_TIMEOUT, claim, deliver_claimed, kept_for_clinician
 from db.models import ClinicianEnrollment, EpcsAuditEntry, utcnow
 from db.upsert import upsert
 from dosespot import (
@@ -111,15 +111,14 @@ class ClinicianActivities(DoseSpotActivities):
                     data={"ClinicianId": clinician_id},
                     received_at=received_at.isoformat(),
                 )
+                signal = handle.signal(DOSESPOT_EVENT_SIGNAL, event, rpc_timeout=SIGNAL_TIMEOUT)
                 try:
-                    await handle.signal(DOSESPOT_EVENT_SIGNAL, event, rpc_timeout=SIGNAL_TIMEOUT)
+                    await deliver_claimed(session, key, occurrence, workflow_id, signal)
                 except RPCError as err:
-                    await release(session, key, occurrence)
                     activity.logger.warning(
                         "kept %s not handed over (%s)", event_type, err.status.name
                     )
                     continue
-                await mark_routed(session, key, occurrence, workflow_id)
                 activity.logger.info("kept %s handed over", event_type)
 
     async def _refuse_if_linked_elsewhere(

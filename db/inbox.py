@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Collection
+from collections.abc import Awaitable, Collection
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import DateTime, Integer, PrimaryKeyConstraint, String, or_, select, update
@@ -117,6 +117,21 @@ async def mark_routed(session: AsyncSession, key: str, occurrence: int, workflow
         .values(routed_workflow_id=workflow_id, routed_at=utcnow(), claimed_until=None)
     )
     await session.commit()
+
+
+async def deliver_claimed(
+    session: AsyncSession, key: str, occurrence: int, workflow_id: str, send: Awaitable[None]
+) -> None:
+    """Deliver a claimed occurrence with ``send`` (the signal to ``workflow_id``): routed when
+    it returns; when it raises, the claim is given up (the next copy or redelivery takes the
+    occurrence) and the error goes on to the caller."""
+    try:
+        await send
+    except BaseException:
+        await session.rollback()
+        await release(session, key, occurrence)
+        raise
+    await mark_routed(session, key, occurrence, workflow_id)
 
 
 async def kept_for_clinician(

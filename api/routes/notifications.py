@@ -40,7 +40,14 @@ from api.auth import Unauthorized
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import Unavailable, Unprocessable
 from db.counts import record_counts
-from db.inbox import SIGNAL_TIMEOUT, DoseSpotInboxEntry, aware, claim, mark_routed, release
+from db.inbox import (
+    SIGNAL_TIMEOUT,
+    DoseSpotInboxEntry,
+    aware,
+    claim,
+    deliver_claimed,
+    release,
+)
 from db.models import ClinicianEnrollment, utcnow
 from db.models import Prescription as PrescriptionRow
 from db.patients import PatientRegistration
@@ -186,30 +193,30 @@ async def _receive(
     try:
         workflow_id = await _owner(session, notification)
         await session.commit()
-        if workflow_id is None:
-            await release(session, key, occurrence)
-            return "unrouted"
-        event = DoseSpotEvent(
-            event_type=notification.event_type,
-            clinician_id=notification.clinician_id,
-            data=notification.data,
-            received_at=received_at.isoformat(),
-        )
-        await temporal.get_workflow_handle(workflow_id).signal(
-            DOSESPOT_EVENT_SIGNAL, event, rpc_timeout=SIGNAL_TIMEOUT
-        )
-    except RPCError as err:
-        # The failed attempt is counted; a redelivery of the event tries again.
-        await release(session, key, occurrence)
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return "unrouted"
-        logger.warning("dosespot notification %s: signal failed (%s)", key[:12], err.status.name)
-        raise Unavailable("the workflow service did not take the event; it is kept") from err
     except BaseException:
         await session.rollback()
         await release(session, key, occurrence)
         raise
-    await mark_routed(session, key, occurrence, workflow_id)
+    if workflow_id is None:
+        await release(session, key, occurrence)
+        return "unrouted"
+    event = DoseSpotEvent(
+        event_type=notification.event_type,
+        clinician_id=notification.clinician_id,
+        data=notification.data,
+        received_at=received_at.isoformat(),
+    )
+    signal = temporal.get_workflow_handle(workflow_id).signal(
+        DOSESPOT_EVENT_SIGNAL, event, rpc_timeout=SIGNAL_TIMEOUT
+    )
+    try:
+        await deliver_claimed(session, key, occurrence, workflow_id, signal)
+    except RPCError as err:
+        # The failed attempt is counted; a redelivery of the event tries again.
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return "unrouted"
+        logger.warning("dosespot notification %s: signal failed (%s)", key[:12], err.status.name)
+        raise Unavailable("the workflow service did not take the event; it is kept") from err
     return "routed"
 
 

@@ -118,6 +118,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--small", action="store_true", help="a few clinicians, for the tests")
     parser.add_argument("--clinicians", type=int, default=None, help="(a): default 200")
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="(a): anchor and product runs, alternately, on new clinicians; default 3",
+    )
+    parser.add_argument(
         "--only",
         action="append",
         choices=["micro", "journey", "routes", "memory"],
@@ -148,6 +154,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     options = Options.small() if args.small else Options()
     if args.clinicians is not None:
         options.clinicians = args.clinicians
+    if args.rounds is not None:
+        options.rounds = args.rounds
     options.parts = only - {"micro"}
     options.profile_dir = args.profile
     if args.open:

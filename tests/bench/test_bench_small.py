@@ -40,6 +40,13 @@ def test_every_benchmark_reports_its_figures(tmp_path: Path) -> None:
             assert set(journey[side][steps]) == set(STEPS)
             assert all(v > 0 for v in journey[side][steps].values())
     assert journey["pushes"].get("ClinicianConfirmed routed", 0) > 0
+    # Each round ran both sides on clinicians of its own; the row's ratio is the rounds'
+    # median (the lower middle of two).
+    assert len(journey["rounds"]) == 2
+    ratios = sorted(each["ratio"] for each in journey["rounds"])
+    assert all(r > 0 for r in ratios)
+    [row] = [r for r in results["table"] if r["name"].startswith("(a) invite -> verified")]
+    assert row["ratio"] == ratios[0]
     for side in ("events", "bare_events"):
         events = journey[side]
         assert set(events) == {

@@ -7,6 +7,7 @@ run left there, by own time and by time including what they call.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -36,6 +37,23 @@ def cpu_snapshot(pids: dict[str, int]) -> dict[str, float]:
     out = {name: process_cpu_seconds(pid) for name, pid in pids.items()}
     out[DRIVER] = time.process_time()
     return out
+
+
+async def quiet(
+    pids: dict[str, int], busy_share: float = 0.1, look: float = 0.5, at_most: float = 60.0
+) -> None:
+    """Until the named processes together use less than ``busy_share`` of one core over a
+    ``look`` (at most ``at_most`` seconds): what one run left running (billing starting, the
+    last emails) does not fall into the next run's time."""
+    deadline = time.monotonic() + at_most
+    before = cpu_snapshot(pids)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(look)
+        after = cpu_snapshot(pids)
+        spent = sum(after[name] - before[name] for name in pids)
+        if spent < busy_share * look:
+            return
+        before = after
 
 
 def cpu_per_item(before: dict[str, float], after: dict[str, float], items: int) -> dict[str, float]:

@@ -12,7 +12,7 @@ from temporalio.client import Client
 
 from api.clinician_schemas import MAX_INVITATIONS
 from bench import bare
-from bench.cpu import Profilers, cpu_per_item, cpu_snapshot, describe
+from bench.cpu import Profilers, cpu_per_item, cpu_snapshot, describe, quiet
 from bench.journey import (
     POLL_SECONDS,
     clinician_history,
@@ -168,11 +168,13 @@ async def _journey(
     for r in range(o.rounds):
         numbers = list(range(r * o.clinicians, (r + 1) * o.clinicians))
         ids = [member_id(n) for n in numbers]
+        await quiet(pids)
         at_start = cpu_snapshot(pids)
         anchor = await bare.run_bare_clinicians(
             client, stack.settings, WORKSPACE, ids, o.concurrency, POLL_SECONDS
         )
         bare_done = cpu_snapshot(pids)
+        await quiet(pids)
         # The profile, if asked for, is of the last round's product run.
         profilers = Profilers(o.profile_dir) if o.profile_dir and r == o.rounds - 1 else None
         if profilers:

@@ -252,15 +252,17 @@ async def get_clinician(
     """
     _acting_for(principal, ws, member_id)
     body, revision = await _clinician_answer(session, temporal, ws, member_id, consistency)
+    tag = _etag(body)
     known = request.headers.get("if-none-match")
-    if known is not None and _matches(known, _etag(body)):
+    if known is not None and _matches(known, tag):
         if wait > 0 and consistency == "eventual":
             watch: RevisionWatch = request.app.state.watch
             await watch.changed((ws, member_id), revision, wait)
             body, revision = await _clinician_answer(session, temporal, ws, member_id, consistency)
-        if _matches(known, _etag(body)):
-            return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": _etag(body)})
-    return Response(body, media_type="application/json", headers={"ETag": _etag(body)})
+            tag = _etag(body)
+        if _matches(known, tag):
+            return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
+    return Response(body, media_type="application/json", headers={"ETag": tag})
 
 
 async def _clinician_answer(

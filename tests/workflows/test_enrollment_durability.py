@@ -434,8 +434,21 @@ async def test_pushes_dosespot_does_not_confirm_change_nothing(
     async with enrollment(time_env, dosespot, timings=daily) as handle:
 
         async def push(kind: str) -> None:
+            """Send a push and let the workflow check it with DoseSpot before time moves on.
+
+            The check cancels the wait's timer; the time-skipping server refuses a workflow
+            task that cancels a timer it fired meanwhile (temporalio/sdk-java#3088) and never
+            hands the task out again, where Temporal's server records both and carries on.
+            """
+            polls = dosespot.polls
             event = DoseSpotEvent(event_type=kind, clinician_id=555)
             await handle.signal(ClinicianEnrollmentWorkflow.dosespot_event, event)
+            for _ in range(400):
+                if dosespot.polls > polls:
+                    break
+                await asyncio.sleep(0.025)
+            else:
+                raise AssertionError(f"the {kind} push was never checked with DoseSpot")
             await time_env.sleep(timedelta(minutes=1))
 
         await handle.start_update(

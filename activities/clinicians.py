@@ -6,16 +6,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.service import RPCError
 
 from activities.dosespot_access import DoseSpotActivities
 from activities.errors import dosespot_errors_as_application_errors
+from db.audit import append_audit
 from db.inbox import SIGNAL_TIMEOUT, claim, deliver_claimed, kept_for_clinician
-from db.models import ClinicianEnrollment, EpcsAuditEntry, utcnow
+from db.models import ClinicianEnrollment
 from db.upsert import upsert
 from dosespot import (
     ClinicianCreate,
@@ -234,27 +233,6 @@ class ClinicianActivities(DoseSpotActivities):
         async with self._sessionmaker() as session:
             await append_audit(session, entry)
             await session.commit()
-
-
-async def append_audit(session: AsyncSession, entry: EpcsAuditInput) -> None:
-    """Insert the audit row unless one with its idempotency key exists (never an update:
-    the table is append-only). Written in the caller's transaction."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    # A concurrent append with the same key waits for the first to commit, then does nothing.
-    await session.execute(
-        insert(EpcsAuditEntry)
-        .values(
-            workspace_id=entry.workspace_id,
-            subject_member_id=entry.subject_member_id,
-            actor_member_id=entry.actor_member_id,
-            action=entry.action,
-            outcome=entry.outcome,
-            reason=entry.reason,
-            idempotency_key=entry.idempotency_key,
-            created_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-    )
 
 
 def agreement_name(agreement: object) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
@@ -11,6 +9,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.dosespot_access import DoseSpotActivities, clinic_key
 from activities.errors import dosespot_errors_as_application_errors
+from db.clinics import clinic_record
 from db.models import ClinicRegistration, Location
 from dosespot import ClinicCreate, PhoneType
 from erx.us import dosespot_phone
@@ -164,26 +163,3 @@ def _clinic_create(location: Location) -> ClinicCreate:
         primary_phone_type=PhoneType.Work,
         primary_fax=dosespot_phone(location.fax) if location.fax else None,
     )
-
-
-def clinic_record(registration: ClinicRegistration) -> ClinicRecord:
-    """The workflow's view of a clinic, from its read-model row."""
-    registered = registration.status == ClinicStatus.registered.value
-    return ClinicRecord(
-        location_id=registration.location_id,
-        status=ClinicStatus.registered if registered else ClinicStatus.blocked,
-        clinic_name=registration.clinic_name,
-        address=Address.model_validate(json.loads(registration.address_json)),
-        dosespot_clinic_id=registration.dosespot_clinic_id,
-        blocked_reason=registration.blocked_reason,
-        message=_BLOCKED_MESSAGES.get(registration.blocked_reason or ""),
-    )
-
-
-_BLOCKED_MESSAGES = {
-    KEY_MISSING: (
-        "DoseSpot created the clinic but its ClinicKey never reached us; an admin enters "
-        "the key DoseSpot support provides (PUT .../erx/clinics/{location_id}/clinic-key)"
-    ),
-    KEY_INVALID: "DoseSpot did not accept the ClinicKey that was entered; enter it again",
-}

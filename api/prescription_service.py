@@ -33,7 +33,6 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
-from activities.clinicians import append_audit
 from activities.prescriptions import EpcsSigningActivities, EpcsVault, epcs_task_queue
 from api.auth import Principal, Role
 from api.catalogue_schemas import Item, MedicationItem, SupplyItem
@@ -53,6 +52,7 @@ from api.prescription_schemas import (
     PrescriptionPublic,
     SendIn,
 )
+from db.audit import append_audit
 from db.models import Client as ClientRecord
 from db.models import ClinicianEnrollment
 from db.models import Prescription as PrescriptionRow

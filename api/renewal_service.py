@@ -22,13 +22,13 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.renewals import renewal_row
 from api.auth import Principal, Role
 from api.clinician_service import refusal
 from api.dosespot_calls import workspace_clinic
 from api.errors import Conflict, Forbidden, NotFound
 from db.models import ClinicianEnrollment, RenewalRequestRecord
 from db.patients import PatientRegistration
+from db.renewals import renewal_row
 from dosespot import DoseSpotClient, DoseSpotCredentials, DoseSpotError
 from dosespot.models import RefillRequestDetail
 from erx.settings import Settings

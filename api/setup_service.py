@@ -17,8 +17,8 @@ from temporalio.common import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.clinics import clinic_record
 from api.errors import Conflict
+from db.clinics import clinic_record
 from db.models import ClinicianEnrollment, ClinicRegistration
 from erx.settings import Settings
 from erx.temporal import SA_STAGE, SA_WORKSPACE, update_result_within

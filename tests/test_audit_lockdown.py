@@ -18,8 +18,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from activities.clinicians import append_audit
 from api.admin import add_person, create_workspace
+from db.audit import append_audit
 from db.migrate import alembic_config, upgrade
 from db.models import EpcsAuditEntry
 from db.session import create_engine, create_sessionmaker

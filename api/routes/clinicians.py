@@ -11,7 +11,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
-from activities.clinicians import append_audit
 from activities.dosespot_access import clinic_key
 from api import clinician_service as svc
 from api.auth import Principal, Role
@@ -39,6 +38,7 @@ from api.errors import Conflict, Forbidden, NotFound, Unprocessable
 from api.invitations import FAILED, invite_all
 from api.schemas import ConsistencyQuery, NotificationCounts, PathId, WaitQuery
 from api.watch import RevisionWatch
+from db.audit import append_audit
 from db.counts import ClinicianNotificationCounts
 from db.models import (
     ClinicianEnrollment,

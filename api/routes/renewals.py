@@ -17,7 +17,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.clinicians import append_audit
 from api import renewal_service as svc
 from api.auth import Principal, Role
 from api.clinician_service import UpdateRefused, require_controlled_substance_permission
@@ -26,6 +25,7 @@ from api.dosespot_calls import DoseSpotDep
 from api.errors import Conflict
 from api.renewal_schemas import RenewalApprovalIn, RenewalDenialIn, RenewalList, RenewalPublic
 from api.schemas import PathId, ResourceId, utc
+from db.audit import append_audit
 from db.models import RenewalRequestRecord
 from workflows.clinician_enrollment import CONTROLLED_SUBSTANCE_REFUSAL
 from workflows.models import EpcsAuditInput

@@ -28,12 +28,22 @@ from api.schemas import (
     UtcDateTime,
     text,
 )
-from erx.identifiers import check_date_of_birth, check_dea, check_npi
+from erx.documented import Documented
+from erx.identifiers import MM_DD_YYYY, check_date_of_birth, check_dea, check_npi
 from erx.us import UsPhone, UsState, ZipCode
 from workflows.models import Blocked, IdpProgress
 
-Npi = Annotated[str, AfterValidator(check_npi)]
-Dea = Annotated[str, AfterValidator(check_dea)]
+Npi = Annotated[
+    str,
+    AfterValidator(check_npi),
+    Documented(pattern=r"^[0-9]{10}$", examples=("1234567893",)),
+]
+# X numbers (the retired DATA waiver) are refused.
+Dea = Annotated[
+    str,
+    AfterValidator(check_dea),
+    Documented(pattern=r"^[A-WYZa-wyz][A-Za-z9][0-9]{7}$", examples=("AB1234563",)),
+]
 
 
 def _date_of_birth(value: object) -> date:
@@ -42,7 +52,11 @@ def _date_of_birth(value: object) -> date:
     return check_date_of_birth(value)
 
 
-DateOfBirth = Annotated[date, BeforeValidator(_date_of_birth)]
+DateOfBirth = Annotated[
+    date,
+    BeforeValidator(_date_of_birth, json_schema_input_type=str),
+    MM_DD_YYYY,
+]
 NaDea = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z0-9]{9}$"),

@@ -35,6 +35,7 @@ from api.schemas import (
     UtcDateTime,
     text,
 )
+from erx.documented import Documented
 from erx.us import UsPhone, UsState, ZipCode, refuse_non_ascii_digits
 from erx.vitals import (
     HeightUnit,
@@ -88,6 +89,10 @@ DateOfBirth = Annotated[
     date,
     BeforeValidator(_date_of_birth, json_schema_input_type=str),
     Field(description="MM/DD/YYYY or YYYY-MM-DD; a real date, not in the future"),
+    Documented(
+        pattern=r"^([0-9]{2}/[0-9]{2}/[0-9]{4}|[0-9]{4}-[0-9]{2}-[0-9]{2})$",
+        examples=("04/27/2012", "2012-04-27"),
+    ),
 ]
 
 

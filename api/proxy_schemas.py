@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, Field, StrictBool
 
 from api.schemas import RequestModel, ResourceId, UtcDateTime
-from erx.identifiers import check_date_of_birth
+from erx.identifiers import MM_DD_YYYY, check_date_of_birth
 
 ProxyRole = Literal["proxy", "agent"]
 
@@ -22,7 +22,9 @@ def _date_of_birth(value: object) -> date:
         raise ValueError(str(err).replace("a prescriber", "a proxy")) from None
 
 
-DateOfBirth = Annotated[date, BeforeValidator(_date_of_birth)]
+DateOfBirth = Annotated[
+    date, BeforeValidator(_date_of_birth, json_schema_input_type=str), MM_DD_YYYY
+]
 
 
 class ProxyRegistrationIn(RequestModel):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Annotated
 
 from pydantic import BaseModel, Field, StrictInt, field_validator
 
 from api.schemas import RequestModel, UtcDateTime
 from dosespot.enums import DenialReason
+from erx.documented import Documented
 
 DENIAL_REASONS = [reason.name for reason in DenialReason]
 
@@ -34,7 +36,7 @@ class RenewalApprovalIn(RequestModel):
 class RenewalDenialIn(RequestModel):
     """Deny the renewal with one of DoseSpot's denial reasons."""
 
-    denial_reason: str = Field(
+    denial_reason: Annotated[str, Documented(enum=tuple(DENIAL_REASONS))] = Field(
         description="One of DoseSpot's 18 denial reasons, by name", examples=["DeniedTooSoon"]
     )
     note: str | None = Field(

@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
+from erx.documented import Documented
 from erx.us import refuse_non_ascii_digits
 
 # [0-9], not \d: \d and int() also take other scripts' digits (Arabic-Indic, fullwidth, ...).
 _NPI = re.compile(r"^[0-9]{10}$")
 _DEA = re.compile(r"^[A-Z][A-Z9][0-9]{7}$")
 ADULT_AGE = 18
+# A prescriber's or a proxy's date of birth, as DoseSpot takes it.
+MM_DD_YYYY = Documented(pattern=r"^[0-9]{2}/[0-9]{2}/[0-9]{4}$", examples=("04/27/1980",))
 
 
 def check_npi(value: str) -> str:

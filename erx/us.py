@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator
 
+from erx.documented import Documented
+
 STATES: dict[str, str] = {
     "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
     "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "FL": "Florida", "GA": "Georgia",
@@ -81,7 +83,22 @@ def _strip(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
 
-UsState = Annotated[str, AfterValidator(check_state)]
-ZipCode = Annotated[str, AfterValidator(check_zip)]
-UsPhone = Annotated[str, AfterValidator(check_us_phone)]
+UsState = Annotated[
+    str, AfterValidator(check_state), Documented(enum=tuple(sorted(STATES)), examples=("NY",))
+]
+ZipCode = Annotated[
+    str,
+    AfterValidator(check_zip),
+    Documented(pattern=r"^[0-9]{5}(-[0-9]{4})?$", examples=("10001", "10001-2062")),
+]
+# The usual ways of writing a number; the validator also takes other punctuation and refuses
+# what a pattern cannot say (N11 and 555 area codes, seven repeated digits).
+UsPhone = Annotated[
+    str,
+    AfterValidator(check_us_phone),
+    Documented(
+        pattern=r"^\+1[ .-]?\(?[2-9][0-9]{2}\)?[ .-]?[2-9][0-9]{2}[ .-]?[0-9]{4}$",
+        examples=("+1 212 736 5000", "+12127365000"),
+    ),
+]
 Trimmed = BeforeValidator(_strip)

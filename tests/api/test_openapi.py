@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
+from typing import Annotated, Any
 
 import httpx
 import jsonschema
 import pytest
 from fastapi import FastAPI
+from pydantic import TypeAdapter
 
 from api.app import create_app
 from erx.settings import Settings
+from tests.api.test_strict_input import _request_models
 from tests.conftest import WorkspaceKeys
 
 CLINICIAN_ACTIONS = [
@@ -118,3 +121,67 @@ async def test_an_unknown_path_answers_in_the_error_shape(api: httpx.AsyncClient
     resp = await api.get("/v1/nowhere")
     assert resp.status_code == 404
     assert resp.json() == {"error": "not_found", "detail": "Not Found"}
+
+
+def _documented_inputs(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(model, field, schema) of every request field whose document gives a pattern or the
+    accepted values."""
+    found = []
+    for name, schema in spec["components"]["schemas"].items():
+        for field, prop in schema.get("properties", {}).items():
+            for alternative in prop.get("anyOf", [prop]):
+                if "pattern" in alternative or "enum" in alternative:
+                    found.append((name, field, alternative))
+    return found
+
+
+def test_documented_formats_are_what_the_validators_take(spec: dict[str, Any]) -> None:
+    """A client built from the document sends what the API accepts: every documented example
+    fits its pattern or values and passes the field's own validation, and no field documents
+    a format (an ISO date) besides the pattern it really takes."""
+    models = {model.__name__: model for model in _request_models()}
+    checked = set()
+    for name, field, prop in _documented_inputs(spec):
+        if name not in models:
+            continue
+        assert "format" not in prop or "pattern" not in prop, (name, field, prop)
+        info = models[name].model_fields[field]
+        annotation = (
+            Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
+        )
+        adapter: TypeAdapter[Any] = TypeAdapter(annotation)
+        for example in prop.get("examples", []):
+            if "pattern" in prop:
+                assert re.search(prop["pattern"], example), (name, field, example)
+            if "enum" in prop:
+                assert example in prop["enum"], (name, field, example)
+            adapter.validate_python(example)
+            checked.add((name, field))
+        if "enum" in prop:
+            for value in prop["enum"]:
+                adapter.validate_python(value)
+                checked.add((name, field))
+    # The formats a prescriber's enrollment needs are among them.
+    assert {
+        ("EnrollmentFormIn", "npi"),
+        ("EnrollmentFormIn", "date_of_birth"),
+        ("EnrollmentFormIn", "phone"),
+        ("EnrollmentLocationIn", "dea_number"),
+        ("EnrollmentLocationIn", "dea_state"),
+        ("ProxyRegistrationIn", "date_of_birth"),
+        ("ClientUpsert", "date_of_birth"),
+        ("LocationCreate", "zip_code"),
+        ("RenewalDenialIn", "denial_reason"),
+    } <= checked
+
+
+def test_a_prescribers_date_of_birth_is_documented_as_the_api_takes_it(
+    spec: dict[str, Any],
+) -> None:
+    """DoseSpot takes a prescriber's date of birth as MM/DD/YYYY, and so does the API: the
+    document must not promise an ISO date the API then refuses."""
+    for name in ("EnrollmentFormIn", "ProxyRegistrationIn"):
+        prop = spec["components"]["schemas"][name]["properties"]["date_of_birth"]
+        assert prop["type"] == "string" and "format" not in prop, prop
+        assert re.search(prop["pattern"], "04/27/1980")
+        assert not re.search(prop["pattern"], "1980-04-27")

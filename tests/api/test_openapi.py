@@ -146,7 +146,7 @@ def test_documented_formats_are_what_the_validators_take(spec: dict[str, Any]) -
             continue
         assert "format" not in prop or "pattern" not in prop, (name, field, prop)
         info = models[name].model_fields[field]
-        annotation = (
+        annotation: Any = (
             Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
         )
         adapter: TypeAdapter[Any] = TypeAdapter(annotation)

@@ -56,6 +56,15 @@ class Session:
         return self.on_behalf_of_user_id or self.user_id
 
 
+def clinics_in_scope(sandbox: Sandbox, session: Session, scope: str | None) -> set[int]:
+    """The clinics a listing covers: the session's, or with ``clinic=All`` every clinic its
+    user works in."""
+    if scope == "All":
+        user = sandbox.store.get(CLINICIAN_KIND, session.user_id) or {}
+        return set(user.get("ClinicIds", [])) | {session.clinic_id}
+    return {session.clinic_id}
+
+
 def oauth_error(error: str, description: str | None = None) -> JSONResponse:
     body = {"error": error}
     if description is not None:

@@ -59,6 +59,21 @@ def patient_in_session(
     return doc, ""
 
 
+def record_of_patient(
+    sandbox: Sandbox, session: Session, patient_id: int, kind: str, record_id: int, missing: str
+) -> tuple[dict[str, Any] | None, str]:
+    """One of the patient's records (a prescription, a self-reported medication) if the
+    session's clinic may see the patient, else None and the refusal text (``missing`` when
+    the patient has no such record)."""
+    patient, refusal = patient_in_session(sandbox, session, patient_id)
+    if patient is None:
+        return None, refusal
+    doc = sandbox.store.get(kind, record_id)
+    if doc is None or doc["PatientId"] != patient_id:
+        return None, missing
+    return doc, ""
+
+
 def query(request: Request) -> dict[str, str]:
     """Query parameters by lower-cased name: ASP.NET binds them case-insensitively."""
     return {key.lower(): value for key, value in request.query_params.items()}

@@ -30,7 +30,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from dosespot_sandbox import envelope
-from dosespot_sandbox.auth import SandboxDep, Session, SessionDep
+from dosespot_sandbox.auth import SandboxDep, Session, SessionDep, clinics_in_scope
 from dosespot_sandbox.body import read_body
 from dosespot_sandbox.catalogue import MEDICATIONS, MEDICATIONS_BY_ROUTED, PHARMACIES, SUPPLIES
 from dosespot_sandbox.diagnoses import diagnosis_detail
@@ -48,11 +48,10 @@ from dosespot_sandbox.patients import (
     PATIENT_KIND,
     date_param,
     enum_param,
-    int_param,
     page_param,
     patient_in_session,
     query,
-    render_patient,
+    record_of_patient,
 )
 from dosespot_sandbox.pharmacies import add_patient_pharmacy
 from dosespot_sandbox.records import (
@@ -139,13 +138,17 @@ async def get_prescriptions(
 def _prescription(
     sandbox: Sandbox, session: Session, patient_id: int, rx_id: int
 ) -> tuple[dict[str, Any] | None, str]:
-    patient, refusal = patient_in_session(sandbox, session, patient_id)
-    if patient is None:
-        return None, refusal
-    rx = sandbox.store.get(PRESCRIPTION_KIND, rx_id)
-    if rx is None or rx["PatientId"] != patient_id:
-        return None, PRESCRIPTION_NOT_FOUND
-    return rx, ""
+    return record_of_patient(
+        sandbox, session, patient_id, PRESCRIPTION_KIND, rx_id, PRESCRIPTION_NOT_FOUND
+    )
+
+
+def _self_reported(
+    sandbox: Sandbox, session: Session, patient_id: int, srm_id: int
+) -> tuple[dict[str, Any] | None, str]:
+    return record_of_patient(
+        sandbox, session, patient_id, SELF_REPORTED_KIND, srm_id, SELF_REPORTED_NOT_FOUND
+    )
 
 
 @router.get("/api/patients/{patientId}/prescriptions/{prescriptionId}")
@@ -219,18 +222,6 @@ async def get_self_reported_medications(
         if _within(srm["DateReported"], start, end)
     ]
     return envelope.paged(items, page, sandbox.config.page_size)
-
-
-def _self_reported(
-    sandbox: Sandbox, session: Session, patient_id: int, srm_id: int
-) -> tuple[dict[str, Any] | None, str]:
-    patient, refusal = patient_in_session(sandbox, session, patient_id)
-    if patient is None:
-        return None, refusal
-    srm = sandbox.store.get(SELF_REPORTED_KIND, srm_id)
-    if srm is None or srm["PatientId"] != patient_id:
-        return None, SELF_REPORTED_NOT_FOUND
-    return srm, ""
 
 
 @router.get("/api/patients/{patientId}/selfReportedMedications/{selfReportedMedicationId}")
@@ -372,54 +363,7 @@ async def update_self_reported_status(
     return envelope.ok()
 
 
-# -- refill requests and the prescriber's queues -------------------------------------
-
-
-def _clinics_in_scope(sandbox: Sandbox, session: Session, scope: str | None) -> set[int]:
-    if scope == "All":
-        user = sandbox.store.get(CLINICIAN_KIND, session.user_id) or {}
-        return set(user.get("ClinicIds", [])) | {session.clinic_id}
-    return {session.clinic_id}
-
-
-@router.get("/api/refills/pending")
-async def pending_refills(request: Request, session: SessionDep, sandbox: SandboxDep):
-    params = query(request)
-    page = page_param(params)
-    scope = enum_param(CLINIC_SCOPE, "clinic", params.get("clinic"))
-    patient_id = int_param("patientId", params.get("patientid"))
-    sandbox.advance()
-    if patient_id is not None:
-        patient, refusal = patient_in_session(sandbox, session, patient_id)
-        if patient is None:
-            return envelope.error(refusal)
-    clinics = _clinics_in_scope(sandbox, session, scope)
-    items = []
-    for refill in sandbox.records.pending_refills():
-        if refill["ClinicId"] not in clinics:
-            continue
-        if patient_id is not None and refill["PatientId"] != patient_id:
-            continue
-        patient_doc = sandbox.store.get(PATIENT_KIND, refill["PatientId"])
-        row: dict[str, Any] = {
-            k: refill[k]
-            for k in (
-                "RefillId",
-                "NewPatient",
-                "ClinicId",
-                "ClinicianId",
-                "RequestedPrescriptionId",
-                "OriginalPrescriptionId",
-                "PharmacyId",
-                "RequestedDate",
-                "RequestExpirationDate",
-            )
-            if k in refill
-        }
-        if patient_doc is not None:
-            row["Patient"] = render_patient(patient_doc, with_ssn_flag=False)
-        items.append(row)
-    return envelope.paged(items, page, sandbox.config.page_size)
+# -- the prescriber's notification counts and transmission errors --------------------
 
 
 @router.get("/api/notifications/counts")
@@ -440,7 +384,7 @@ async def transmission_errors(request: Request, session: SessionDep, sandbox: Sa
     page = page_param(params)
     scope = enum_param(CLINIC_SCOPE, "clinic", params.get("clinic"))
     sandbox.advance()
-    clinics = _clinics_in_scope(sandbox, session, scope)
+    clinics = clinics_in_scope(sandbox, session, scope)
     rows = sorted(
         (
             rx

@@ -1,5 +1,6 @@
 """Renewal (refill) requests as the prescriber answers them through the API (Full plan):
-the detailed queue, approve and deny, with DoseSpot's validation and the pushes that follow.
+the queue, plain and detailed; approve and deny, with DoseSpot's validation and the pushes
+that follow.
 
 Approving sends the prescription the pharmacy proposed, with the refills given, down the
 same transmission as any other (``PrescriptionResult`` pushes carry the request's id as
@@ -17,7 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from dosespot_sandbox import envelope
-from dosespot_sandbox.auth import SandboxDep, Session, SessionDep
+from dosespot_sandbox.auth import SandboxDep, Session, SessionDep, clinics_in_scope
 from dosespot_sandbox.body import read_body
 from dosespot_sandbox.enums import CLINIC_SCOPE, EnumType
 from dosespot_sandbox.patients import (
@@ -91,11 +92,58 @@ DENY_REFILL_REQUEST = obj(
 )
 
 
-def _clinics_of(sandbox: Sandbox, session: Session, scope: str | None) -> set[int]:
-    if scope == "All":
-        user = sandbox.store.get(CLINICIAN_KIND, session.user_id) or {}
-        return set(user.get("ClinicIds", [])) | {session.clinic_id}
-    return {session.clinic_id}
+# What each listing shows of a request, in DoseSpot's order.
+_LISTED = (
+    "RefillId",
+    "NewPatient",
+    "ClinicId",
+    "ClinicianId",
+    "RequestedPrescriptionId",
+    "OriginalPrescriptionId",
+    "PharmacyId",
+    "RequestedDate",
+    "RequestExpirationDate",
+)
+_DETAILED = tuple(k for k in _LISTED if not k.endswith("PrescriptionId"))
+
+
+def _queue(
+    sandbox: Sandbox, session: Session, params: dict[str, str], fields: tuple[str, ...]
+) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], str]:
+    """The pending requests in the clinics of the asked scope (and of the asked patient), each
+    with its listing's row (the fields given and the patient), or DoseSpot's refusal."""
+    scope = enum_param(CLINIC_SCOPE, "clinic", params.get("clinic"))
+    patient_id = int_param("patientId", params.get("patientid"))
+    sandbox.advance()
+    if patient_id is not None:
+        patient, refusal = patient_in_session(sandbox, session, patient_id)
+        if patient is None:
+            return [], refusal
+    clinics = clinics_in_scope(sandbox, session, scope)
+    queue = []
+    for refill in sandbox.records.pending_refills():
+        if refill["ClinicId"] not in clinics:
+            continue
+        if patient_id is not None and refill["PatientId"] != patient_id:
+            continue
+        row: dict[str, Any] = {k: refill[k] for k in fields if k in refill}
+        patient_doc = sandbox.store.get(PATIENT_KIND, refill["PatientId"])
+        if patient_doc is not None:
+            row["Patient"] = render_patient(patient_doc, with_ssn_flag=False)
+        queue.append((refill, row))
+    return queue, ""
+
+
+@router.get("/api/refills/pending")
+async def pending_refills(
+    request: Request, session: SessionDep, sandbox: SandboxDep
+) -> JSONResponse:
+    params = query(request)
+    page = page_param(params)
+    queue, refusal = _queue(sandbox, session, params, _LISTED)
+    if refusal:
+        return envelope.error(refusal)
+    return envelope.paged([row for _, row in queue], page, sandbox.config.page_size)
 
 
 @router.get("/api/refills/pending/detailed")
@@ -104,36 +152,10 @@ async def pending_refills_detailed(
 ) -> JSONResponse:
     params = query(request)
     page = page_param(params)
-    scope = enum_param(CLINIC_SCOPE, "clinic", params.get("clinic"))
-    patient_id = int_param("patientId", params.get("patientid"))
-    sandbox.advance()
-    if patient_id is not None:
-        patient, refusal = patient_in_session(sandbox, session, patient_id)
-        if patient is None:
-            return envelope.error(refusal)
-    clinics = _clinics_of(sandbox, session, scope)
-    items = []
-    for refill in sandbox.records.pending_refills():
-        if refill["ClinicId"] not in clinics:
-            continue
-        if patient_id is not None and refill["PatientId"] != patient_id:
-            continue
-        row: dict[str, Any] = {
-            k: refill[k]
-            for k in (
-                "RefillId",
-                "NewPatient",
-                "ClinicId",
-                "ClinicianId",
-                "PharmacyId",
-                "RequestedDate",
-                "RequestExpirationDate",
-            )
-            if k in refill
-        }
-        patient_doc = sandbox.store.get(PATIENT_KIND, refill["PatientId"])
-        if patient_doc is not None:
-            row["Patient"] = render_patient(patient_doc, with_ssn_flag=False)
+    queue, refusal = _queue(sandbox, session, params, _DETAILED)
+    if refusal:
+        return envelope.error(refusal)
+    for refill, row in queue:
         for name, key in (
             ("RequestedPrescription", "RequestedPrescriptionId"),
             ("OriginalPrescription", "OriginalPrescriptionId"),
@@ -141,8 +163,7 @@ async def pending_refills_detailed(
             prescription = sandbox.store.get(PRESCRIPTION_KIND, refill.get(key) or 0)
             if prescription is not None:
                 row[name] = render_prescription(prescription)
-        items.append(row)
-    return envelope.paged(items, page, sandbox.config.page_size)
+    return envelope.paged([row for _, row in queue], page, sandbox.config.page_size)
 
 
 def _pending_for(
@@ -151,7 +172,7 @@ def _pending_for(
     """The refill request the session's prescriber may answer, or DoseSpot's refusal."""
     sandbox.advance()
     refill = sandbox.store.get(REFILL_KIND, refill_id)
-    if refill is None or refill["ClinicId"] not in _clinics_of(sandbox, session, "All"):
+    if refill is None or refill["ClinicId"] not in clinics_in_scope(sandbox, session, "All"):
         return None, REFILL_NOT_FOUND
     if refill["ClinicId"] != session.clinic_id or refill["ClinicianId"] != session.user_id:
         return None, NOT_YOURS

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Collection
+from collections.abc import AsyncIterator, Awaitable, Collection
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import DateTime, Integer, PrimaryKeyConstraint, String, or_, select, update
@@ -119,18 +120,28 @@ async def mark_routed(session: AsyncSession, key: str, occurrence: int, workflow
     await session.commit()
 
 
-async def deliver_claimed(
-    session: AsyncSession, key: str, occurrence: int, workflow_id: str, send: Awaitable[None]
-) -> None:
-    """Deliver a claimed occurrence with ``send`` (the signal to ``workflow_id``): routed when
-    it returns; when it raises, the claim is given up (the next copy or redelivery takes the
-    occurrence) and the error goes on to the caller."""
+@asynccontextmanager
+async def released_on_error(
+    session: AsyncSession, key: str, occurrence: int
+) -> AsyncIterator[None]:
+    """Work on a claimed occurrence: when it raises, the session's transaction is rolled back,
+    the claim given up (the next copy or redelivery takes the occurrence) and the error goes
+    on to the caller."""
     try:
-        await send
+        yield
     except BaseException:
         await session.rollback()
         await release(session, key, occurrence)
         raise
+
+
+async def deliver_claimed(
+    session: AsyncSession, key: str, occurrence: int, workflow_id: str, send: Awaitable[None]
+) -> None:
+    """Deliver a claimed occurrence with ``send`` (the signal to ``workflow_id``): routed when
+    it returns; when it raises, the claim is given up and the error goes on to the caller."""
+    async with released_on_error(session, key, occurrence):
+        await send
     await mark_routed(session, key, occurrence, workflow_id)
 
 

@@ -47,6 +47,7 @@ from db.inbox import (
     claim,
     deliver_claimed,
     release,
+    released_on_error,
 )
 from db.models import ClinicianEnrollment, utcnow
 from db.models import Prescription as PrescriptionRow
@@ -190,13 +191,9 @@ async def _receive(
     received_at = await claim(session, key, occurrence)
     if received_at is None:
         return "duplicate"
-    try:
+    async with released_on_error(session, key, occurrence):
         workflow_id = await _owner(session, notification)
         await session.commit()
-    except BaseException:
-        await session.rollback()
-        await release(session, key, occurrence)
-        raise
     if workflow_id is None:
         await release(session, key, occurrence)
         return "unrouted"

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from api.app import create_app
+    from api.routes import notifications
     from db.inbox import DoseSpotInboxEntry
     from db.models import ClinicianEnrollment
     from dosespot.notifications import event_key
@@ -631,6 +632,37 @@ async def test_a_claim_left_by_a_delivery_that_died_expires(
     assert latest is not None
     # As a delivery that claimed it and died would leave it, its claim just expired.
     await update_latest(sessionmaker, body, claimed_until=latest.received_at - timedelta(seconds=1))
+    async with probe(temporal, workflow_id(workspace)) as handle:
+        again = await api.post(URL, json=body, headers=secret(settings))
+        assert again.json() == {"status": "routed"}
+        assert len(await events_of(handle)) == 1
+
+
+async def test_a_failed_owner_lookup_gives_the_claim_up(
+    api: httpx.AsyncClient,
+    settings: Settings,
+    temporal: Client,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    workspace: WorkspaceKeys,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The database fails while the claimed event's owner is looked up: the claim is given
+    up at once, so DoseSpot's redelivery routes the event instead of waiting out the lease."""
+    clinician_id = new_clinician_id()
+    await enroll(sessionmaker, workspace, clinician_id)
+    body = {"EventType": "ClinicianTfaActivateSuccess", "Data": {"ClinicianId": clinician_id}}
+
+    async def unavailable(*_: Any) -> str | None:
+        raise ConnectionError("the database went away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(notifications, "_owner", unavailable)
+        with pytest.raises(ConnectionError):
+            await api.post(URL, json=body, headers=secret(settings))
+    entry = await inbox_entry(sessionmaker, body)
+    assert entry is not None
+    assert (entry.routed_at, entry.claimed_until, entry.attempts) == (None, None, 1)
+
     async with probe(temporal, workflow_id(workspace)) as handle:
         again = await api.post(URL, json=body, headers=secret(settings))
         assert again.json() == {"status": "routed"}

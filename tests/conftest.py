@@ -6,6 +6,7 @@ The database is PostgreSQL when TEST_DATABASE_URL is set (CI), else a SQLite fil
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import socket
 import sys
@@ -39,6 +40,17 @@ from erx.temporal import SEARCH_ATTRIBUTES, data_converter
 from worker import build_workers, dosespot_client
 
 BIN = Path(sys.executable).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Plain (synchronous) tests run first, each group in its collected order.
+
+    The session's worker lives on the tests' event loop, which stands still while a plain
+    test runs: a minute of sandbox tests or the benchmarks' own stack would leave every
+    workflow task the worker holds to time out on the server, and the retried tasks replay
+    whole histories at once under the tests that come next.
+    """
+    items.sort(key=lambda item: inspect.iscoroutinefunction(getattr(item, "function", None)))
 
 
 @pytest.fixture(scope="session")
@@ -84,9 +96,9 @@ def settings(sandbox: SandboxServer, database_url: str, mail_sink: MailSink) -> 
         enrollment_wait_seconds=5.0,
         # A lost patient push is caught by the reconciliation poll within two seconds here.
         patient_reconcile_interval_seconds=2.0,
-        # ... for five minutes after a patient's last activity, so the session's patients do
-        # not all poll the sandbox every two seconds for the rest of the run.
-        patient_reconcile_window_hours=5 / 60,
+        # ... for a minute after a patient's last activity, so the session's patients do not
+        # all poll the sandbox every two seconds under the tests that follow theirs.
+        patient_reconcile_window_hours=1 / 60,
         patient_wait_seconds=15.0,
     )
 

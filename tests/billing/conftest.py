@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -10,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
@@ -18,7 +20,7 @@ from temporalio.worker import Worker
 from activities.billing import BillingProvider, LedgerBillingProvider, billing_activities
 from db.billing import BillingCharge, BillingSubscription
 from erx.settings import Settings
-from workflows.billing_models import ClinicianBillingInput
+from workflows.billing_models import BillingStatus, ClinicianBillingInput
 from workflows.clinician_billing import (
     GENERATION,
     ClinicianBillingWorkflow,
@@ -110,6 +112,46 @@ async def run_histories(
             else None
         )
     return histories
+
+
+# A workflow task in flight: a query now could meet the one that continues the run as new.
+BUSY = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+}
+
+
+async def at_rest(handle: WorkflowHandle[Any, Any]) -> bool:
+    """The latest run has no workflow task in flight and no activity running or about to.
+
+    An activity waiting out a retry's backoff counts as at rest: on the test server it waits
+    for the clock, which only moves when the test moves it.
+    """
+    desc = await handle.describe()
+    for activity in desc.raw_description.pending_activities:
+        started = activity.last_started_time.ToDatetime()
+        if started > activity.last_attempt_complete_time.ToDatetime():
+            return False  # an attempt is running
+        if not activity.HasField("last_failure"):
+            return False  # the first attempt waits for a worker
+    history = await handle.fetch_history()
+    return history.events[-1].event_type not in BUSY
+
+
+async def billing_status(handle: WorkflowHandle[ClinicianBillingWorkflow, None]) -> BillingStatus:
+    """The workflow's ``status`` query, asked once the latest run is at rest.
+
+    The time-skipping test server loses a query that reaches a run while the run's last
+    workflow task continues it as new (every charged period ends so): the old run's history
+    stops at that task, the query is never answered, and the server's clock no longer moves.
+    The real server answers such a query from the next run. Waiting (in real time, a few
+    seconds at most) for the run to come to rest keeps the query clear of that task.
+    """
+    for _ in range(500):
+        if await at_rest(handle):
+            break
+        await asyncio.sleep(0.01)
+    return await handle.query(ClinicianBillingWorkflow.status)
 
 
 async def current_details(handle: WorkflowHandle[Any, Any]) -> str:

@@ -12,7 +12,13 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from api.routes import billing
 from erx.settings import Settings
-from tests.billing.conftest import advance_until, billing_worker, ledger, start_billing
+from tests.billing.conftest import (
+    advance_until,
+    billing_status,
+    billing_worker,
+    ledger,
+    start_billing,
+)
 from tests.conftest import WorkspaceKeys
 from workflows.billing_models import BillingDeactivate, BillingState
 from workflows.clinician_billing import ClinicianBillingWorkflow
@@ -50,7 +56,7 @@ async def test_monthly_total_matches_the_ledger(
         leaving = handles[-1]
 
         async def settled() -> bool:
-            states = [await h.query(ClinicianBillingWorkflow.status) for h in handles]
+            states = [await billing_status(h) for h in handles]
             return all(s.periods_billed == 1 for s in states)
 
         await advance_until(time_env, settled)
@@ -60,7 +66,7 @@ async def test_monthly_total_matches_the_ledger(
         )
 
         async def left() -> bool:
-            state = await leaving.query(ClinicianBillingWorkflow.status)
+            state = await billing_status(leaving)
             return state.status == BillingState.deactivated
 
         await advance_until(time_env, left)

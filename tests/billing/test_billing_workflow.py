@@ -27,6 +27,7 @@ from erx.temporal import SA_STAGE
 from tests.billing.conftest import (
     advance_to,
     advance_until,
+    billing_status,
     billing_worker,
     current_details,
     ledger,
@@ -49,7 +50,7 @@ Handle = WorkflowHandle[ClinicianBillingWorkflow, None]
 
 
 async def status(handle: Handle) -> BillingStatus:
-    return await handle.query(ClinicianBillingWorkflow.status)
+    return await billing_status(handle)
 
 
 async def until_status(env: WorkflowEnvironment, handle: Handle, state: BillingState) -> None:

@@ -17,6 +17,7 @@ from erx.settings import Settings
 from erx.temporal import SA_MEMBER, SA_STAGE, SA_WORKSPACE, data_converter
 from tests.billing.conftest import (
     advance_to,
+    billing_status,
     billing_worker,
     current_details,
     ledger,
@@ -81,7 +82,7 @@ async def test_thirteen_months_from_the_31st(
             billing_idempotency_key(ws, member, day) for day in EXPECTED
         ]
 
-        status = await handle.query(ClinicianBillingWorkflow.status)
+        status = await billing_status(handle)
         assert status.status == BillingState.active
         assert status.periods_billed == 13
         assert status.next_charge_date == date(2028, 2, 29)

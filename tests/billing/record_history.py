@@ -24,6 +24,7 @@ from db.session import create_engine, create_sessionmaker
 from erx.settings import Settings
 from tests.billing.conftest import (
     advance_until,
+    billing_status,
     billing_worker,
     run_histories,
     start_billing,
@@ -69,7 +70,7 @@ async def record(settings: Settings) -> WorkflowHistory:
             handle = await start_billing(env, queue, "ws_replay", "m_replay", tomorrow)
 
             async def state_is(state: BillingState) -> bool:
-                return (await handle.query(ClinicianBillingWorkflow.status)).status == state
+                return (await billing_status(handle)).status == state
 
             await advance_until(
                 env, lambda: state_is(BillingState.past_due), limit=timedelta(days=3)
@@ -86,7 +87,7 @@ async def record(settings: Settings) -> WorkflowHistory:
             await handle.signal(ClinicianBillingWorkflow.reactivate, BillingReactivate(at=now))
 
             async def charged() -> bool:
-                return (await handle.query(ClinicianBillingWorkflow.status)).periods_billed == 1
+                return (await billing_status(handle)).periods_billed == 1
 
             await advance_until(env, charged)
             assert handle.first_execution_run_id

@@ -41,7 +41,6 @@ from workflows.billing_models import (
     BillingReactivate,
     BillingRecord,
     BillingState,
-    BillingStatus,
     ChargeResult,
 )
 from workflows.clinician_billing import ClinicianBillingWorkflow
@@ -49,20 +48,16 @@ from workflows.clinician_billing import ClinicianBillingWorkflow
 Handle = WorkflowHandle[ClinicianBillingWorkflow, None]
 
 
-async def status(handle: Handle) -> BillingStatus:
-    return await billing_status(handle)
-
-
 async def until_status(env: WorkflowEnvironment, handle: Handle, state: BillingState) -> None:
     async def reached() -> bool:
-        return (await status(handle)).status == state
+        return (await billing_status(handle)).status == state
 
     await advance_until(env, reached)
 
 
 async def until_billed(env: WorkflowEnvironment, handle: Handle, periods: int) -> None:
     async def billed() -> bool:
-        return (await status(handle)).periods_billed >= periods
+        return (await billing_status(handle)).periods_billed >= periods
 
     await advance_until(env, billed)
 
@@ -173,7 +168,7 @@ async def test_worker_crash_between_charged_and_recorded_leaves_one_charge(
             return row is not None and row.periods_billed == 1
 
         await advance_until(time_env, recorded)
-        assert (await status(handle)).periods_billed == 1
+        assert (await billing_status(handle)).periods_billed == 1
         await handle.terminate()
     assert len(await ledger(sessionmaker, ws, member)) == 1
 
@@ -218,7 +213,7 @@ async def test_deactivation_mid_period_stops_the_next_charge(
         await until_status(time_env, handle, BillingState.deactivated)
         await advance_to(time_env, start_of_day(period_start(anchor, 3)))
 
-        current = await status(handle)
+        current = await billing_status(handle)
         assert current.periods_billed == 1
         assert current.next_charge_date is None
         assert await current_details(handle) == "deactivated; 1 period billed; $39.00/month"
@@ -245,11 +240,11 @@ async def test_deactivation_at_the_next_period_start_is_not_charged(
             ClinicianBillingWorkflow.deactivate, BillingDeactivate(effective_at=next_start)
         )
         await advance_to(time_env, next_start - timedelta(hours=1))
-        scheduled = await status(handle)
+        scheduled = await billing_status(handle)
         assert (scheduled.status, scheduled.next_charge_date) == (BillingState.active, None)
 
         await advance_to(time_env, next_start + timedelta(days=1))
-        assert (await status(handle)).status == BillingState.deactivated
+        assert (await billing_status(handle)).status == BillingState.deactivated
         await handle.terminate()
     assert len(await ledger(sessionmaker, ws, member)) == 1
 
@@ -277,7 +272,7 @@ async def test_reactivation_in_a_charged_period_does_not_charge_again(
             BillingReactivate(at=await time_env.get_current_time()),
         )
         await until_status(time_env, handle, BillingState.active)
-        current = await status(handle)
+        current = await billing_status(handle)
         assert (current.periods_billed, current.next_charge_date) == (1, period_start(anchor, 1))
         assert len(await ledger(sessionmaker, ws, member)) == 1
 
@@ -306,14 +301,14 @@ async def test_reactivation_in_an_uncharged_period_charges_it_once(
         # Period 1 starts and ends while deactivated; reactivated ten days into period 2.
         back_at = start_of_day(period_start(anchor, 2)) + timedelta(days=10)
         await advance_to(time_env, back_at)
-        assert (await status(handle)).status == BillingState.deactivated
+        assert (await billing_status(handle)).status == BillingState.deactivated
 
         await handle.signal(ClinicianBillingWorkflow.reactivate, BillingReactivate(at=back_at))
         await until_billed(time_env, handle, 2)
         # A second reactivation (a retried API call) changes nothing.
         await handle.signal(ClinicianBillingWorkflow.reactivate, BillingReactivate(at=back_at))
         await advance_to(time_env, back_at + timedelta(days=1))
-        current = await status(handle)
+        current = await billing_status(handle)
         assert current.status == BillingState.active
         assert current.next_charge_date == period_start(anchor, 3)
         await handle.terminate()
@@ -339,10 +334,10 @@ async def test_price_change_applies_from_the_next_period(
         await until_billed(time_env, handle, 1)
         await advance_to(time_env, start_of_day(anchor) + timedelta(days=3))
         pricing.price_per_clinician_cents = 4900
-        assert (await status(handle)).amount_cents == 3900
+        assert (await billing_status(handle)).amount_cents == 3900
 
         await advance_to(time_env, start_of_day(period_start(anchor, 1)) + timedelta(hours=1))
-        current = await status(handle)
+        current = await billing_status(handle)
         assert (current.periods_billed, current.amount_cents) == (2, 4900)
         await handle.terminate()
     assert [c.amount_cents for c in await ledger(sessionmaker, ws, member)] == [3900, 4900]
@@ -364,7 +359,7 @@ async def test_failing_provider_leaves_the_subscription_past_due_until_it_recove
         await until_status(time_env, handle, BillingState.past_due)
         assert provider.attempts == 5
 
-        current = await status(handle)
+        current = await billing_status(handle)
         assert current.periods_billed == 0
         assert current.next_charge_date == anchor
         assert current.last_error == "BillingProviderError: card processor unavailable"
@@ -381,13 +376,13 @@ async def test_failing_provider_leaves_the_subscription_past_due_until_it_recove
         await handle.signal(ClinicianBillingWorkflow.retry_now)
         await advance_until(time_env, _attempts_reached(provider, 10))
         await advance_to(time_env, await time_env.get_current_time() + timedelta(minutes=10))
-        assert (await status(handle)).status == BillingState.past_due
+        assert (await billing_status(handle)).status == BillingState.past_due
 
         # The provider is back: retry_now charges at once.
         provider.down = False
         await handle.signal(ClinicianBillingWorkflow.retry_now)
         await until_status(time_env, handle, BillingState.active)
-        assert (await status(handle)).periods_billed == 1
+        assert (await billing_status(handle)).periods_billed == 1
 
         # The next period fails too and recovers by itself at the daily retry.
         provider.down = True
@@ -396,9 +391,9 @@ async def test_failing_provider_leaves_the_subscription_past_due_until_it_recove
         await until_status(time_env, handle, BillingState.past_due)
         provider.down = False
         await advance_to(time_env, due + timedelta(hours=23))
-        assert (await status(handle)).status == BillingState.past_due
+        assert (await billing_status(handle)).status == BillingState.past_due
         await until_status(time_env, handle, BillingState.active)
-        current = await status(handle)
+        current = await billing_status(handle)
         assert (current.periods_billed, current.last_error) == (2, None)
         await handle.terminate()
     assert [c.period_start for c in await ledger(sessionmaker, ws, member)] == [
